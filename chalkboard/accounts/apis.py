@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chalkboard.accounts.services import token_create, token_revoke, user_authenticate
+from chalkboard.common.throttling import client_address, rate_for, window_hit, window_release
+from chalkboard.schools.access import viewer_of
+from chalkboard.schools.models import Membership
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+
+
+class LoginInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class LoginOutput(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    user = UserOutput()
+
+
+class LoginApi(APIView):
+    """Exchange email and password for a bearer token."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
+
+    @extend_schema(
+        request=LoginInput,
+        responses={200: LoginOutput, 400: OpenApiResponse(description="Invalid credentials"), 429: None},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        allowed, wait = window_hit(scope="login_address", ident=client_address(request), rate=rate_for("login_address"))
+        if not allowed:
+            return _too_many(wait)
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        email = data.validated_data["email"].strip().lower()
+        # Every attempt counts against the account until it succeeds: concurrent guesses cannot slip past.
+        allowed, wait = window_hit(scope="login_account", ident=email, rate=rate_for("login_account"))
+        if not allowed:
+            return _too_many(wait)
+        user = user_authenticate(email=email, password=data.validated_data["password"])
+        window_release(scope="login_account", ident=email, rate=rate_for("login_account"))
+        token, expires_at = token_create(user=user)
+        return Response(LoginOutput({"token": token, "expires_at": expires_at, "user": user}).data)
+
+
+def _too_many(wait: int) -> Response:
+    body = {"status": 429, "code": "throttled", "message": f"Too many attempts. Try again in {wait} seconds."}
+    return Response(body, status=429, headers={"Retry-After": str(wait)})
+
+
+class LogoutApi(APIView):
+    """Revoke the token this request was made with."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MembershipOutput(serializers.Serializer):
+    school_id = serializers.IntegerField()
+    school_name = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+
+
+class MeOutput(UserOutput):
+    teacher_id = serializers.IntegerField(allow_null=True)
+    student_ids = serializers.ListField(child=serializers.IntegerField())
+    memberships = MembershipOutput(many=True)
+
+
+class MeApi(APIView):
+    """Who I am, and my roles in each school."""
+
+    @extend_schema(responses=MeOutput)
+    def get(self, request: Request) -> Response:
+        viewer = viewer_of(request)
+        user = viewer.user
+        names = dict(Membership.objects.filter(user=user, is_active=True).values_list("school_id", "school__name"))
+        memberships: list[dict[str, Any]] = [
+            {"school_id": school_id, "school_name": names.get(school_id, ""), "roles": sorted(viewer.roles[school_id])}
+            for school_id in viewer.school_ids
+        ]
+        teaches = any(viewer.teaches_in(school_id) for school_id in viewer.school_ids)
+        body = {
+            "id": user.pk,
+            "email": user.email,
+            "full_name": user.full_name,
+            "teacher_id": viewer.teacher_id if teaches else None,
+            "student_ids": sorted(viewer.student_ids),
+            "memberships": memberships,
+        }
+        return Response(MeOutput(body).data)

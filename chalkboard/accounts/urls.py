@@ -1,0 +1,9 @@
+from django.urls import path
+
+from chalkboard.accounts.apis import LoginApi, LogoutApi, MeApi
+
+urlpatterns = [
+    path("auth/token/", LoginApi.as_view(), name="auth-token"),
+    path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
+    path("me/", MeApi.as_view(), name="me"),
+]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chalkboard.accounts.models import User
+from chalkboard.activity.models import ActivityLog
+
+
+def activity_record(
+    *,
+    actor: User | None,
+    verb: str,
+    object_type: str,
+    object_id: int | None,
+    school_id: int | None,
+    teacher_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> ActivityLog:
+    """Append one line to the audit trail. Call it inside the transaction of the write it describes."""
+    return ActivityLog.objects.create(
+        actor=actor,
+        verb=verb,
+        object_type=object_type,
+        object_id=object_id,
+        school_id=school_id,
+        teacher_id=teacher_id,
+        data=data or {},
+    )

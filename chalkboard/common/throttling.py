@@ -1,0 +1,76 @@
+"""Fixed-window rate limits on the shared cache: one atomic ``INCR`` per request, shared by all workers.
+
+DRF's stock throttles keep a list of timestamps per client and are not atomic under concurrency; a
+counter per window is both cheaper and exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"30/min"`` → ``(30, 60)``."""
+    count, period = rate.split("/")
+    return int(count), _PERIODS[period[0]]
+
+
+def client_address(request: Request) -> str:
+    return str(request.META.get("REMOTE_ADDR", "unknown"))
+
+
+def window_hit(*, scope: str, ident: str, rate: str, cost: int = 1) -> tuple[bool, int]:
+    """Count a hit against ``ident`` in the current window. Returns (allowed, seconds until the window ends)."""
+    limit, period = parse_rate(rate)
+    now = time.time()
+    window = int(now // period)
+    key = f"throttle:{scope}:{ident}:{window}"
+    if cache.add(key, cost, timeout=period + 1):
+        count = cost
+    else:
+        try:
+            count = cache.incr(key, cost) or 0
+        except ValueError:  # the window expired between add and incr
+            cache.add(key, cost, timeout=period + 1)
+            count = cost
+    wait = max(1, int(period - (now % period)) + 1)
+    return count <= limit, wait
+
+
+def window_release(*, scope: str, ident: str, rate: str) -> None:
+    """Take back one hit of the current window (a successful login does not count as a failure)."""
+    _, period = parse_rate(rate)
+    key = f"throttle:{scope}:{ident}:{int(time.time() // period)}"
+    with contextlib.suppress(ValueError):  # the window already expired: nothing to take back
+        cache.decr(key)
+
+
+def rate_for(scope: str) -> str:
+    return str(api_settings.DEFAULT_THROTTLE_RATES[scope])
+
+
+class UserThrottle(BaseThrottle):
+    """Per authenticated user; per address for anonymous requests."""
+
+    scope = "user"
+
+    def __init__(self) -> None:
+        self._wait = 0
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        user = getattr(request, "user", None)
+        ident = f"u{user.pk}" if user is not None and user.is_authenticated else f"a{client_address(request)}"
+        allowed, self._wait = window_hit(scope=self.scope, ident=ident, rate=rate_for(self.scope))
+        return allowed
+
+    def wait(self) -> float:
+        return self._wait

@@ -1,0 +1,159 @@
+"""The one place that decides what a user may do in a school.
+
+A ``Viewer`` is built once per request from *all* of the user's active memberships (one query). Every
+selector takes the viewer first and scopes by it before anything else; every object is fetched through
+an access function that answers 404 alike for "does not exist" and "not yours". Nothing here ever picks
+"the first membership".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from enum import StrEnum
+from functools import cached_property
+
+from chalkboard.accounts.models import User
+from chalkboard.common.errors import Forbidden
+from chalkboard.schools.models import Membership, Role
+
+STAFF = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class Action(StrEnum):
+    """What one may do in a school as a whole. Object-level rules (own sessions, own students) build on these."""
+
+    SCHOOL_VIEW = "school.view"
+    SCHOOL_MANAGE = "school.manage"
+    MEMBERS_MANAGE = "members.manage"
+    PEOPLE_MANAGE = "people.manage"
+    SUBJECTS_MANAGE = "subjects.manage"
+    SESSIONS_MANAGE_ALL = "sessions.manage_all"
+    SESSIONS_MANAGE_OWN = "sessions.manage_own"
+    EARNINGS_MANAGE = "earnings.manage"
+    NOTES_VIEW_ADMIN = "notes.view_admin"
+
+
+POLICY: dict[Action, frozenset[str]] = {
+    Action.SCHOOL_VIEW: frozenset(Role.values),
+    Action.SCHOOL_MANAGE: STAFF,
+    Action.MEMBERS_MANAGE: STAFF,
+    Action.PEOPLE_MANAGE: STAFF,
+    Action.SUBJECTS_MANAGE: STAFF,
+    Action.SESSIONS_MANAGE_ALL: STAFF,
+    Action.SESSIONS_MANAGE_OWN: frozenset({Role.TEACHER}),
+    Action.EARNINGS_MANAGE: STAFF,
+    Action.NOTES_VIEW_ADMIN: STAFF,
+}
+
+
+class Viewer:
+    """A user and their roles in every school, as seen by one request."""
+
+    def __init__(self, user: User, roles: dict[int, frozenset[str]]):
+        self.user = user
+        self.roles = roles
+
+    @classmethod
+    def for_user(cls, user: User) -> Viewer:
+        grouped: dict[int, set[str]] = defaultdict(set)
+        if user.is_active:
+            for school_id, role in Membership.objects.filter(user=user, is_active=True).values_list(
+                "school_id", "role"
+            ):
+                grouped[school_id].add(role)
+        return cls(user, {school_id: frozenset(roles) for school_id, roles in grouped.items()})
+
+    @property
+    def user_id(self) -> int:
+        return self.user.pk
+
+    def roles_in(self, school_id: int) -> frozenset[str]:
+        return self.roles.get(school_id, frozenset())
+
+    def has_role(self, school_id: int, *roles: str) -> bool:
+        return not self.roles_in(school_id).isdisjoint(roles)
+
+    def can(self, action: Action, school_id: int) -> bool:
+        return not self.roles_in(school_id).isdisjoint(POLICY[action])
+
+    def require(self, action: Action, school_id: int) -> None:
+        """Refuse with 403. Call only once the caller may see the object (else answer 404)."""
+        if not self.can(action, school_id):
+            raise Forbidden()
+
+    def schools_where(self, *roles: str) -> list[int]:
+        return sorted(school_id for school_id, held in self.roles.items() if not held.isdisjoint(roles))
+
+    def schools_allowing(self, action: Action) -> list[int]:
+        return self.schools_where(*POLICY[action])
+
+    @property
+    def school_ids(self) -> list[int]:
+        return sorted(self.roles)
+
+    def is_staff_of(self, school_id: int) -> bool:
+        return self.has_role(school_id, *STAFF)
+
+    def teaches_in(self, school_id: int) -> bool:
+        return self.has_role(school_id, Role.TEACHER)
+
+    @property
+    def teacher_id(self) -> int:
+        """A teacher's id is their user id (see ``people.Teacher``)."""
+        return self.user.pk
+
+    @cached_property
+    def student_ids(self) -> frozenset[int]:
+        """The viewer's own student profiles, in schools where they are an active student."""
+        schools = self.schools_where(Role.STUDENT)
+        if not schools:
+            return frozenset()
+        from chalkboard.people.models import Student
+
+        return frozenset(
+            Student.objects.filter(user=self.user, school_id__in=schools, is_active=True).values_list("id", flat=True)
+        )
+
+    @cached_property
+    def ward_ids(self) -> frozenset[int]:
+        """The students the viewer is a guardian of, in schools where they are an active guardian."""
+        schools = self.schools_where(Role.GUARDIAN)
+        if not schools:
+            return frozenset()
+        from chalkboard.people.models import GuardianLink
+
+        return frozenset(
+            GuardianLink.objects.filter(guardian=self.user, student__school_id__in=schools).values_list(
+                "student_id", flat=True
+            )
+        )
+
+    @property
+    def own_and_ward_student_ids(self) -> frozenset[int]:
+        return self.student_ids | self.ward_ids
+
+
+def ids_visible(requested: Iterable[int], visible: Iterable[int]) -> list[int]:
+    """The requested ids that are visible, preserving order."""
+    allowed = set(visible)
+    return [item for item in requested if item in allowed]
+
+
+def viewer_of(request: object) -> Viewer:
+    """The request's viewer, built once per request."""
+    viewer: Viewer | None = getattr(request, "_chalkboard_viewer", None)
+    if viewer is None:
+        viewer = Viewer.for_user(request.user)  # type: ignore[attr-defined]
+        request._chalkboard_viewer = viewer  # type: ignore[attr-defined]
+    return viewer
+
+
+class ViewerMixin:
+    """For API views: ``self.viewer`` is who is asking, with all their roles."""
+
+    request: object
+
+    @property
+    def viewer(self) -> Viewer:
+        return viewer_of(self.request)

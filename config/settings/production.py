@@ -1,0 +1,21 @@
+"""Production: the base settings, hardened. ``SECRET_KEY`` and ``ALLOWED_HOSTS`` must come from the environment."""
+
+import os
+
+from config.env import env_bool, env_int
+from config.settings.base import *  # noqa: F403
+
+if not os.environ.get("SECRET_KEY"):
+    raise RuntimeError("Production needs SECRET_KEY in the environment.")
+
+DEBUG = False
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+X_FRAME_OPTIONS = "DENY"

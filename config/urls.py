@@ -1,0 +1,15 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from chalkboard.common.health import healthz, readyz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("chalkboard.accounts.urls")),
+    path("api/", include("chalkboard.schools.urls")),
+    path("api/", include("chalkboard.people.urls")),
+    path("api/", include("chalkboard.scheduling.urls")),
+]

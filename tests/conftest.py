@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from chalkboard.accounts.models import User
+from chalkboard.accounts.services import token_create
+from chalkboard.people.models import Student, Teacher
+from chalkboard.scheduling.models import Session
+from chalkboard.schools.models import Role, School
+from tests import factories as f
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _needs_backends(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis (REDIS_URL)")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: User | None) -> APIClient:
+    """An API client logged in as ``user`` with a real bearer token (anonymous for ``None``)."""
+    client = APIClient()
+    if user is not None:
+        token, _ = token_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def as_user() -> Callable[[User | None], APIClient]:
+    return client_for
+
+
+@dataclass
+class SchoolWorld:
+    """One school with every role, sessions and notes: the fixture the permission tests are built on."""
+
+    school: School
+    owner: User
+    admin: User
+    teacher: Teacher
+    other_teacher: Teacher
+    student: Student
+    other_student: Student
+    guardian: User
+    other_guardian: User
+    session: Session
+    other_session: Session
+
+    def user(self, role: str) -> User:
+        return {
+            "owner": self.owner,
+            "admin": self.admin,
+            "teacher": self.teacher.user,
+            "other_teacher": self.other_teacher.user,
+            "student": self.student.user,
+            "other_student": self.other_student.user,
+            "guardian": self.guardian,
+            "other_guardian": self.other_guardian,
+        }[role]
+
+
+def build_world(**school_fields: Any) -> SchoolWorld:
+    school = f.SchoolFactory(**school_fields)
+    teacher = f.teacher_in(school)
+    other_teacher = f.teacher_in(school)
+    student = f.student_in(school)
+    other_student = f.student_in(school)
+    subject = f.SubjectFactory(school=school)
+    session = f.session_for(teacher, student, subject=subject)
+    other_session = f.session_for(other_teacher, other_student, subject=subject)
+    for visibility in ("shared", "staff", "admin"):
+        f.note_on(session, author=teacher.user, visibility=visibility, text=f"{visibility} note")
+    return SchoolWorld(
+        school=school,
+        owner=f.member(school=school, role=Role.OWNER),
+        admin=f.member(school=school, role=Role.ADMIN),
+        teacher=teacher,
+        other_teacher=other_teacher,
+        student=student,
+        other_student=other_student,
+        guardian=f.guardian_of(student),
+        other_guardian=f.guardian_of(other_student),
+        session=session,
+        other_session=other_session,
+    )
+
+
+@pytest.fixture
+def world(db: None) -> SchoolWorld:
+    return build_world(name="Lisbon Tutors", timezone="Europe/Lisbon")
+
+
+@pytest.fixture
+def other_world(db: None) -> SchoolWorld:
+    """A second school whose data must stay invisible to everyone in ``world``."""
+    return build_world(name="Tokyo Tutors", timezone="Asia/Tokyo", currency="JPY")

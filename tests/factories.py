@@ -1,0 +1,124 @@
+"""Factories for every model. Each builds a consistent object graph: memberships match profiles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import factory
+from django.utils import timezone
+
+from chalkboard.accounts.models import User
+from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
+from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
+from chalkboard.schools.models import Membership, Role, School, Skill, Subject
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @classmethod
+    def _after_postgeneration(cls, instance: User, create: bool, results: Any = None) -> None:
+        if create:
+            instance.save(update_fields=["password"])
+
+
+class SchoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = School
+
+    name = factory.Sequence(lambda n: f"School {n}")
+    timezone = "Europe/Lisbon"
+    currency = "EUR"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    school = factory.SubFactory(SchoolFactory)
+    role = Role.ADMIN
+
+
+class SubjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subject
+
+    school = factory.SubFactory(SchoolFactory)
+    name = factory.Sequence(lambda n: f"Subject {n}")
+
+
+class SkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Skill
+
+    subject = factory.SubFactory(SubjectFactory)
+    name = factory.Sequence(lambda n: f"Skill {n}")
+
+
+def member(*, school: School, role: str, user: User | None = None) -> User:
+    """A user holding ``role`` in ``school`` (created when not given)."""
+    user = user or UserFactory()
+    Membership.objects.get_or_create(user=user, school=school, role=role)
+    return user
+
+
+def teacher_in(school: School, *, user: User | None = None, rate: Decimal | str = "30.00") -> Teacher:
+    """A teacher (membership, profile and default rate) in ``school``."""
+    user = member(school=school, role=Role.TEACHER, user=user)
+    teacher, _ = Teacher.objects.get_or_create(user=user)
+    TeacherRate.objects.get_or_create(
+        teacher=teacher, school=school, subject=None, is_group=False, defaults={"hourly_rate": Decimal(rate)}
+    )
+    return teacher
+
+
+def student_in(school: School, *, user: User | None = None) -> Student:
+    user = member(school=school, role=Role.STUDENT, user=user)
+    student, _ = Student.objects.get_or_create(school=school, user=user)
+    return student
+
+
+def guardian_of(*students: Student, user: User | None = None) -> User:
+    for student in students:
+        user = member(school=student.school, role=Role.GUARDIAN, user=user)
+        GuardianLink.objects.get_or_create(guardian=user, student=student)
+    assert user is not None
+    return user
+
+
+def session_for(
+    teacher: Teacher,
+    *students: Student,
+    subject: Subject | None = None,
+    starts_at: Any = None,
+    minutes: int = 60,
+    **fields: Any,
+) -> Session:
+    """A scheduled session of ``teacher`` with ``students`` (in the students' school)."""
+    school = students[0].school if students else fields.pop("school")
+    subject = subject or SubjectFactory(school=school)
+    session = Session.objects.create(
+        school=school,
+        teacher=teacher,
+        subject=subject,
+        starts_at=starts_at or timezone.now() + timedelta(days=1),
+        planned_duration_minutes=minutes,
+        **fields,
+    )
+    SessionStudent.objects.bulk_create([SessionStudent(session=session, student=s) for s in students])
+    return session
+
+
+def note_on(session: Session, *, author: User, visibility: str = "shared", text: str = "Note") -> SessionNote:
+    return SessionNote.objects.create(session=session, author=author, visibility=visibility, text=text)
