@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "chalkboard.progress",
     "chalkboard.earnings",
     "chalkboard.activity",
+    "chalkboard.dashboard",
     "chalkboard.demo",
 ]
 
