@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "chalkboard.earnings",
     "chalkboard.activity",
     "chalkboard.dashboard",
+    "chalkboard.realtime",
     "chalkboard.demo",
 ]
 

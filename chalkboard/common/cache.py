@@ -1,0 +1,128 @@
+"""Versioned caching: the few named caches of Chalkboard and the versions that writes bump.
+
+A cached page's key embeds the current version of every scope it depends on (a school, a teacher in a
+school, a student). A write bumps those versions when its transaction commits, so the next read builds a
+fresh page, in every process, and the stale entries simply expire. Only one process rebuilds a missing
+entry at a time. If the cache does not answer, pages are built from the database: slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+
+logger = logging.getLogger("chalkboard.cache")
+
+T = TypeVar("T")
+
+VERSION_TIMEOUT = 60 * 60 * 24 * 30
+LOCK_TIMEOUT = 10
+LOCK_WAIT_SECONDS = 2.0
+LOCK_POLL_SECONDS = 0.02
+
+
+def school_scope(school_id: int) -> str:
+    """Anything about a school's people, subjects or settings."""
+    return f"v:school:{school_id}"
+
+
+def teacher_scope(teacher_id: int, school_id: int) -> str:
+    """A teacher's day in one school: sessions, students, assessments, earnings."""
+    return f"v:teacher:{teacher_id}:{school_id}"
+
+
+def student_scope(student_id: int) -> str:
+    """A student's progress, assessments, attendance and notes."""
+    return f"v:student:{student_id}"
+
+
+# Bumps that could not reach the cache: retried before this process next reads a version, so a cache
+# that comes back after an outage never serves this process a page older than its own writes.
+_missed_bumps: set[str] = set()
+
+
+def versions_get(scopes: Iterable[str]) -> dict[str, int]:
+    """The current version of each scope (0 for a scope never bumped). One round trip."""
+    if _missed_bumps:
+        versions_bump(list(_missed_bumps))
+    scopes = list(scopes)
+    try:
+        found = cache.get_many(scopes)
+    except Exception:  # a cache outage reads as "no versions"; the page is then built from the database
+        logger.warning("cache unavailable while reading versions")
+        found = {}
+    return {scope: int(found.get(scope, 0)) for scope in scopes}
+
+
+def _bump(scope: str) -> bool:
+    added = cache.add(scope, 1, timeout=VERSION_TIMEOUT)
+    if added is None:  # the cache swallowed an error (django-redis IGNORE_EXCEPTIONS)
+        return False
+    if added:
+        return True
+    try:
+        return cache.incr(scope) is not None
+    except ValueError:  # expired between add and incr
+        return bool(cache.add(scope, 1, timeout=VERSION_TIMEOUT))
+
+
+def versions_bump(scopes: Iterable[str]) -> None:
+    for scope in set(scopes):
+        try:
+            ok = _bump(scope)
+        except Exception:
+            ok = False
+        if ok:
+            _missed_bumps.discard(scope)
+        else:
+            logger.warning("cache unavailable while bumping %s", scope)
+            _missed_bumps.add(scope)
+
+
+def versions_bump_on_commit(scopes: Iterable[str]) -> None:
+    """Bump these versions once the current transaction commits (at once outside a transaction)."""
+    scopes = list(scopes)
+    transaction.on_commit(lambda: versions_bump(scopes))
+
+
+def versioned_key(name: str, parts: Iterable[Any], versions: dict[str, int]) -> str:
+    stamp = ".".join(str(versions[scope]) for scope in sorted(versions))
+    return f"{name}:{':'.join(str(part) for part in parts)}:{stamp}"
+
+
+def cached_build(key: str, build: Callable[[], T], *, timeout: int) -> T:
+    """The value at ``key``, or built once by one process while the others wait briefly for it."""
+    try:
+        value = cache.get(key)
+    except Exception:
+        logger.warning("cache unavailable: building %s from the database", key.split(":")[0])
+        return build()
+    if value is not None:
+        return value
+    lock = f"lock:{key}"
+    try:
+        holder = cache.add(lock, 1, timeout=LOCK_TIMEOUT)
+    except Exception:
+        holder = None
+    if holder is None:  # no cache to coordinate through: just build
+        holder = True
+    if not holder:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(LOCK_POLL_SECONDS)
+            value = cache.get(key)
+            if value is not None:
+                return value
+    value = build()
+    try:
+        cache.set(key, value, timeout=timeout)
+        if holder:
+            cache.delete(lock)
+    except Exception:
+        logger.warning("cache unavailable while storing %s", key.split(":")[0])
+    return value

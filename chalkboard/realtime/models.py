@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class EventType(models.TextChoices):
+    SESSION_CREATED = "session.created"
+    SESSION_UPDATED = "session.updated"
+    SESSION_CANCELLED = "session.cancelled"
+    SESSION_COMPLETED = "session.completed"
+    ASSESSMENT_CREATED = "assessment.created"
+    PROGRESS_UPDATED = "progress.updated"
+    EARNINGS_UPDATED = "earnings.updated"
+
+
+class Event(models.Model):
+    """The durable event log (outbox): written in the transaction of the change it describes, published
+    after it commits, and kept so that a client that reconnects can catch up from the last id it saw."""
+
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    school = models.ForeignKey("schools.School", on_delete=models.CASCADE, related_name="+")
+    teacher_id = models.BigIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["school", "id"], name="event_school_id"),
+            models.Index(fields=["teacher_id", "id"], name="event_teacher_id"),
+        ]
