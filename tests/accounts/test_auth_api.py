@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.test import override_settings
 from django.utils import timezone
 from knox.models import AuthToken
@@ -62,6 +65,7 @@ def test_login_validates_input(api_client):
     assert set(response.json()["fields"]) == {"email", "password"}
 
 
+@time_machine.travel("2026-11-27 10:00:10", tick=False)
 def test_repeated_failed_logins_for_one_account_are_throttled(api_client):
     f.UserFactory(email="ana@example.test")
     for _ in range(5):  # the test settings allow 5 per minute per account
@@ -74,12 +78,14 @@ def test_repeated_failed_logins_for_one_account_are_throttled(api_client):
     assert response.json()["code"] == "throttled"
 
 
+@time_machine.travel("2026-11-27 10:00:10", tick=False)
 def test_successful_logins_do_not_count_as_failures(api_client):
     f.UserFactory(email="ana@example.test")
     for _ in range(8):
         assert login(api_client, "ana@example.test").status_code == 200
 
 
+@time_machine.travel("2026-11-27 10:00:10", tick=False)
 def test_login_is_throttled_per_address(api_client, settings):
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_address": "3/min"}
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
@@ -104,7 +110,7 @@ def test_logout_revokes_the_token(api_client):
 def test_expired_token_is_refused():
     user = f.UserFactory()
     client = client_for(user)
-    AuthToken.objects.update(expiry=timezone.now() - timezone.timedelta(seconds=1))
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
 
     assert client.get("/api/me/").status_code == 401
 

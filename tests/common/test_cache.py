@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import threading
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+
+from chalkboard.common import cache as versioned
+from chalkboard.common.cache import (
+    cached_build,
+    school_scope,
+    student_scope,
+    teacher_scope,
+    versioned_key,
+    versions_bump,
+    versions_bump_on_commit,
+    versions_get,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_missed_bumps():
+    versioned._missed_bumps.clear()
+    yield
+    versioned._missed_bumps.clear()
+
+
+def test_scope_names():
+    assert school_scope(1) == "v:school:1"
+    assert teacher_scope(2, 1) == "v:teacher:2:1"
+    assert student_scope(3) == "v:student:3"
+
+
+def test_versions_start_at_zero_and_go_up_by_one_per_bump():
+    scopes = [school_scope(1), student_scope(2)]
+    assert versions_get(scopes) == {"v:school:1": 0, "v:student:2": 0}
+
+    versions_bump([school_scope(1)])
+    versions_bump([school_scope(1), school_scope(1)])  # one bump per scope per call
+
+    assert versions_get(scopes) == {"v:school:1": 2, "v:student:2": 0}
+
+
+def test_versioned_key_changes_with_any_version():
+    before = versioned_key("page", [7, "staff"], {"v:a": 1, "v:b": 4})
+    assert before == "page:7:staff:1.4"
+    assert versioned_key("page", [7, "staff"], {"v:a": 1, "v:b": 5}) != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bump_on_commit_waits_for_the_commit_and_skips_a_rollback():
+    with transaction.atomic():
+        versions_bump_on_commit([school_scope(1)])
+        assert versions_get([school_scope(1)])[school_scope(1)] == 0
+    assert versions_get([school_scope(1)])[school_scope(1)] == 1
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        versions_bump_on_commit([school_scope(1)])
+        raise RuntimeError
+    assert versions_get([school_scope(1)])[school_scope(1)] == 1
+
+
+def test_a_version_that_expires_between_add_and_incr_starts_again():
+    with mock.patch.object(cache, "add", side_effect=[False, True]), mock.patch.object(
+        cache, "incr", side_effect=ValueError
+    ):
+        versions_bump(["v:x"])
+    assert versioned._missed_bumps == set()
+
+
+def test_a_bump_the_cache_cannot_take_is_retried_before_the_next_read():
+    with mock.patch.object(cache, "add", side_effect=ConnectionError):
+        versions_bump([school_scope(9)])
+    assert versioned._missed_bumps == {school_scope(9)}
+
+    assert versions_get([school_scope(9)]) == {school_scope(9): 1}
+    assert versioned._missed_bumps == set()
+
+
+def test_a_bump_swallowed_by_the_cache_counts_as_missed():
+    with mock.patch.object(cache, "add", return_value=None):
+        versions_bump([school_scope(9)])
+    assert versioned._missed_bumps == {school_scope(9)}
+
+
+def test_versions_read_as_zero_when_the_cache_is_down():
+    versions_bump([school_scope(1)])
+    with mock.patch.object(cache, "get_many", side_effect=ConnectionError):
+        assert versions_get([school_scope(1)]) == {school_scope(1): 0}
+
+
+def test_cached_build_builds_once_then_serves_the_cache():
+    build = mock.Mock(return_value={"a": 1})
+
+    assert cached_build("k", build, timeout=60) == {"a": 1}
+    assert cached_build("k", build, timeout=60) == {"a": 1}
+    assert build.call_count == 1
+
+
+def test_cached_build_with_the_cache_down_builds_every_time():
+    build = mock.Mock(return_value=1)
+    with mock.patch.object(cache, "get", side_effect=ConnectionError):
+        assert cached_build("k", build, timeout=60) == 1
+        assert cached_build("k", build, timeout=60) == 1
+    assert build.call_count == 2
+
+
+def test_cached_build_when_the_cache_swallows_errors():
+    build = mock.Mock(return_value=1)
+    with (
+        mock.patch.object(cache, "get", return_value=None),
+        mock.patch.object(cache, "add", return_value=None),
+        mock.patch.object(cache, "set", side_effect=ConnectionError),
+    ):
+        assert cached_build("k", build, timeout=60) == 1
+    with mock.patch.object(cache, "add", side_effect=ConnectionError):
+        assert cached_build("k2", build, timeout=60) == 1
+    assert build.call_count == 2
+
+
+def test_only_one_builder_at_a_time_the_others_wait_for_its_value():
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_build():
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return "fresh"
+
+    results = []
+    builder = threading.Thread(target=lambda: results.append(cached_build("hot", slow_build, timeout=60)))
+    builder.start()
+    started.wait(5)
+    waiter = threading.Thread(target=lambda: results.append(cached_build("hot", slow_build, timeout=60)))
+    waiter.start()
+    release.set()
+    builder.join(5)
+    waiter.join(5)
+
+    assert results == ["fresh", "fresh"]
+    assert len(calls) == 1
+
+
+def test_a_waiter_builds_itself_when_the_builder_takes_too_long(monkeypatch):
+    monkeypatch.setattr(versioned, "LOCK_WAIT_SECONDS", 0.05)
+    cache.add("lock:stuck", 1, timeout=60)
+
+    assert cached_build("stuck", lambda: "mine", timeout=60) == "mine"
+    assert cache.get("stuck") == "mine"

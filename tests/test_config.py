@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from config import env
+
+
+def test_env_helpers(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "Yes")
+    monkeypatch.setenv("X_INT", "42")
+    monkeypatch.setenv("X_LIST", "a, b,,c")
+    assert env.env_bool("X_BOOL") is True
+    assert env.env_bool("X_MISSING", default=True) is True
+    assert env.env_int("X_INT", 1) == 42
+    assert env.env_int("X_MISSING", 7) == 7
+    assert env.env_list("X_LIST", []) == ["a", "b", "c"]
+    assert env.env_list("X_MISSING", ["d"]) == ["d"]
+    assert env.env_str("X_MISSING", "e") == "e"
+
+
+def test_secret_key_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    assert env.secret_key() == "from-env"
+
+
+def test_secret_key_is_generated_once_and_kept_private(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(env, "VAR_DIR", tmp_path / "var")
+
+    first = env.secret_key()
+
+    assert len(first) > 50
+    assert env.secret_key() == first
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("variables", "database", "cache", "layer"),
+    [
+        ({}, "sqlite3", "LocMemCache", "InMemoryChannelLayer"),
+        (
+            {"DATABASE_URL": "postgres://u@db:5432/cb", "REDIS_URL": "redis://cache:6379/0"},
+            "postgresql",
+            "RedisCache",
+            "RedisChannelLayer",
+        ),
+    ],
+)
+def test_database_cache_and_channel_layer_follow_the_environment(monkeypatch, variables, database, cache, layer):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    from config.settings import base
+
+    settings = importlib.reload(base)
+    try:
+        assert settings.DATABASES["default"]["ENGINE"].endswith(database)
+        assert settings.CACHES["default"]["BACKEND"].endswith(cache)
+        assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith(layer)
+        assert settings.DEBUG is False
+    finally:
+        monkeypatch.undo()
+        importlib.reload(base)
