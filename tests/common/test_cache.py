@@ -63,8 +63,9 @@ def test_bump_on_commit_waits_for_the_commit_and_skips_a_rollback():
 
 
 def test_a_version_that_expires_between_add_and_incr_starts_again():
-    with mock.patch.object(cache, "add", side_effect=[False, True]), mock.patch.object(
-        cache, "incr", side_effect=ValueError
+    with (
+        mock.patch.object(cache, "add", side_effect=[False, True]),
+        mock.patch.object(cache, "incr", side_effect=ValueError),
     ):
         versions_bump(["v:x"])
     assert versioned._missed_bumps == set()
