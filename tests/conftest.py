@@ -26,6 +26,21 @@ def _clean_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _cache_bumps_follow_the_test_transaction(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests run inside one transaction that never commits, so on-commit work never runs. Cache
+    versions are bumped at once there, as a commit would; tests marked ``django_db(transaction=True)``
+    keep the real on-commit behaviour (and test it)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (len(marker.args) > 0 and marker.args[0])):
+        return
+    from types import SimpleNamespace
+
+    from chalkboard.common import cache as versioned
+
+    monkeypatch.setattr(versioned, "transaction", SimpleNamespace(on_commit=lambda func, **kwargs: func()))
+
+
+@pytest.fixture(autouse=True)
 def _needs_backends(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL)")

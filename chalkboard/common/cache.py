@@ -26,6 +26,11 @@ LOCK_WAIT_SECONDS = 2.0
 LOCK_POLL_SECONDS = 0.02
 
 
+def user_scope(user_id: int) -> str:
+    """A user's memberships and roles."""
+    return f"v:user:{user_id}"
+
+
 def school_scope(school_id: int) -> str:
     """Anything about a school's people, subjects or settings."""
     return f"v:school:{school_id}"

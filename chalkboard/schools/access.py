@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from chalkboard.accounts.models import User
+from chalkboard.common.cache import cached_build, user_scope, versions_get
 from chalkboard.common.errors import Forbidden
 from chalkboard.schools.models import Membership, Role
 
@@ -47,6 +48,18 @@ POLICY: dict[Action, frozenset[str]] = {
 }
 
 
+# A safety net only: every membership write bumps the user's version, so roles are fresh at once.
+ROLES_TIMEOUT = 300
+
+
+def roles_load(user_id: int) -> dict[int, frozenset[str]]:
+    """The user's active roles in every school, from the database."""
+    grouped: dict[int, set[str]] = defaultdict(set)
+    for school_id, role in Membership.objects.filter(user_id=user_id, is_active=True).values_list("school_id", "role"):
+        grouped[school_id].add(role)
+    return {school_id: frozenset(roles) for school_id, roles in grouped.items()}
+
+
 class Viewer:
     """A user and their roles in every school, as seen by one request."""
 
@@ -56,13 +69,13 @@ class Viewer:
 
     @classmethod
     def for_user(cls, user: User) -> Viewer:
-        grouped: dict[int, set[str]] = defaultdict(set)
-        if user.is_active:
-            for school_id, role in Membership.objects.filter(user=user, is_active=True).values_list(
-                "school_id", "role"
-            ):
-                grouped[school_id].add(role)
-        return cls(user, {school_id: frozenset(roles) for school_id, roles in grouped.items()})
+        """The user's roles, from the cache when it has them (memberships bump ``user_scope`` on commit)."""
+        if not user.is_active:
+            return cls(user, {})
+        scope = user_scope(user.pk)
+        version = versions_get([scope])[scope]
+        roles = cached_build(f"viewer:{user.pk}:{version}", lambda: roles_load(user.pk), timeout=ROLES_TIMEOUT)
+        return cls(user, roles)
 
     @property
     def user_id(self) -> int:

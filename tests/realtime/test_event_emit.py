@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_event_is_recorded_and_versions_bumped_on_commit(world):
     scopes = [teacher_scope(world.teacher.pk, world.school.pk), student_scope(world.student.pk)]
+    assert set(versions_get(scopes).values()) == {0}
     with transaction.atomic():
         event = event_emit(
             type=EventType.SESSION_UPDATED,
@@ -27,15 +28,19 @@ def test_event_is_recorded_and_versions_bumped_on_commit(world):
 
 
 def test_a_rolled_back_write_records_and_bumps_nothing(world):
+    scope = school_scope(world.school.pk)
+    before = versions_get([scope])[scope]
     with pytest.raises(RuntimeError), transaction.atomic():
         event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
         school_changed(school_id=world.school.pk)
         raise RuntimeError
 
     assert not Event.objects.exists()
-    assert versions_get([school_scope(world.school.pk)])[school_scope(world.school.pk)] == 0
+    assert versions_get([scope])[scope] == before
 
 
 def test_school_changed_bumps_the_school(world):
+    scope = school_scope(world.school.pk)
+    before = versions_get([scope])[scope]
     school_changed(school_id=world.school.pk)
-    assert versions_get([school_scope(world.school.pk)])[school_scope(world.school.pk)] == 1
+    assert versions_get([scope])[scope] == before + 1

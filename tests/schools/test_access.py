@@ -28,12 +28,29 @@ def test_roles_come_from_every_active_membership(world, other_world):
 
 
 def test_inactive_memberships_grant_nothing(world):
-    Membership.objects.filter(user=world.admin).update(is_active=False)
+    assert Viewer.for_user(world.admin).can(Action.SCHOOL_VIEW, world.school.pk)
+    membership = Membership.objects.get(user=world.admin)
+    membership.is_active = False
+    membership.save()
 
     viewer = Viewer.for_user(world.admin)
 
     assert viewer.roles == {}
     assert not viewer.can(Action.SCHOOL_VIEW, world.school.pk)
+
+
+def test_roles_are_cached_until_a_membership_changes(world, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        Viewer.for_user(world.admin)
+    with django_assert_num_queries(0):
+        assert Viewer.for_user(world.admin).is_staff_of(world.school.pk)
+
+    f.member(school=world.school, role=Role.TEACHER, user=world.admin)
+    with django_assert_num_queries(1):
+        assert Viewer.for_user(world.admin).teaches_in(world.school.pk)
+
+    Membership.objects.get(user=world.admin, role=Role.TEACHER).delete()
+    assert not Viewer.for_user(world.admin).teaches_in(world.school.pk)
 
 
 def test_an_inactive_user_has_no_roles(world):
@@ -77,7 +94,9 @@ def test_ward_ids_need_an_active_guardian_membership(world):
     assert viewer.ward_ids == {world.student.pk}
     assert viewer.student_ids == frozenset()
 
-    Membership.objects.filter(user=world.guardian, role=Role.GUARDIAN).update(is_active=False)
+    membership = Membership.objects.get(user=world.guardian, role=Role.GUARDIAN)
+    membership.is_active = False
+    membership.save()
     assert Viewer.for_user(world.guardian).ward_ids == frozenset()
 
 
@@ -93,7 +112,7 @@ def test_viewer_is_built_once_per_request(world, django_assert_num_queries):
         user = world.admin
 
     request = Request()
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # then from the cache
         first = viewer_of(request)
         second = viewer_of(request)
     assert first is second
