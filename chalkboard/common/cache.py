@@ -100,8 +100,11 @@ def versioned_key(name: str, parts: Iterable[Any], versions: dict[str, int]) -> 
     return f"{name}:{':'.join(str(part) for part in parts)}:{stamp}"
 
 
-def cached_build(key: str, build: Callable[[], T], *, timeout: int) -> T:
-    """The value at ``key``, or built once by one process while the others wait briefly for it."""
+def cached_build(key: str, build: Callable[[], T], *, timeout: int | Callable[[T], int]) -> T:
+    """The value at ``key``, or built once by one process while the others wait briefly for it.
+
+    ``timeout`` is in seconds, or a function of the built value (for pages that turn stale at a known time).
+    """
     try:
         value = cache.get(key)
     except Exception:
@@ -124,8 +127,9 @@ def cached_build(key: str, build: Callable[[], T], *, timeout: int) -> T:
             if value is not None:
                 return value
     value = build()
+    seconds = timeout(value) if callable(timeout) else timeout
     try:
-        cache.set(key, value, timeout=timeout)
+        cache.set(key, value, timeout=seconds)
         if holder:
             cache.delete(lock)
     except Exception:

@@ -6,7 +6,7 @@ counter per window is both cheaper and exact.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
 from typing import Any
 
@@ -14,6 +14,8 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger("chalkboard.throttling")
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -34,24 +36,35 @@ def window_hit(*, scope: str, ident: str, rate: str, cost: int = 1) -> tuple[boo
     now = time.time()
     window = int(now // period)
     key = f"throttle:{scope}:{ident}:{window}"
-    if cache.add(key, cost, timeout=period + 1):
-        count = cost
-    else:
-        try:
-            count = cache.incr(key, cost) or 0
-        except ValueError:  # the window expired between add and incr
-            cache.add(key, cost, timeout=period + 1)
-            count = cost
     wait = max(1, int(period - (now % period)) + 1)
+    try:
+        count = _count(key, cost=cost, period=period)
+    except Exception:  # without its cache the service still answers, unthrottled, rather than failing
+        logger.warning("cache unavailable: %s not counted", scope)
+        return True, wait
     return count <= limit, wait
+
+
+def _count(key: str, *, cost: int, period: int) -> int:
+    if cache.add(key, cost, timeout=period + 1):
+        return cost
+    try:
+        return cache.incr(key, cost) or 0
+    except ValueError:  # the window expired between add and incr
+        cache.add(key, cost, timeout=period + 1)
+        return cost
 
 
 def window_release(*, scope: str, ident: str, rate: str) -> None:
     """Take back one hit of the current window (a successful login does not count as a failure)."""
     _, period = parse_rate(rate)
     key = f"throttle:{scope}:{ident}:{int(time.time() // period)}"
-    with contextlib.suppress(ValueError):  # the window already expired: nothing to take back
+    try:
         cache.decr(key)
+    except ValueError:  # the window already expired: nothing to take back
+        pass
+    except Exception:
+        logger.warning("cache unavailable: %s not released", scope)
 
 
 def rate_for(scope: str) -> str:

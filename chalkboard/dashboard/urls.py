@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from chalkboard.dashboard.apis import TeacherDashboardApi
+
+urlpatterns = [
+    path("teachers/<id:teacher_id>/dashboard/", TeacherDashboardApi.as_view(), name="teacher-dashboard"),
+]

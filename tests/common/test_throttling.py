@@ -56,3 +56,15 @@ def test_authenticated_users_are_throttled_per_user(settings):
         assert response.status_code == 429
         assert response["Retry-After"] == "51"
         assert client_for(f.UserFactory()).get("/api/me/").status_code == 200
+
+
+def test_with_the_cache_down_requests_are_let_through(monkeypatch):
+    from chalkboard.common import throttling
+
+    def down(*args, **kwargs):
+        raise ConnectionError
+
+    monkeypatch.setattr(throttling.cache, "add", down)
+    monkeypatch.setattr(throttling.cache, "decr", down)
+    assert window_hit(scope="t", ident="a", rate="1/min")[0] is True
+    window_release(scope="t", ident="a", rate="1/min")

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.utils.http import parse_etags
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from chalkboard.dashboard.selectors import dashboard_page
+from chalkboard.schools.access import viewer_of
+
+
+class DashboardQuery(serializers.Serializer):
+    school = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """Weak comparison (RFC 9110): compression may have turned our strong tag into a weak one."""
+    wanted = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in parse_etags(header))
+
+
+DASHBOARD_EXAMPLE = {
+    "teacher": {"id": 7, "name": "Marta Sousa", "email": "marta@example.com"},
+    "school": {"id": 1, "name": "Lisbon Learning Centre", "timezone": "Europe/Lisbon", "currency": "EUR"},
+    "generated_at": "2026-11-27T09:00:00Z",
+    "today": {"date": "2026-11-27", "sessions": []},
+    "upcoming": [],
+    "to_complete": [],
+    "students": {"count": 0, "results": []},
+    "recent_assessments": [],
+    "earnings": {
+        "currency": "EUR",
+        "this_month": "420.00",
+        "last_month": "980.50",
+        "pending": "120.00",
+        "approved": "300.00",
+        "paid": "5400.00",
+    },
+    "stats": {
+        "sessions_this_month": 14,
+        "hours_this_month": "14.00",
+        "attendance_rate": "0.93",
+        "no_shows_this_month": 1,
+        "average_assessment_percentage": "76.40",
+    },
+    "activity": [],
+}
+
+
+class TeacherDashboardApi(APIView):
+    """A teacher's day in one school: sessions today, this week and waiting to be completed, students and
+    how they progress, recent assessments, earnings and this month's figures."""
+
+    @extend_schema(
+        operation_id="teacher_dashboard",
+        parameters=[
+            OpenApiParameter("school", OpenApiTypes.INT, description="Which school, for a teacher in several."),
+            OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER),
+        ],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, examples=[OpenApiExample("Dashboard", DASHBOARD_EXAMPLE)]),
+            304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match."),
+            400: OpenApiResponse(description="Invalid `school`."),
+            401: OpenApiResponse(description="No valid token."),
+            404: OpenApiResponse(description="No such teacher, or not one the caller may see."),
+        },
+    )
+    def get(self, request: Request, teacher_id: int) -> HttpResponse:
+        query = DashboardQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = dashboard_page(
+            viewer=viewer_of(request), teacher_id=teacher_id, school_id=query.validated_data.get("school")
+        )
+        headers = {"ETag": page.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+        if _etag_matches(request.headers.get("If-None-Match", ""), page.etag):
+            return HttpResponse(status=304, headers=headers)
+        return HttpResponse(page.body, content_type="application/json", headers=headers)

@@ -1,0 +1,319 @@
+"""The consolidated teacher dashboard: one teacher's day in one school, built in a fixed number of queries
+and served from a versioned cache that every relevant write bumps."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from django.db.models import Avg, Case, IntegerField, Max, Min, OuterRef, Prefetch, Q, Subquery, Sum, When, Window
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from chalkboard.activity.models import ActivityLog
+from chalkboard.common.cache import cached_build, school_scope, teacher_scope, versioned_key, versions_get
+from chalkboard.common.errors import NotFound
+from chalkboard.common.timezones import LocalCalendar
+from chalkboard.earnings.models import EarningEntry, EarningStatus
+from chalkboard.progress.models import ProgressAssessment, StudentProgress, Trend
+from chalkboard.scheduling.models import ATTENDED, Session, SessionStatus, SessionStudent
+from chalkboard.schools.access import STAFF, Viewer
+from chalkboard.schools.models import Membership, Role
+
+UPCOMING_DAYS = 7
+TO_COMPLETE_DAYS = 90  # older sessions still "scheduled" are left to the sessions list
+RECENT_ASSESSMENTS = 10
+RECENT_ACTIVITY = 10
+MAX_PAGE_SECONDS = 300
+CENTS = Decimal("0.01")
+_TREND_RANK = {0: Trend.DOWN, 1: Trend.UP, 2: Trend.FLAT}
+
+
+@dataclass(frozen=True)
+class DashboardPage:
+    body: bytes
+    etag: str
+    valid_until: datetime
+
+
+def dashboard_may_view(*, viewer: Viewer, teacher_id: int, school_id: int) -> bool:
+    """The school's owners and admins, and the teacher themself where they teach."""
+    if viewer.is_staff_of(school_id):
+        return True
+    return viewer.teacher_id == teacher_id and viewer.teaches_in(school_id)
+
+
+def dashboard_school_id(*, viewer: Viewer, teacher_id: int, school_id: int | None) -> int:
+    """The school asked for, or else the first school (by id) where the teacher teaches that the viewer
+    may see. 404 for anything the viewer may not see."""
+    if school_id is not None:
+        if not dashboard_may_view(viewer=viewer, teacher_id=teacher_id, school_id=school_id):
+            raise NotFound()
+        return school_id
+    if viewer.teacher_id == teacher_id and viewer.schools_where(Role.TEACHER):
+        return viewer.schools_where(Role.TEACHER)[0]
+    staff_schools = viewer.schools_where(*STAFF)
+    first = (
+        Membership.objects.filter(user_id=teacher_id, role=Role.TEACHER, is_active=True, school_id__in=staff_schools)
+        .order_by("school_id")
+        .values_list("school_id", flat=True)
+        .first()
+    )
+    if first is None:
+        raise NotFound()
+    return first
+
+
+def dashboard_page(*, viewer: Viewer, teacher_id: int, school_id: int | None) -> DashboardPage:
+    """The dashboard as JSON bytes with its ETag, from the cache when it is current."""
+    school_id = dashboard_school_id(viewer=viewer, teacher_id=teacher_id, school_id=school_id)
+    versions = versions_get([teacher_scope(teacher_id, school_id), school_scope(school_id)])
+    key = versioned_key("dashboard", [teacher_id, school_id], versions)
+    return cached_build(
+        key,
+        lambda: dashboard_render(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
+        timeout=lambda page: max(1, int((page.valid_until - timezone.now()).total_seconds())),
+    )
+
+
+def dashboard_render(*, teacher_id: int, school_id: int, now: datetime) -> DashboardPage:
+    data, valid_until = dashboard_build(teacher_id=teacher_id, school_id=school_id, now=now)
+    body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    return DashboardPage(body=body, etag=etag, valid_until=valid_until)
+
+
+def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[dict[str, Any], datetime]:
+    """The dashboard's data and the instant it turns stale by itself (a session starts, the day ends)."""
+    membership = (
+        Membership.objects.select_related("user", "school")
+        .filter(user_id=teacher_id, school_id=school_id, role=Role.TEACHER, is_active=True)
+        .first()
+    )
+    if membership is None:
+        raise NotFound()
+    school, user = membership.school, membership.user
+    calendar = LocalCalendar(zone=school.zone, now=now)
+    sessions = _sessions_around(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
+
+    today = [s for s in sessions if calendar.today_start <= s.starts_at < calendar.tomorrow_start]
+    upcoming = [s for s in sessions if calendar.tomorrow_start <= s.starts_at < calendar.days_ahead(UPCOMING_DAYS + 1)]
+    to_complete = [s for s in sessions if s.status == SessionStatus.SCHEDULED and s.starts_at <= now]
+    assessments = _recent_assessments(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
+
+    data = {
+        "teacher": {"id": user.pk, "name": user.full_name, "email": user.email},
+        "school": {"id": school.pk, "name": school.name, "timezone": school.timezone, "currency": school.currency},
+        "generated_at": now,
+        "today": {"date": calendar.today.isoformat(), "sessions": [_session_item(s) for s in today]},
+        "upcoming": [_session_item(s) for s in upcoming],
+        "to_complete": [_session_item(s) for s in to_complete],
+        "students": _students(teacher_id=teacher_id, school_id=school_id, now=now),
+        "recent_assessments": [_assessment_item(a) for a in assessments],
+        "earnings": _earnings(teacher_id=teacher_id, school_id=school_id, currency=school.currency, calendar=calendar),
+        "stats": _stats(sessions=sessions, assessments=assessments, calendar=calendar),
+        "activity": _activity(teacher_id=teacher_id, school_id=school_id),
+    }
+    next_start = min((s.starts_at for s in sessions if s.starts_at > now), default=None)
+    valid_until = min(t for t in (now + timedelta(seconds=MAX_PAGE_SECONDS), calendar.tomorrow_start, next_start) if t)
+    return data, valid_until
+
+
+def _sessions_around(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[Session]:
+    """This month's sessions, the next week's, and the recent ones still waiting to be completed: two queries."""
+    window = Q(starts_at__gte=min(calendar.month_start, calendar.today_start)) & Q(
+        starts_at__lt=max(calendar.days_ahead(UPCOMING_DAYS + 1), calendar.next_month_start)
+    )
+    waiting = Q(
+        status=SessionStatus.SCHEDULED,
+        starts_at__gte=calendar.now - timedelta(days=TO_COMPLETE_DAYS),
+        starts_at__lte=calendar.now,
+    )
+    attendees = SessionStudent.objects.select_related("student__user").order_by("id")
+    return list(
+        Session.objects.filter(window | waiting, teacher_id=teacher_id, school_id=school_id)
+        .select_related("subject")
+        .prefetch_related(Prefetch("attendees", queryset=attendees))
+        .order_by("starts_at", "id")
+    )
+
+
+def _session_item(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.pk,
+        "starts_at": session.starts_at,
+        "ends_at": session.ends_at,
+        "status": session.status,
+        "planned_duration_minutes": session.planned_duration_minutes,
+        "location": session.location,
+        "subject": {"id": session.subject.pk, "name": session.subject.name},
+        "students": [
+            {"id": a.student_id, "name": a.student.user.full_name, "attendance": a.attendance or None}
+            for a in session.attendees.all()
+        ],
+    }
+
+
+def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
+    """Every student the teacher teaches in the school, with how they are doing: one query."""
+    subject_progress = StudentProgress.objects.filter(student_id=OuterRef("student_id"), skill__isnull=True)
+    last_attendance = (
+        SessionStudent.objects.filter(
+            student_id=OuterRef("student_id"),
+            session__teacher_id=teacher_id,
+            session__school_id=school_id,
+            session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
+        )
+        .order_by("-session__starts_at", "-session_id")
+        .values("attendance")[:1]
+    )
+    rows = (
+        SessionStudent.objects.filter(session__teacher_id=teacher_id, session__school_id=school_id)
+        .values("student_id", "student__user__full_name")
+        .annotate(
+            last_session_at=Max(
+                "session__starts_at",
+                filter=Q(session__starts_at__lte=now) & ~Q(session__status=SessionStatus.CANCELLED),
+            ),
+            next_session_at=Min(
+                "session__starts_at", filter=Q(session__starts_at__gt=now, session__status=SessionStatus.SCHEDULED)
+            ),
+            progress_percentage=Subquery(
+                subject_progress.values("student_id").annotate(avg=Avg("percentage")).values("avg")[:1]
+            ),
+            trend_rank=Subquery(
+                subject_progress.values("student_id")
+                .annotate(
+                    rank=Min(
+                        Case(
+                            When(trend=Trend.DOWN, then=0),
+                            When(trend=Trend.UP, then=1),
+                            default=2,
+                            output_field=IntegerField(),
+                        )
+                    )
+                )
+                .values("rank")[:1]
+            ),
+            last_attendance=Subquery(last_attendance),
+        )
+        .order_by("student__user__full_name", "student_id")
+    )
+    results = []
+    for row in rows:
+        trend = _TREND_RANK[row["trend_rank"]] if row["trend_rank"] is not None else None
+        missed_last = row["last_attendance"] not in (None, "", *ATTENDED)
+        percentage = row["progress_percentage"]
+        results.append(
+            {
+                "id": row["student_id"],
+                "name": row["student__user__full_name"],
+                "last_session_at": row["last_session_at"],
+                "next_session_at": row["next_session_at"],
+                "progress_percentage": _money(Decimal(percentage)) if percentage is not None else None,
+                "trend": trend,
+                "missed_last_session": missed_last,
+                "needs_attention": trend == Trend.DOWN or missed_last or row["next_session_at"] is None,
+            }
+        )
+    return {"count": len(results), "results": results}
+
+
+def _recent_assessments(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[ProgressAssessment]:
+    """The latest assessments, each carrying this month's average (a window over the same rows): one query."""
+    return list(
+        ProgressAssessment.objects.filter(teacher_id=teacher_id, school_id=school_id)
+        .select_related("student__user", "subject", "skill")
+        .annotate(
+            month_average=Window(
+                Avg(
+                    Case(
+                        When(
+                            assessed_at__gte=calendar.month_start,
+                            assessed_at__lt=calendar.next_month_start,
+                            then="percentage",
+                        )
+                    )
+                )
+            )
+        )
+        .order_by("-assessed_at", "-id")[:RECENT_ASSESSMENTS]
+    )
+
+
+def _assessment_item(assessment: ProgressAssessment) -> dict[str, Any]:
+    return {
+        "id": assessment.pk,
+        "student": {"id": assessment.student_id, "name": assessment.student.user.full_name},
+        "subject": {"id": assessment.subject_id, "name": assessment.subject.name},
+        "skill": {"id": assessment.skill_id, "name": assessment.skill.name} if assessment.skill else None,
+        "kind": assessment.kind,
+        "score": str(assessment.score),
+        "max_score": str(assessment.max_score),
+        "percentage": str(assessment.percentage),
+        "assessed_at": assessment.assessed_at,
+        "session_id": assessment.session_id,
+    }
+
+
+def _earnings(*, teacher_id: int, school_id: int, currency: str, calendar: LocalCalendar) -> dict[str, Any]:
+    """Earned this month and last month (local), and all-time totals by status: one query."""
+    zero = Decimal("0")
+
+    def total(condition: Q) -> Coalesce:
+        return Coalesce(Sum("amount", filter=condition), zero)
+
+    sums = EarningEntry.objects.filter(teacher_id=teacher_id, school_id=school_id).aggregate(
+        this_month=total(Q(earned_at__gte=calendar.month_start, earned_at__lt=calendar.next_month_start)),
+        last_month=total(Q(earned_at__gte=calendar.last_month_start, earned_at__lt=calendar.month_start)),
+        pending=total(Q(status=EarningStatus.PENDING)),
+        approved=total(Q(status=EarningStatus.APPROVED)),
+        paid=total(Q(status=EarningStatus.PAID)),
+    )
+    return {"currency": currency, **{name: _money(Decimal(value)) for name, value in sums.items()}}
+
+
+def _stats(
+    *, sessions: list[Session], assessments: list[ProgressAssessment], calendar: LocalCalendar
+) -> dict[str, Any]:
+    this_month = [s for s in sessions if calendar.month_start <= s.starts_at < calendar.next_month_start]
+    completed = [s for s in this_month if s.status == SessionStatus.COMPLETED]
+    held = [s for s in this_month if s.status in (SessionStatus.COMPLETED, SessionStatus.NO_SHOW)]
+    marks = [a.attendance for s in held for a in s.attendees.all() if a.attendance]
+    attended = sum(1 for mark in marks if mark in ATTENDED)
+    minutes = sum(s.actual_duration_minutes or 0 for s in completed)
+    average = getattr(assessments[0], "month_average", None) if assessments else None
+    return {
+        "sessions_this_month": len(completed),
+        "hours_this_month": _money(Decimal(minutes) / 60),
+        "attendance_rate": _money(Decimal(attended) / len(marks)) if marks else None,
+        "no_shows_this_month": sum(1 for s in this_month if s.status == SessionStatus.NO_SHOW),
+        "average_assessment_percentage": _money(Decimal(average)) if average is not None else None,
+    }
+
+
+def _activity(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
+    entries = (
+        ActivityLog.objects.filter(teacher_id=teacher_id, school_id=school_id)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:RECENT_ACTIVITY]
+    )
+    return [
+        {
+            "id": entry.pk,
+            "verb": entry.verb,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "actor": {"id": entry.actor_id, "name": entry.actor.full_name} if entry.actor else None,
+            "created_at": entry.created_at,
+        }
+        for entry in entries
+    ]
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENTS))

@@ -1,0 +1,496 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.cache import cache
+
+from chalkboard.activity.services import activity_record
+from chalkboard.earnings.models import EarningEntry, Payout
+from chalkboard.progress.models import ProgressAssessment, StudentProgress
+from chalkboard.realtime.models import EventType
+from chalkboard.realtime.services import event_emit, school_changed
+from chalkboard.scheduling.models import Session, SessionStudent
+from chalkboard.schools.models import Membership, Role
+from tests import factories as f
+from tests.conftest import build_world, client_for
+
+pytestmark = pytest.mark.django_db
+
+LISBON = ZoneInfo("Europe/Lisbon")
+# 2026-11-27 10:00 in Lisbon (UTC+0 in winter)
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=LISBON)
+KEYS = {
+    "teacher",
+    "school",
+    "generated_at",
+    "today",
+    "upcoming",
+    "to_complete",
+    "students",
+    "recent_assessments",
+    "earnings",
+    "stats",
+    "activity",
+}
+
+
+def url(teacher, school=None):
+    base = f"/api/teachers/{teacher.pk}/dashboard/"
+    return f"{base}?school={school.pk}" if school else base
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def at(day, hour, minute=0, zone=LISBON):
+    return datetime(2026, 11, day, hour, minute, tzinfo=zone)
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        ("owner", 200),
+        ("admin", 200),
+        ("teacher", 200),
+        ("other_teacher", 404),
+        ("student", 404),
+        ("other_student", 404),
+        ("guardian", 404),
+        ("other_guardian", 404),
+    ],
+)
+def test_who_may_see_a_teachers_dashboard(world, other_world, role, status):
+    response = client_for(world.user(role)).get(url(world.teacher))
+
+    assert response.status_code == status
+    if status == 200:
+        assert set(response.json()) == KEYS
+    else:
+        assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "teacher", "student", "guardian"])
+def test_another_school_sees_nothing(world, other_world, role):
+    client = client_for(other_world.user(role))
+
+    assert client.get(url(world.teacher)).status_code == 404
+    assert client.get(url(world.teacher, world.school)).status_code == 404
+
+
+def test_anonymous_gets_401(world, api_client):
+    assert api_client.get(url(world.teacher)).status_code == 401
+
+
+def test_unknown_teacher_and_huge_ids_are_404(world):
+    client = client_for(world.owner)
+    assert client.get("/api/teachers/999999/dashboard/").status_code == 404
+    assert client.get("/api/teachers/99999999999999999999999/dashboard/").status_code == 404
+
+
+def test_staff_of_a_school_where_the_teacher_does_not_teach_gets_404(world):
+    outsider_school = f.SchoolFactory()
+    owner = f.member(school=outsider_school, role=Role.OWNER)
+
+    assert client_for(owner).get(url(world.teacher, outsider_school)).status_code == 404
+    assert client_for(world.owner).get(url(world.teacher, outsider_school)).status_code == 404
+
+
+@pytest.mark.parametrize("school", ["abc", "0", "-1", "1.5", "99999999999999999999999"])
+def test_invalid_school_is_a_400(world, school):
+    response = client_for(world.owner).get(f"{url(world.teacher)}?school={school}")
+
+    assert response.status_code == 400
+    assert "school" in response.json()["fields"]
+
+
+def test_a_teacher_in_two_schools_sees_one_at_a_time(world, other_world):
+    f.teacher_in(other_world.school, user=world.teacher.user)
+    client = client_for(world.teacher.user)
+
+    default = client.get(url(world.teacher)).json()
+    other = client.get(url(world.teacher, other_world.school)).json()
+
+    first = min(world.school.pk, other_world.school.pk)
+    assert default["school"]["id"] == first
+    assert other["school"] == {
+        "id": other_world.school.pk,
+        "name": "Tokyo Tutors",
+        "timezone": "Asia/Tokyo",
+        "currency": "JPY",
+    }
+    # the other school's admin sees only their school's side of this teacher
+    admin_view = client_for(other_world.admin).get(url(world.teacher)).json()
+    assert admin_view["school"]["id"] == other_world.school.pk
+    assert client_for(other_world.admin).get(url(world.teacher, world.school)).status_code == 404
+
+
+def test_sessions_are_placed_by_the_schools_day(world, clock):
+    teacher, student = world.teacher, world.student
+    Session.objects.all().delete()
+    today_early = f.session_for(teacher, student, starts_at=at(27, 0, 30))  # still today in Lisbon
+    yesterday_late = f.session_for(teacher, student, starts_at=at(26, 23, 30))  # waiting to be completed
+    later_today = f.session_for(teacher, student, starts_at=at(27, 18))
+    next_week = f.session_for(teacher, student, starts_at=at(27, 9) + timedelta(days=7))
+    too_far = f.session_for(teacher, student, starts_at=at(27, 9) + timedelta(days=8))
+    f.session_for(world.other_teacher, world.other_student, starts_at=at(27, 11))  # someone else's
+
+    body = client_for(teacher.user).get(url(teacher)).json()
+
+    assert body["today"]["date"] == "2026-11-27"
+    assert [s["id"] for s in body["today"]["sessions"]] == [today_early.pk, later_today.pk]
+    assert [s["id"] for s in body["upcoming"]] == [next_week.pk]
+    assert [s["id"] for s in body["to_complete"]] == [yesterday_late.pk, today_early.pk]
+    assert too_far.pk not in {s["id"] for s in body["upcoming"]}
+    item = body["today"]["sessions"][1]
+    assert item == {
+        "id": later_today.pk,
+        "starts_at": "2026-11-27T18:00:00Z",
+        "ends_at": "2026-11-27T19:00:00Z",
+        "status": "scheduled",
+        "planned_duration_minutes": 60,
+        "location": "",
+        "subject": {"id": later_today.subject_id, "name": later_today.subject.name},
+        "students": [{"id": student.pk, "name": student.user.full_name, "attendance": None}],
+    }
+
+
+def test_today_follows_the_schools_time_zone_not_utc():
+    world = build_world(timezone="America/Chicago")
+    chicago = ZoneInfo("America/Chicago")
+    # 2026-12-01 03:00 UTC is still November 30th in Chicago
+    with time_machine.travel(datetime(2026, 12, 1, 3, 0, tzinfo=ZoneInfo("UTC")), tick=False):
+        late = f.session_for(world.teacher, world.student, starts_at=datetime(2026, 11, 30, 23, 30, tzinfo=chicago))
+        body = client_for(world.teacher.user).get(url(world.teacher)).json()
+
+    assert body["today"]["date"] == "2026-11-30"
+    assert late.pk in [s["id"] for s in body["today"]["sessions"]]
+
+
+def complete(session, *, minutes=60, attendance="present", at_time=None):
+    Session.objects.filter(pk=session.pk).update(
+        status="completed", completed_at=at_time or session.starts_at, actual_duration_minutes=minutes
+    )
+    SessionStudent.objects.filter(session=session).update(attendance=attendance)
+
+
+def test_students_with_progress_and_who_needs_attention(world, clock):
+    teacher = world.teacher
+    Session.objects.all().delete()
+    steady, slipping, absent, unbooked = (world.student, *[f.student_in(world.school) for _ in range(3)])
+    subject = f.SubjectFactory(school=world.school)
+    for student in (steady, slipping, absent, unbooked):
+        complete(f.session_for(teacher, student, subject=subject, starts_at=at(20, 10)))
+    complete(f.session_for(teacher, absent, subject=subject, starts_at=at(25, 10)), attendance="absent")
+    for student in (steady, slipping, absent):
+        f.session_for(teacher, student, subject=subject, starts_at=at(30, 10))
+    StudentProgress.objects.create(student=steady, subject=subject, percentage=Decimal("80"), trend="up")
+    StudentProgress.objects.create(student=slipping, subject=subject, percentage=Decimal("40"), trend="down")
+    other_subject = f.SubjectFactory(school=world.school)
+    StudentProgress.objects.create(student=slipping, subject=other_subject, percentage=Decimal("61"), trend="up")
+
+    students = client_for(teacher.user).get(url(teacher)).json()["students"]
+
+    assert students["count"] == 4
+    by_id = {row["id"]: row for row in students["results"]}
+    assert by_id[steady.pk] == {
+        "id": steady.pk,
+        "name": steady.user.full_name,
+        "last_session_at": "2026-11-20T10:00:00Z",
+        "next_session_at": "2026-11-30T10:00:00Z",
+        "progress_percentage": "80.00",
+        "trend": "up",
+        "missed_last_session": False,
+        "needs_attention": False,
+    }
+    assert by_id[slipping.pk]["progress_percentage"] == "50.50"
+    assert by_id[slipping.pk]["trend"] == "down"
+    assert by_id[slipping.pk]["needs_attention"] is True
+    assert by_id[absent.pk]["missed_last_session"] is True
+    assert by_id[absent.pk]["needs_attention"] is True
+    assert by_id[unbooked.pk]["next_session_at"] is None
+    assert by_id[unbooked.pk]["trend"] is None
+    assert by_id[unbooked.pk]["needs_attention"] is True
+    assert world.other_student.pk not in by_id
+
+
+def add_entry(world, *, amount, status="pending", earned_at, kind="session", teacher=None):
+    teacher = teacher or world.teacher
+    payout = None
+    if status == "paid":
+        payout = Payout.objects.create(
+            school=world.school,
+            teacher=teacher,
+            amount=Decimal(amount),
+            currency="EUR",
+            paid_at=earned_at,
+            created_by=world.owner,
+        )
+    origin = EarningEntry.objects.filter(teacher=teacher).first() if kind == "adjustment" else None
+    return EarningEntry.objects.create(
+        school=world.school,
+        teacher=teacher,
+        amount=Decimal(amount),
+        currency="EUR",
+        minutes=60,
+        hourly_rate=Decimal("30"),
+        earned_at=earned_at,
+        status=status,
+        payout=payout,
+        kind=kind,
+        adjusts=origin,
+    )
+
+
+def test_earnings_by_local_month_and_by_status(world, clock):
+    add_entry(world, amount="30.00", earned_at=at(3, 10))
+    add_entry(world, amount="45.50", status="approved", earned_at=at(27, 9))
+    add_entry(world, amount="-5.25", kind="adjustment", earned_at=at(26, 9))
+    add_entry(world, amount="60.00", status="paid", earned_at=datetime(2026, 10, 31, 23, 30, tzinfo=LISBON))
+    add_entry(world, amount="10.00", status="paid", earned_at=datetime(2026, 9, 1, 9, tzinfo=LISBON))
+    add_entry(world, amount="99.00", earned_at=at(5, 9), teacher=world.other_teacher)
+
+    earnings = client_for(world.teacher.user).get(url(world.teacher)).json()["earnings"]
+
+    assert earnings == {
+        "currency": "EUR",
+        "this_month": "70.25",
+        "last_month": "60.00",
+        "pending": "24.75",
+        "approved": "45.50",
+        "paid": "70.00",
+    }
+
+
+def test_stats_of_this_local_month(world, clock):
+    teacher = world.teacher
+    Session.objects.all().delete()
+    subject = f.SubjectFactory(school=world.school)
+    pair = [world.student, f.student_in(world.school)]
+    complete(f.session_for(teacher, *pair, subject=subject, starts_at=at(2, 10)), minutes=90)
+    SessionStudent.objects.filter(student=pair[1]).update(attendance="absent")
+    complete(f.session_for(teacher, world.student, subject=subject, starts_at=at(26, 10)), minutes=45)
+    no_show = f.session_for(teacher, world.student, subject=subject, starts_at=at(20, 10))
+    Session.objects.filter(pk=no_show.pk).update(status="no_show", completed_at=at(20, 11))
+    SessionStudent.objects.filter(session=no_show).update(attendance="absent")
+    complete(f.session_for(teacher, world.student, subject=subject, starts_at=at(27, 10) - timedelta(days=31)))
+    for pct, day in (("80.00", 20), ("60.00", 21)):
+        ProgressAssessment.objects.create(
+            school=world.school,
+            student=world.student,
+            subject=subject,
+            teacher=teacher,
+            kind="quiz",
+            score=Decimal(pct),
+            max_score=Decimal("100"),
+            percentage=Decimal(pct),
+            assessed_at=at(day, 12),
+        )
+    ProgressAssessment.objects.create(
+        school=world.school,
+        student=world.student,
+        subject=subject,
+        teacher=teacher,
+        kind="quiz",
+        score=Decimal("10"),
+        max_score=Decimal("100"),
+        percentage=Decimal("10"),
+        assessed_at=datetime(2026, 10, 30, tzinfo=LISBON),
+    )
+
+    body = client_for(teacher.user).get(url(teacher)).json()
+
+    assert body["stats"] == {
+        "sessions_this_month": 2,
+        "hours_this_month": "2.25",
+        "attendance_rate": "0.50",
+        "no_shows_this_month": 1,
+        "average_assessment_percentage": "70.00",
+    }
+    assert [a["percentage"] for a in body["recent_assessments"]] == ["60.00", "80.00", "10.00"]
+    assert body["recent_assessments"][0]["student"] == {"id": world.student.pk, "name": world.student.user.full_name}
+
+
+def test_empty_dashboard(clock):
+    school = f.SchoolFactory()
+    teacher = f.teacher_in(school)
+
+    body = client_for(teacher.user).get(url(teacher)).json()
+
+    assert body["students"] == {"count": 0, "results": []}
+    assert body["stats"]["attendance_rate"] is None
+    assert body["stats"]["average_assessment_percentage"] is None
+    assert body["earnings"]["this_month"] == "0.00"
+    assert body["activity"] == []
+
+
+def test_activity_of_the_teacher_in_the_school(world, clock):
+    activity_record(
+        actor=world.admin,
+        verb="session.created",
+        object_type="session",
+        object_id=world.session.pk,
+        school_id=world.school.pk,
+        teacher_id=world.teacher.pk,
+    )
+    activity_record(actor=None, verb="other", object_type="x", object_id=None, school_id=world.school.pk)
+
+    activity = client_for(world.teacher.user).get(url(world.teacher)).json()["activity"]
+
+    assert activity == [
+        {
+            "id": mock.ANY,
+            "verb": "session.created",
+            "object_type": "session",
+            "object_id": world.session.pk,
+            "actor": {"id": world.admin.pk, "name": world.admin.full_name},
+            "created_at": "2026-11-27T10:00:00Z",
+        }
+    ]
+
+
+def populate(world, students):
+    subject = f.SubjectFactory(school=world.school)
+    skill = f.SkillFactory(subject=subject)
+    for n in range(students):
+        student = f.student_in(world.school)
+        past = f.session_for(world.teacher, student, subject=subject, starts_at=at(1 + n % 20, 10))
+        complete(past)
+        f.session_for(world.teacher, student, world.student, subject=subject, starts_at=at(27, 12) + timedelta(hours=n))
+        f.session_for(world.teacher, student, subject=subject, starts_at=at(27, 8) - timedelta(days=1 + n % 5))
+        StudentProgress.objects.create(student=student, subject=subject, percentage=Decimal("50"), trend="down")
+        ProgressAssessment.objects.create(
+            school=world.school,
+            student=student,
+            subject=subject,
+            skill=skill,
+            teacher=world.teacher,
+            kind="quiz",
+            score=Decimal("5"),
+            max_score=Decimal("10"),
+            percentage=Decimal("50"),
+            assessed_at=at(1 + n % 20, 12),
+            session=past,
+        )
+        add_entry(world, amount="30.00", earned_at=past.starts_at)
+        activity_record(
+            actor=world.admin,
+            verb="x",
+            object_type="session",
+            object_id=past.pk,
+            school_id=world.school.pk,
+            teacher_id=world.teacher.pk,
+        )
+
+
+# authentication, the viewer's roles, then the dashboard's own queries
+DASHBOARD_QUERIES = 1 + 1 + 7
+
+
+@pytest.mark.parametrize("students", [3, 30])
+def test_uncached_dashboard_runs_a_fixed_number_of_queries(world, clock, students, django_assert_num_queries):
+    populate(world, students)
+    client = client_for(world.teacher.user)
+
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        body = client.get(url(world.teacher)).json()
+
+    assert body["students"]["count"] == students + 1
+
+
+def test_a_cached_dashboard_runs_only_the_authentication_query(world, clock, django_assert_num_queries):
+    populate(world, 3)
+    client = client_for(world.teacher.user)
+    first = client.get(url(world.teacher))
+
+    with django_assert_num_queries(1):
+        second = client.get(url(world.teacher))
+
+    assert second.content == first.content
+
+
+def test_etag_and_if_none_match(world, clock):
+    client = client_for(world.teacher.user)
+    first = client.get(url(world.teacher))
+    etag = first["ETag"]
+
+    assert first["Cache-Control"] == "private, no-cache"
+    assert client.get(url(world.teacher), HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert client.get(url(world.teacher), HTTP_IF_NONE_MATCH=f"W/{etag}").status_code == 304
+    assert client.get(url(world.teacher), HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+    school_changed(school_id=world.school.pk)
+    world.student.user.full_name = "Renamed Student"
+    world.student.user.save()
+    changed = client.get(url(world.teacher), HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+
+
+def test_large_dashboards_are_compressed(world, clock):
+    populate(world, 10)
+    response = client_for(world.teacher.user).get(url(world.teacher), HTTP_ACCEPT_ENCODING="gzip")
+
+    assert response["Content-Encoding"] == "gzip"
+
+
+def test_a_write_to_the_teachers_day_is_seen_at_once(world, clock):
+    client = client_for(world.teacher.user)
+    assert client.get(url(world.teacher)).json()["upcoming"][0]["status"] == "scheduled"
+
+    Session.objects.filter(pk=world.session.pk).update(status="cancelled")
+    event_emit(type=EventType.SESSION_CANCELLED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
+
+    assert client.get(url(world.teacher)).json()["upcoming"][0]["status"] == "cancelled"
+
+
+def test_another_teachers_write_does_not_rebuild_this_dashboard(world, clock, django_assert_num_queries):
+    client = client_for(world.teacher.user)
+    client.get(url(world.teacher))
+
+    event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.other_teacher.pk, data={})
+
+    with django_assert_num_queries(1):
+        client.get(url(world.teacher))
+
+
+def test_a_session_that_starts_moves_to_to_complete_without_any_write(world):
+    Session.objects.filter(pk=world.session.pk).update(starts_at=NOW + timedelta(minutes=30))
+    client = client_for(world.teacher.user)
+    with time_machine.travel(NOW, tick=False):
+        assert client.get(url(world.teacher)).json()["to_complete"] == []
+    with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
+        to_complete = client.get(url(world.teacher)).json()["to_complete"]
+    assert [s["id"] for s in to_complete] == [world.session.pk]
+
+
+def test_revoking_the_teacher_hides_the_dashboard_at_once(world, clock):
+    client = client_for(world.owner)
+    assert client.get(url(world.teacher)).status_code == 200
+
+    membership = Membership.objects.get(user=world.teacher.user, role=Role.TEACHER)
+    membership.is_active = False
+    membership.save()
+
+    assert client.get(url(world.teacher)).status_code == 404
+
+
+def test_with_the_cache_down_the_dashboard_still_answers(world, clock):
+    client = client_for(world.teacher.user)
+    with (
+        mock.patch.object(cache, "get", side_effect=ConnectionError),
+        mock.patch.object(cache, "get_many", side_effect=ConnectionError),
+        mock.patch.object(cache, "add", side_effect=ConnectionError),
+        mock.patch.object(cache, "set", side_effect=ConnectionError),
+    ):
+        response = client.get(url(world.teacher))
+
+    assert response.status_code == 200
+    assert response.json()["teacher"]["id"] == world.teacher.pk
