@@ -48,9 +48,6 @@ class DateOrDateTimeField(serializers.Field):
             self.fail("out_of_range")
         return value
 
-    def to_representation(self, value: date | datetime) -> str:
-        return value.isoformat()
-
 
 @extend_schema_field(OpenApiTypes.STR)
 class StatusesField(serializers.Field):
@@ -76,9 +73,6 @@ class StatusesField(serializers.Field):
             if value not in SessionStatus.values:
                 self.fail("invalid_choice", value=value, choices=", ".join(SessionStatus.values))
         return list(dict.fromkeys(statuses))
-
-    def to_representation(self, value: list[str]) -> str:
-        return ",".join(value)
 
 
 class SessionListFilters(serializers.Serializer):

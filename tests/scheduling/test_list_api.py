@@ -133,9 +133,7 @@ LIST_QUERIES = {"owner": 5, "teacher": 5, "student": 6, "guardian": 6}
 
 @pytest.mark.parametrize("role", LIST_QUERIES)
 @pytest.mark.parametrize("extra_sessions", [3, 10])
-def test_the_list_costs_a_fixed_number_of_queries(
-    world, client_as, django_assert_num_queries, role, extra_sessions
-):
+def test_the_list_costs_a_fixed_number_of_queries(world, client_as, django_assert_num_queries, role, extra_sessions):
     classmate = f.student_in(world.school)
     for index in range(extra_sessions):
         students = (world.student, classmate) if index % 2 else (world.student,)
