@@ -133,7 +133,7 @@ def _starts_between(
     each school's time zone, so the viewer's schools are grouped by zone (one query)."""
     if not (_is_date(starts_from) or _is_date(starts_before)):
         return _instant_range(_instant(starts_from, UTC), _instant(starts_before, UTC))
-    school_ids = viewer.school_ids if school_id is None else [school_id]
+    school_ids = [pk for pk in viewer.school_ids if school_id in (None, pk)]
     schools_by_zone: dict[str, list[int]] = defaultdict(list)
     for pk, zone in School.objects.filter(pk__in=school_ids).values_list("pk", "timezone"):
         schools_by_zone[zone].append(pk)

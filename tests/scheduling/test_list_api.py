@@ -330,3 +330,9 @@ def test_range_errors_say_what_is_wrong(world, client_as):
 
     assert too_long["fields"] == {"to": [RANGE_TOO_LONG]}
     assert empty["fields"] == {"to": [RANGE_EMPTY]}
+
+
+def test_a_date_filter_on_a_school_one_is_not_a_member_of_matches_nothing(world, other_world, client_as):
+    body = client_as("owner").get(LIST_URL, {"school": other_world.school.pk, "from": "2020-01-01"}).json()
+
+    assert (body["count"], body["results"]) == (0, [])
