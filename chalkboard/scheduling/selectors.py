@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, tzinfo
+from zoneinfo import ZoneInfo
+
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from chalkboard.common.errors import NotFound
+from chalkboard.common.errors import Forbidden, NotFound
 from chalkboard.scheduling.models import NoteVisibility, Session, SessionNote, SessionStudent
 from chalkboard.schools.access import STAFF, Viewer
-from chalkboard.schools.models import Role
+from chalkboard.schools.models import Role, School
+
+# The largest value a database key can hold: a larger id cannot exist, and must not reach the database.
+DB_ID_MAX = 2**63 - 1
+
+SESSION_MANAGE_FORBIDDEN = "Only the school's owners and admins, or the session's own teacher, may change this session."
 
 
 def session_visibility(viewer: Viewer) -> Q:
@@ -39,6 +49,8 @@ def session_list(*, viewer: Viewer) -> QuerySet[Session]:
 
 def session_get_for_viewer(*, viewer: Viewer, session_id: int) -> Session:
     """The session, if the viewer may see it; otherwise 404, the same as for an unknown id."""
+    if not 0 < session_id <= DB_ID_MAX:
+        raise NotFound()
     session = session_list(viewer=viewer).filter(pk=session_id).first()
     if session is None:
         raise NotFound()
@@ -69,3 +81,84 @@ def session_may_manage(*, viewer: Viewer, session: Session) -> bool:
     if viewer.is_staff_of(session.school_id):
         return True
     return viewer.teaches_in(session.school_id) and session.teacher_id == viewer.teacher_id
+
+
+def session_get_for_manager(*, viewer: Viewer, session_id: int) -> Session:
+    """The session, if the viewer may manage it: 404 when they may not see it, 403 when they only may see it."""
+    session = session_get_for_viewer(viewer=viewer, session_id=session_id)
+    if not session_may_manage(viewer=viewer, session=session):
+        raise Forbidden(SESSION_MANAGE_FORBIDDEN)
+    return session
+
+
+def session_list_filtered(
+    *,
+    viewer: Viewer,
+    school_id: int | None = None,
+    teacher_id: int | None = None,
+    student_id: int | None = None,
+    subject_id: int | None = None,
+    statuses: Sequence[str] = (),
+    starts_from: date | datetime | None = None,
+    starts_before: date | datetime | None = None,
+    ordering: str = "starts_at",
+) -> QuerySet[Session]:
+    """``session_list`` narrowed by the list's filters. ``starts_from`` is inclusive, ``starts_before``
+    exclusive; a date bound is midnight in each session's school's time zone."""
+    sessions = session_list(viewer=viewer)
+    if school_id is not None:
+        sessions = sessions.filter(school_id=school_id)
+    if teacher_id is not None:
+        sessions = sessions.filter(teacher_id=teacher_id)
+    if subject_id is not None:
+        sessions = sessions.filter(subject_id=subject_id)
+    if student_id is not None:
+        attending = SessionStudent.objects.filter(session_id=OuterRef("pk"), student_id=student_id)
+        sessions = sessions.filter(Exists(attending))
+    if statuses:
+        sessions = sessions.filter(status__in=statuses)
+    if starts_from is not None or starts_before is not None:
+        sessions = sessions.filter(
+            _starts_between(viewer=viewer, school_id=school_id, starts_from=starts_from, starts_before=starts_before)
+        )
+    if ordering == "-starts_at":
+        sessions = sessions.order_by("-starts_at", "-id")
+    return sessions
+
+
+def _starts_between(
+    *, viewer: Viewer, school_id: int | None, starts_from: date | datetime | None, starts_before: date | datetime | None
+) -> Q:
+    """Sessions starting in [starts_from, starts_before). Exact instants apply as they are; a date is read in
+    each school's time zone, so the viewer's schools are grouped by zone (one query)."""
+    if not (_is_date(starts_from) or _is_date(starts_before)):
+        return _instant_range(_instant(starts_from, UTC), _instant(starts_before, UTC))
+    school_ids = [pk for pk in viewer.school_ids if school_id in (None, pk)]
+    schools_by_zone: dict[str, list[int]] = defaultdict(list)
+    for pk, zone in School.objects.filter(pk__in=school_ids).values_list("pk", "timezone"):
+        schools_by_zone[zone].append(pk)
+    matching = Q(pk__in=[])
+    for zone, pks in schools_by_zone.items():
+        tz = ZoneInfo(zone)
+        matching |= Q(school_id__in=pks) & _instant_range(_instant(starts_from, tz), _instant(starts_before, tz))
+    return matching
+
+
+def _is_date(value: date | datetime | None) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _instant(value: date | datetime | None, tz: tzinfo) -> datetime | None:
+    """A datetime as it is; a date as its midnight in ``tz``."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time.min, tzinfo=tz)
+
+
+def _instant_range(lower: datetime | None, upper: datetime | None) -> Q:
+    bounds = Q()
+    if lower is not None:
+        bounds &= Q(starts_at__gte=lower)
+    if upper is not None:
+        bounds &= Q(starts_at__lt=upper)
+    return bounds

@@ -1,3 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from chalkboard.scheduling.apis import SessionCancelApi, SessionDetailApi, SessionListApi
+
+urlpatterns = [
+    path("sessions/", SessionListApi.as_view(), name="session-list"),
+    path("sessions/<int:session_id>/", SessionDetailApi.as_view(), name="session-detail"),
+    path("sessions/<int:session_id>/cancel/", SessionCancelApi.as_view(), name="session-cancel"),
+]

@@ -1,0 +1,214 @@
+"""Input and output shapes of the sessions API.
+
+Output is built as plain dicts (``session_payload``), because the session list is on a hot path; the
+``*Output`` serializers describe the same shapes for the schema, and the tests hold the two together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from chalkboard.scheduling.models import (
+    MAX_SESSION_MINUTES,
+    Attendance,
+    NoteVisibility,
+    Session,
+    SessionNote,
+    SessionStatus,
+)
+from chalkboard.scheduling.selectors import DB_ID_MAX
+
+MAX_STUDENTS_PER_SESSION = 50
+# Sessions are dated within these bounds: far enough for any real timetable, and safe from date overflow.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
+MAX_VERSION = 2**31 - 1
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=DB_ID_MAX, **kwargs)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that states its offset: a naive time is refused rather than guessed."""
+
+    default_error_messages = {
+        "naive": "Give the time with its offset, e.g. 2025-03-01T15:00:00+00:00.",
+        "out_of_range": TIME_OUT_OF_RANGE,
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        result = super().to_internal_value(value)
+        if not EARLIEST_TIME <= result < LATEST_TIME:
+            self.fail("out_of_range")
+        return result
+
+
+class StudentIdsField(serializers.ListField):
+    """One to fifty distinct student ids."""
+
+    default_error_messages = {"duplicate": "Each student may be listed only once."}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(child=id_field(), min_length=1, max_length=MAX_STUDENTS_PER_SESSION, **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[int]:
+        ids: list[int] = super().to_internal_value(data)
+        if len(set(ids)) != len(ids):
+            self.fail("duplicate")
+        return ids
+
+
+class SessionCreateInput(serializers.Serializer):
+    school_id = id_field()
+    teacher_id = id_field()
+    subject_id = id_field()
+    student_ids = StudentIdsField()
+    starts_at = AwareDateTimeField()
+    planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES)
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class SessionUpdateInput(serializers.Serializer):
+    """Every field is optional; what is left out stays as it is."""
+
+    starts_at = AwareDateTimeField(required=False)
+    planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES, required=False)
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    subject_id = id_field(required=False)
+    student_ids = StudentIdsField(required=False)
+    teacher_id = id_field(required=False, help_text="Give the session to another teacher (owners and admins only).")
+    version = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_VERSION,
+        required=False,
+        help_text="The version you read; the change is refused with 409 if the session has changed since.",
+    )
+
+
+class SessionCancelInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SessionPersonOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SessionSubjectOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SessionStudentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    attendance = serializers.ChoiceField(
+        choices=Attendance.choices, allow_null=True, help_text="Recorded when the session is completed."
+    )
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    school_id = serializers.IntegerField()
+    teacher = SessionPersonOutput()
+    subject = SessionSubjectOutput()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(help_text="starts_at plus the planned duration.")
+    planned_duration_minutes = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    location = serializers.CharField(allow_blank=True)
+    students = SessionStudentOutput(many=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    actual_duration_minutes = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(help_text="Bumped on every change; send it back to detect concurrent edits.")
+
+
+class SessionNoteOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    visibility = serializers.ChoiceField(choices=NoteVisibility.choices)
+    text = serializers.CharField()
+    author = SessionPersonOutput()
+    created_at = serializers.DateTimeField()
+
+
+class SessionDetailOutput(SessionOutput):
+    notes = SessionNoteOutput(many=True, help_text="Only the notes the caller may read.")
+
+
+class SessionErrorOutput(serializers.Serializer):
+    """The one error shape of the API."""
+
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # ``fields`` cannot be declared as a class attribute: it is the serializer's own property.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text="The fields at fault, each with its messages.",
+        )
+        return fields
+
+
+def iso(value: datetime | None) -> str | None:
+    """As DRF writes date-times: ISO 8601 in UTC, with ``Z``."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def session_payload(session: Session) -> dict[str, Any]:
+    """A session as the API shows it. Expects ``session_list``'s related objects to be loaded."""
+    return {
+        "id": session.pk,
+        "school_id": session.school_id,
+        "teacher": {"id": session.teacher_id, "name": session.teacher.user.full_name},
+        "subject": {"id": session.subject_id, "name": session.subject.name},
+        "starts_at": iso(session.starts_at),
+        "ends_at": iso(session.ends_at),
+        "planned_duration_minutes": session.planned_duration_minutes,
+        "status": session.status,
+        "location": session.location,
+        "students": [
+            {"id": booked.student_id, "name": booked.student.user.full_name, "attendance": booked.attendance or None}
+            for booked in session.attendees.all()
+        ],
+        "completed_at": iso(session.completed_at),
+        "actual_duration_minutes": session.actual_duration_minutes,
+        "version": session.version,
+    }
+
+
+def session_detail_payload(session: Session, *, notes: Iterable[SessionNote]) -> dict[str, Any]:
+    """The session with the notes the caller may read (from ``session_notes``)."""
+    return {
+        **session_payload(session),
+        "notes": [
+            {
+                "id": note.pk,
+                "visibility": note.visibility,
+                "text": note.text,
+                "author": {"id": note.author_id, "name": note.author.full_name},
+                "created_at": iso(note.created_at),
+            }
+            for note in notes
+        ],
+    }
