@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,8 @@ from django.utils import timezone
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalkboard.people.models import Student, Teacher
+from chalkboard.realtime.models import EventType
+from chalkboard.realtime.services import event_emit
 from chalkboard.scheduling.models import Session, SessionStatus, SessionStudent
 from chalkboard.scheduling.selectors import SESSION_MANAGE_FORBIDDEN, session_may_manage
 from chalkboard.schools.access import Action, Viewer
@@ -73,6 +75,7 @@ def session_create(
         teacher_id=teacher_id,
         data={"starts_at": starts_at, "subject_id": subject_id, "student_ids": list(student_ids)},
     )
+    _emit(EventType.SESSION_CREATED, session=session, student_ids=student_ids)
     return session
 
 
@@ -130,6 +133,7 @@ def session_update(
     if not changes:
         return session
 
+    previous_teacher_id = changes["teacher_id"][0] if "teacher_id" in changes else None
     session.version += 1
     field_names = [name for name in changes if name != "student_ids"]
     session.save(update_fields=[*field_names, "version", "updated_at"])
@@ -142,6 +146,10 @@ def session_update(
         teacher_id=session.teacher_id,
         data={"changes": changes},
     )
+    concerned = [*booked, *added]
+    _emit(EventType.SESSION_UPDATED, session=session, student_ids=concerned)
+    if previous_teacher_id is not None:  # the session left this teacher's day: tell them too
+        _emit(EventType.SESSION_UPDATED, session=session, student_ids=concerned, teacher_id=previous_teacher_id)
     return session
 
 
@@ -167,7 +175,34 @@ def session_cancel(*, viewer: Viewer, session: Session, reason: str = "") -> Ses
         teacher_id=session.teacher_id,
         data={"reason": reason},
     )
+    _emit(
+        EventType.SESSION_CANCELLED,
+        session=session,
+        student_ids=SessionStudent.objects.filter(session=session).values_list("student_id", flat=True),
+    )
     return session
+
+
+def _emit(type: EventType, *, session: Session, student_ids: Iterable[int], teacher_id: int | None = None) -> None:
+    student_ids = sorted(set(student_ids))
+    event_emit(
+        type=type,
+        school_id=session.school_id,
+        teacher_id=teacher_id or session.teacher_id,
+        student_ids=student_ids,
+        data={
+            "session": {
+                "id": session.pk,
+                "status": session.status,
+                "starts_at": session.starts_at,
+                "ends_at": session.ends_at,
+                "teacher_id": session.teacher_id,
+                "subject_id": session.subject_id,
+                "student_ids": student_ids,
+                "version": session.version,
+            }
+        },
+    )
 
 
 def _lock(session: Session) -> Session:

@@ -165,8 +165,6 @@ def viewer_of(request: object) -> Viewer:
 class ViewerMixin:
     """For API views: ``self.viewer`` is who is asking, with all their roles."""
 
-    request: object
-
     @property
     def viewer(self) -> Viewer:
-        return viewer_of(self.request)
+        return viewer_of(self.request)  # type: ignore[attr-defined]

@@ -103,3 +103,42 @@ def test_a_cancellation_racing_a_completion_waits_for_it_and_then_refuses(world)
     assert outcome[0].message == SESSION_NOT_CANCELLABLE["completed"]
     session.refresh_from_db()
     assert (session.status, session.cancelled_at) == ("completed", None)
+
+
+def _events():
+    from chalkboard.realtime.models import Event
+
+    return list(Event.objects.order_by("id").values("type", "teacher_id", "school_id", "data"))
+
+
+def test_every_session_write_records_an_event(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chalkboard.scheduling.services import session_cancel, session_create, session_update
+    from chalkboard.schools.access import Viewer
+
+    viewer = Viewer.for_user(world.owner)
+    session = session_create(
+        viewer=viewer,
+        school_id=world.school.pk,
+        teacher_id=world.teacher.pk,
+        subject_id=world.session.subject_id,
+        student_ids=[world.student.pk],
+        starts_at=timezone.now() + timedelta(days=2),
+        planned_duration_minutes=45,
+    )
+    session_update(viewer=viewer, session=session, teacher_id=world.other_teacher.pk)
+    session_cancel(viewer=viewer, session=session)
+
+    events = _events()
+    assert [(e["type"], e["teacher_id"]) for e in events] == [
+        ("session.created", world.teacher.pk),
+        ("session.updated", world.other_teacher.pk),
+        ("session.updated", world.teacher.pk),
+        ("session.cancelled", world.other_teacher.pk),
+    ]
+    assert {e["school_id"] for e in events} == {world.school.pk}
+    assert events[-1]["data"]["session"]["status"] == "cancelled"
+    assert events[-1]["data"]["session"]["student_ids"] == [world.student.pk]
