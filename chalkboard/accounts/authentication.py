@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions
@@ -22,3 +23,9 @@ class BearerTokenAuthentication(TokenAuthentication):
         if not auth_token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return auth_token.user, auth_token
+
+
+class BearerTokenScheme(KnoxTokenScheme):
+    """Documents the bearer token in the OpenAPI schema (drf-spectacular matches the exact class)."""
+
+    target_class = "chalkboard.accounts.authentication.BearerTokenAuthentication"
