@@ -172,7 +172,7 @@ class TeacherListApi(ScopedListApi):
     @extend_schema(operation_id="teachers_list", responses=TeacherOutput(many=True))
     def get(self, request: Request) -> Response:
         viewer = self.viewer
-        return self.paginated(lambda page: [_teacher_data(t, viewer) for t in page])
+        return self.paginated(lambda page: [_teacher_data(t, viewer) for t in page], TeacherOutput)
 
     @extend_schema(
         operation_id="teachers_create",
@@ -298,7 +298,7 @@ class StudentListApi(ScopedListApi):
     @extend_schema(operation_id="students_list", responses=StudentOutput(many=True))
     def get(self, request: Request) -> Response:
         viewer = self.viewer
-        return self.paginated(lambda page: [_student_data(s, viewer) for s in page])
+        return self.paginated(lambda page: [_student_data(s, viewer) for s in page], StudentOutput)
 
     @extend_schema(
         operation_id="students_create",
@@ -399,7 +399,7 @@ class GuardianListApi(ScopedListApi):
 
     @extend_schema(operation_id="guardians_list", responses=GuardianOutput(many=True))
     def get(self, request: Request) -> Response:
-        return self.paginated(lambda page: [_guardian_data(g) for g in page])
+        return self.paginated(lambda page: [_guardian_data(g) for g in page], GuardianOutput)
 
     @extend_schema(
         operation_id="guardians_create",

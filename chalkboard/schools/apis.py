@@ -77,10 +77,13 @@ class ScopedListApi(ViewerApi):
             return self.model._default_manager.none()
         return self.scoped_queryset()
 
-    def paginated(self, present: Callable[[Iterable[Any]], list[dict[str, Any]]]) -> Response:
+    def paginated(
+        self, present: Callable[[Iterable[Any]], list[dict[str, Any]]], output: type[serializers.Serializer]
+    ) -> Response:
+        """One page of the filtered list, each row built by ``present`` and shaped by ``output``."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         assert page is not None  # every list here is paginated  # noqa: S101
-        return self.get_paginated_response(present(page))
+        return self.get_paginated_response(output(present(page), many=True).data)
 
 
 def parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -140,7 +143,7 @@ class SchoolListApi(ScopedListApi):
     @extend_schema(operation_id="schools_list", responses=SchoolOutput(many=True))
     def get(self, request: Request) -> Response:
         viewer = self.viewer
-        return self.paginated(lambda page: [_school_data(s, viewer.roles_in(s.pk)) for s in page])
+        return self.paginated(lambda page: [_school_data(s, viewer.roles_in(s.pk)) for s in page], SchoolOutput)
 
     @extend_schema(
         operation_id="schools_create",
@@ -233,7 +236,7 @@ class MemberListApi(ScopedListApi):
 
     @extend_schema(operation_id="schools_members_list", responses=MemberOutput(many=True))
     def get(self, request: Request, school_id: int) -> Response:
-        return self.paginated(lambda page: [_member_data(m) for m in page])
+        return self.paginated(lambda page: [_member_data(m) for m in page], MemberOutput)
 
     @extend_schema(
         operation_id="schools_members_create",
@@ -328,7 +331,7 @@ class SubjectListApi(ScopedListApi):
 
     @extend_schema(operation_id="subjects_list", responses=SubjectOutput(many=True))
     def get(self, request: Request) -> Response:
-        return self.paginated(lambda page: [_subject_data(s) for s in page])
+        return self.paginated(lambda page: [_subject_data(s) for s in page], SubjectOutput)
 
     @extend_schema(
         operation_id="subjects_create",
