@@ -243,7 +243,8 @@ class MemberListApi(ScopedListApi):
         request=MemberCreateInput,
         responses={201: MemberOutput, **error_responses(400, 403, 404, 409)},
         description="Creates the user (with no usable password) when the email is new. Only an owner grants "
-        "`owner` or `admin`; a role already held is a 409.",
+        "`owner` or `admin`; a role already held is a 409. `teacher` and `student` also create the teacher "
+        "profile (rates are set through `/api/teachers/`) or the student record.",
     )
     def post(self, request: Request, school_id: int) -> Response:
         school = selectors.school_get_for_viewer(viewer=self.viewer, school_id=school_id)

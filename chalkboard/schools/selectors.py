@@ -27,10 +27,11 @@ def school_get_for_viewer(*, viewer: Viewer, school_id: int) -> School:
 def school_for_action(*, viewer: Viewer, school_id: int, action: Action, field: str = "school_id") -> School:
     """The school a write names in its input: unknown or invisible is bad input (400 on ``field``), a school
     the viewer belongs to without the right to ``action`` there is 403."""
-    if school_id not in viewer.roles:
+    school = School.objects.filter(pk=school_id).first() if school_id in viewer.roles else None
+    if school is None:
         raise ValidationFailed(UNKNOWN_SCHOOL, fields={field: [UNKNOWN_SCHOOL]})
     viewer.require(action, school_id)
-    return School.objects.get(pk=school_id)
+    return school
 
 
 def membership_list(*, viewer: Viewer, school: School) -> QuerySet[Membership]:
