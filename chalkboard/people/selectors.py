@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
+from chalkboard.accounts.models import User
 from chalkboard.common.errors import NotFound
-from chalkboard.people.models import Student, Teacher
+from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
 from chalkboard.scheduling.models import SessionStudent
 from chalkboard.schools.access import STAFF, Viewer
-from chalkboard.schools.models import Membership, Role
+from chalkboard.schools.models import Membership, Role, Subject
 
 
 def taught_by(teacher_id: int) -> Exists:
@@ -74,3 +75,124 @@ def teacher_school_ids(*, teacher_id: int) -> list[int]:
         .order_by("school_id")
         .values_list("school_id", flat=True)
     )
+
+
+def teacher_directory(*, viewer: Viewer) -> QuerySet[Teacher]:
+    """``teacher_list`` with what the directory shows of each teacher, in a fixed number of queries: the
+    schools they teach in, their subjects and their rates, all limited to the viewer's own schools. Which of
+    those the viewer may see, teacher by teacher, is ``teacher_shown_school_ids``."""
+    mine = viewer.school_ids
+    return teacher_list(viewer=viewer).prefetch_related(
+        Prefetch(
+            "user__memberships",
+            queryset=Membership.objects.filter(role=Role.TEACHER, is_active=True, school_id__in=mine)
+            .select_related("school")
+            .order_by("school_id"),
+            to_attr="teaching_memberships",
+        ),
+        Prefetch(
+            "subjects",
+            queryset=Subject.objects.filter(school_id__in=mine).order_by("school_id", "name", "id"),
+            to_attr="visible_subjects",
+        ),
+        Prefetch(
+            "rates",
+            queryset=TeacherRate.objects.filter(school_id__in=mine)
+            .select_related("school")
+            .order_by("school_id", F("subject_id").asc(nulls_first=True), "is_group", "id"),
+            to_attr="visible_rates",
+        ),
+    )
+
+
+def teacher_directory_get_for_viewer(*, viewer: Viewer, teacher_id: int) -> Teacher:
+    teacher = teacher_directory(viewer=viewer).filter(pk=teacher_id).first()
+    if teacher is None:
+        raise NotFound()
+    return teacher
+
+
+def teacher_shown_school_ids(*, viewer: Viewer, teacher: Teacher) -> frozenset[int]:
+    """The schools whose side of a teacher (subjects, rates) the viewer may see: every school of their own
+    for the teacher themselves, the schools they run for staff. Never a school the viewer is not in."""
+    if teacher.pk == viewer.teacher_id:
+        return frozenset(viewer.school_ids)
+    return frozenset(viewer.schools_where(*STAFF))
+
+
+def teaching_in(school_id: int) -> Exists:
+    """For a ``Teacher`` queryset: an active teacher of this school."""
+    return Exists(
+        Membership.objects.filter(user_id=OuterRef("pk"), school_id=school_id, role=Role.TEACHER, is_active=True)
+    )
+
+
+def active_guardian_link() -> Exists:
+    """For a ``GuardianLink`` queryset: the guardian still holds an active guardian role in the student's school."""
+    return Exists(
+        Membership.objects.filter(
+            user_id=OuterRef("guardian_id"),
+            school_id=OuterRef("student__school_id"),
+            role=Role.GUARDIAN,
+            is_active=True,
+        )
+    )
+
+
+def student_directory(*, viewer: Viewer) -> QuerySet[Student]:
+    """``student_list`` with each student's active guardians, in a fixed number of queries."""
+    return student_list(viewer=viewer).prefetch_related(
+        Prefetch(
+            "guardian_links",
+            queryset=GuardianLink.objects.filter(active_guardian_link()).select_related("guardian").order_by("id"),
+            to_attr="active_guardian_links",
+        )
+    )
+
+
+def student_directory_get_for_viewer(*, viewer: Viewer, student_id: int) -> Student:
+    student = student_directory(viewer=viewer).filter(pk=student_id).first()
+    if student is None:
+        raise NotFound()
+    return student
+
+
+def guardian_link_visibility(viewer: Viewer) -> Q:
+    """The guardian links the viewer may see: every link to a student of a school they run, links to the
+    students they teach, and, for a guardian, their own links. A student sees none, not even their own."""
+    pupils = Q(school_id__in=viewer.schools_where(*STAFF))
+    teaching = viewer.schools_where(Role.TEACHER)
+    if teaching:
+        pupils |= Q(school_id__in=teaching) & Q(taught_by(viewer.teacher_id))
+    visible = Q(student__in=Student.objects.filter(pupils).values("pk"))
+    if viewer.ward_ids:
+        visible |= Q(guardian_id=viewer.user_id, student_id__in=viewer.ward_ids)
+    return visible & Q(active_guardian_link())
+
+
+def guardian_link_list(*, viewer: Viewer) -> QuerySet[GuardianLink]:
+    return GuardianLink.objects.filter(guardian_link_visibility(viewer))
+
+
+def guardian_list(*, viewer: Viewer) -> QuerySet[User]:
+    """The guardians the viewer may see, each with the students of theirs the viewer may see
+    (``visible_links``), in a fixed number of queries."""
+    links = guardian_link_list(viewer=viewer)
+    return (
+        User.objects.filter(Exists(links.filter(guardian_id=OuterRef("pk"))))
+        .prefetch_related(
+            Prefetch(
+                "wards",
+                queryset=links.select_related("student__user").order_by("student_id"),
+                to_attr="visible_links",
+            )
+        )
+        .order_by("id")
+    )
+
+
+def guardian_get_for_viewer(*, viewer: Viewer, guardian_id: int) -> User:
+    guardian = guardian_list(viewer=viewer).filter(pk=guardian_id).first()
+    if guardian is None:
+        raise NotFound()
+    return guardian

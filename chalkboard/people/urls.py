@@ -1,3 +1,12 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from chalkboard.people import apis
+
+urlpatterns = [
+    path("teachers/", apis.TeacherListApi.as_view(), name="teacher-list"),
+    path("teachers/<int:teacher_id>/", apis.TeacherDetailApi.as_view(), name="teacher-detail"),
+    path("students/", apis.StudentListApi.as_view(), name="student-list"),
+    path("students/<int:student_id>/", apis.StudentDetailApi.as_view(), name="student-detail"),
+    path("guardians/", apis.GuardianListApi.as_view(), name="guardian-list"),
+    path("guardians/<int:guardian_id>/", apis.GuardianDetailApi.as_view(), name="guardian-detail"),
+]

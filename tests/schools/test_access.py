@@ -120,3 +120,20 @@ def test_viewer_is_built_once_per_request(world, django_assert_num_queries):
 
 def test_ids_visible_keeps_order_and_drops_the_rest():
     assert ids_visible([5, 1, 9, 3], {1, 3, 5}) == [5, 1, 3]
+
+
+def test_views_get_the_request_viewer_through_the_mixin(world):
+    from rest_framework.test import APIRequestFactory
+
+    from chalkboard.schools.access import ViewerMixin
+
+    request = APIRequestFactory().get("/")
+    request.user = world.admin
+
+    class View(ViewerMixin):
+        pass
+
+    view = View()
+    view.request = request
+    assert view.viewer is viewer_of(request)
+    assert view.viewer.is_staff_of(world.school.pk)

@@ -1,0 +1,329 @@
+"""Writes to schools, memberships, subjects and skills."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils import timezone as django_timezone
+
+from chalkboard.accounts.models import User
+from chalkboard.activity.services import activity_record
+from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
+from chalkboard.people.models import GuardianLink, Student, Teacher
+from chalkboard.scheduling.models import Session
+from chalkboard.schools.access import STAFF
+from chalkboard.schools.models import Membership, Role, School, Skill, Subject
+
+INVALID_TIMEZONE = "Not an IANA time zone (for example Europe/Lisbon)."
+INVALID_CURRENCY = "Not an ISO 4217 currency code (three upper-case letters, for example EUR)."
+SCHOOL_HAS_HISTORY = "A school with sessions, assessments or earnings cannot be deleted."
+ONLY_OWNER_DELETES = "Only an owner may delete the school."
+ONLY_OWNER_MANAGES_STAFF = "Only an owner may grant or remove the owner and admin roles."
+ROLE_ALREADY_HELD = "This user already holds this role in the school."
+LAST_OWNER = "The school's last active owner cannot be removed."
+SUBJECT_NAME_TAKEN = "The school already has a subject with this name."
+SKILL_NAME_TAKEN = "The subject already has a skill with this name."
+SUBJECT_IN_USE = "Sessions or assessments refer to this subject: it cannot be deleted."
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@lru_cache(maxsize=1)
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_school_fields(*, timezone: str | None, currency: str | None) -> None:
+    errors: dict[str, list[str]] = {}
+    if timezone is not None and timezone not in _iana_zones():
+        errors["timezone"] = [INVALID_TIMEZONE]
+    if currency is not None and not _CURRENCY.match(currency):
+        errors["currency"] = [INVALID_CURRENCY]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+
+
+def _holds(user: User, school: School, role: str) -> bool:
+    return Membership.objects.filter(user=user, school=school, role=role, is_active=True).exists()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def user_for_email(*, email: str, full_name: str = "") -> User:
+    """The user with this email, created (with no usable password) when the address is new.
+
+    An existing user's name is theirs: it is not overwritten from a school's form."""
+    user, _ = User.objects.get_or_create(
+        email=normalize_email(email), defaults={"full_name": full_name.strip(), "password": make_password(None)}
+    )
+    return user
+
+
+@transaction.atomic
+def school_create(*, by: User, name: str, timezone: str, currency: str, no_show_billable: bool = True) -> School:
+    """A new school, owned by the user who creates it."""
+    _check_school_fields(timezone=timezone, currency=currency)
+    school = School.objects.create(name=name, timezone=timezone, currency=currency, no_show_billable=no_show_billable)
+    Membership.objects.create(user=by, school=school, role=Role.OWNER)
+    activity_record(actor=by, verb="school.created", object_type="school", object_id=school.pk, school_id=school.pk)
+    return school
+
+
+@transaction.atomic
+def school_update(
+    *,
+    school: School,
+    by: User,
+    name: str | None = None,
+    timezone: str | None = None,
+    currency: str | None = None,
+    no_show_billable: bool | None = None,
+) -> School:
+    """Change the given fields (``None`` leaves a field as it is)."""
+    _check_school_fields(timezone=timezone, currency=currency)
+    changes = {
+        key: value
+        for key, value in {
+            "name": name,
+            "timezone": timezone,
+            "currency": currency,
+            "no_show_billable": no_show_billable,
+        }.items()
+        if value is not None and getattr(school, key) != value
+    }
+    if not changes:
+        return school
+    for key, value in changes.items():
+        setattr(school, key, value)
+    school.save(update_fields=[*changes, "updated_at"])
+    activity_record(
+        actor=by,
+        verb="school.updated",
+        object_type="school",
+        object_id=school.pk,
+        school_id=school.pk,
+        data={"fields": sorted(changes)},
+    )
+    return school
+
+
+@transaction.atomic
+def school_delete(*, school: School, by: User) -> None:
+    """Delete a school that has no history. One with sessions (or anything that depends on them) stays."""
+    school = School.objects.select_for_update().get(pk=school.pk)
+    if not _holds(by, school, Role.OWNER):
+        raise Forbidden(ONLY_OWNER_DELETES)
+    if Session.objects.filter(school=school).exists():
+        raise Conflict(SCHOOL_HAS_HISTORY)
+    activity_record(
+        actor=by,
+        verb="school.deleted",
+        object_type="school",
+        object_id=school.pk,
+        school_id=None,
+        data={"name": school.name},
+    )
+    try:
+        school.delete()
+    except (ProtectedError, RestrictedError) as error:
+        raise Conflict(SCHOOL_HAS_HISTORY) from error
+
+
+def membership_ensure(*, user: User, school: School, role: str) -> tuple[Membership, bool]:
+    """The user's ``role`` in the school, created or reactivated. Returns it and whether it was not active before."""
+    membership, created = Membership.objects.get_or_create(user=user, school=school, role=role)
+    if created:
+        return membership, True
+    if membership.is_active:
+        return membership, False
+    membership.is_active = True
+    membership.save(update_fields=["is_active", "updated_at"])
+    return membership, True
+
+
+def _profile_ensure(*, user: User, school: School, role: str) -> None:
+    """Keep profiles in step with roles: a teacher has a teacher profile, a student an active student record."""
+    if role == Role.TEACHER:
+        Teacher.objects.get_or_create(user=user)
+    elif role == Role.STUDENT:
+        student, created = Student.objects.get_or_create(user=user, school=school)
+        if not created and not student.is_active:
+            student.is_active = True
+            student.save(update_fields=["is_active", "updated_at"])
+
+
+@transaction.atomic
+def membership_grant(*, school: School, by: User, email: str, role: str, full_name: str = "") -> Membership:
+    """Give a role in the school to the user with this email (created when new). Only an owner grants
+    ``owner`` or ``admin``."""
+    if role in STAFF and not _holds(by, school, Role.OWNER):
+        raise Forbidden(ONLY_OWNER_MANAGES_STAFF)
+    user = user_for_email(email=email, full_name=full_name)
+    membership, changed = membership_ensure(user=user, school=school, role=role)
+    if not changed:
+        raise Conflict(ROLE_ALREADY_HELD)
+    _profile_ensure(user=user, school=school, role=role)
+    activity_record(
+        actor=by,
+        verb="membership.granted",
+        object_type="membership",
+        object_id=membership.pk,
+        school_id=school.pk,
+        teacher_id=user.pk if role == Role.TEACHER else None,
+        data={"user_id": user.pk, "role": role},
+    )
+    return membership
+
+
+def membership_deactivate(*, membership: Membership) -> None:
+    """Turn one membership off, with what follows from it: a student's record goes inactive, a guardian's
+    links to the school's students go. For services that already checked the rules and record the change."""
+    membership.is_active = False
+    membership.save(update_fields=["is_active", "updated_at"])
+    if membership.role == Role.STUDENT:
+        Student.objects.filter(user_id=membership.user_id, school_id=membership.school_id).update(
+            is_active=False, updated_at=django_timezone.now()
+        )
+    elif membership.role == Role.GUARDIAN:
+        GuardianLink.objects.filter(guardian_id=membership.user_id, student__school_id=membership.school_id).delete()
+
+
+@transaction.atomic
+def membership_revoke(*, membership: Membership, by: User) -> Membership:
+    """Deactivate a membership. Only an owner removes ``owner`` or ``admin``; the last active owner stays."""
+    # One change to a school's roles at a time, so two owners cannot remove each other at once.
+    school = School.objects.select_for_update().get(pk=membership.school_id)
+    membership = Membership.objects.get(pk=membership.pk)
+    if membership.role in STAFF and not _holds(by, school, Role.OWNER):
+        raise Forbidden(ONLY_OWNER_MANAGES_STAFF)
+    if not membership.is_active:
+        return membership
+    if (
+        membership.role == Role.OWNER
+        and not Membership.objects.filter(school=school, role=Role.OWNER, is_active=True)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise Conflict(LAST_OWNER)
+    membership_deactivate(membership=membership)
+    activity_record(
+        actor=by,
+        verb="membership.revoked",
+        object_type="membership",
+        object_id=membership.pk,
+        school_id=school.pk,
+        teacher_id=membership.user_id if membership.role == Role.TEACHER else None,
+        data={"user_id": membership.user_id, "role": membership.role},
+    )
+    return membership
+
+
+def _distinct_names(names: Iterable[str]) -> list[str]:
+    """Names trimmed, without blanks or case-insensitive repeats, in their first order."""
+    seen: set[str] = set()
+    result = []
+    for raw in names:
+        name = raw.strip()
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            result.append(name)
+    return result
+
+
+@contextmanager
+def _unique_name(message: str) -> Iterator[None]:
+    """A name taken concurrently, between the check and the write, is refused like one taken before."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as error:
+        raise ValidationFailed(message, fields={"name": [message]}) from error
+
+
+def _subject_name_check(*, school_id: int, name: str, exclude_id: int = 0) -> None:
+    taken = Subject.objects.filter(school_id=school_id, name__iexact=name).exclude(pk=exclude_id)
+    if taken.exists():
+        raise ValidationFailed(SUBJECT_NAME_TAKEN, fields={"name": [SUBJECT_NAME_TAKEN]})
+
+
+@transaction.atomic
+def subject_create(*, school: School, by: User, name: str, skills: Iterable[str] = ()) -> Subject:
+    name = name.strip()
+    _subject_name_check(school_id=school.pk, name=name)
+    with _unique_name(SUBJECT_NAME_TAKEN):
+        subject = Subject.objects.create(school=school, name=name)
+    Skill.objects.bulk_create([Skill(subject=subject, name=skill) for skill in _distinct_names(skills)])
+    activity_record(
+        actor=by,
+        verb="subject.created",
+        object_type="subject",
+        object_id=subject.pk,
+        school_id=school.pk,
+        data={"name": name},
+    )
+    return subject
+
+
+@transaction.atomic
+def subject_update(*, subject: Subject, by: User, name: str | None = None) -> Subject:
+    if name is None or name.strip() == subject.name:
+        return subject
+    name = name.strip()
+    _subject_name_check(school_id=subject.school_id, name=name, exclude_id=subject.pk)
+    previous = subject.name
+    subject.name = name
+    with _unique_name(SUBJECT_NAME_TAKEN):
+        subject.save(update_fields=["name", "updated_at"])
+    activity_record(
+        actor=by,
+        verb="subject.updated",
+        object_type="subject",
+        object_id=subject.pk,
+        school_id=subject.school_id,
+        data={"name": name, "previous_name": previous},
+    )
+    return subject
+
+
+@transaction.atomic
+def subject_delete(*, subject: Subject, by: User) -> None:
+    """Delete a subject nothing refers to. Sessions and assessments protect theirs (409)."""
+    activity_record(
+        actor=by,
+        verb="subject.deleted",
+        object_type="subject",
+        object_id=subject.pk,
+        school_id=subject.school_id,
+        data={"name": subject.name},
+    )
+    try:
+        subject.delete()
+    except ProtectedError as error:
+        raise Conflict(SUBJECT_IN_USE) from error
+
+
+@transaction.atomic
+def skill_create(*, subject: Subject, by: User, name: str) -> Skill:
+    name = name.strip()
+    if Skill.objects.filter(subject=subject, name__iexact=name).exists():
+        raise ValidationFailed(SKILL_NAME_TAKEN, fields={"name": [SKILL_NAME_TAKEN]})
+    with _unique_name(SKILL_NAME_TAKEN):
+        skill = Skill.objects.create(subject=subject, name=name)
+    activity_record(
+        actor=by,
+        verb="skill.created",
+        object_type="skill",
+        object_id=skill.pk,
+        school_id=subject.school_id,
+        data={"subject_id": subject.pk, "name": name},
+    )
+    return skill
