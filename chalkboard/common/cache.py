@@ -100,17 +100,24 @@ def versioned_key(name: str, parts: Iterable[Any], versions: dict[str, int]) -> 
     return f"{name}:{':'.join(str(part) for part in parts)}:{stamp}"
 
 
-def cached_build(key: str, build: Callable[[], T], *, timeout: int | Callable[[T], int]) -> T:
+def cached_build(
+    key: str,
+    build: Callable[[], T],
+    *,
+    timeout: int | Callable[[T], int],
+    is_fresh: Callable[[T], bool] = lambda value: True,
+) -> T:
     """The value at ``key``, or built once by one process while the others wait briefly for it.
 
-    ``timeout`` is in seconds, or a function of the built value (for pages that turn stale at a known time).
+    ``timeout`` is in seconds, or a function of the built value (for pages that turn stale at a known
+    time); ``is_fresh`` rejects a cached value that has turned stale before the cache expired it.
     """
     try:
         value = cache.get(key)
     except Exception:
         logger.warning("cache unavailable: building %s from the database", key.split(":")[0])
         return build()
-    if value is not None:
+    if value is not None and is_fresh(value):
         return value
     lock = f"lock:{key}"
     try:
@@ -124,7 +131,7 @@ def cached_build(key: str, build: Callable[[], T], *, timeout: int | Callable[[T
         while time.monotonic() < deadline:
             time.sleep(LOCK_POLL_SECONDS)
             value = cache.get(key)
-            if value is not None:
+            if value is not None and is_fresh(value):
                 return value
     value = build()
     seconds = timeout(value) if callable(timeout) else timeout

@@ -77,6 +77,7 @@ def dashboard_page(*, viewer: Viewer, teacher_id: int, school_id: int | None) ->
         key,
         lambda: dashboard_render(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
         timeout=lambda page: max(1, int((page.valid_until - timezone.now()).total_seconds())),
+        is_fresh=lambda page: timezone.now() < page.valid_until,
     )
 
 

@@ -121,9 +121,16 @@ def test_cached_build_when_the_cache_swallows_errors():
     assert build.call_count == 2
 
 
-def test_only_one_builder_at_a_time_the_others_wait_for_its_value():
+def test_only_one_builder_at_a_time_the_others_wait_for_its_value(monkeypatch):
     started, release = threading.Event(), threading.Event()
     calls = []
+    real_sleep = versioned.time.sleep
+
+    def waiting(seconds):  # the waiter is polling: only now let the builder finish
+        release.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(versioned.time, "sleep", waiting)
 
     def slow_build():
         calls.append(1)
@@ -137,7 +144,6 @@ def test_only_one_builder_at_a_time_the_others_wait_for_its_value():
     started.wait(5)
     waiter = threading.Thread(target=lambda: results.append(cached_build("hot", slow_build, timeout=60)))
     waiter.start()
-    release.set()
     builder.join(5)
     waiter.join(5)
 
@@ -151,3 +157,11 @@ def test_a_waiter_builds_itself_when_the_builder_takes_too_long(monkeypatch):
 
     assert cached_build("stuck", lambda: "mine", timeout=60) == "mine"
     assert cache.get("stuck") == "mine"
+
+
+def test_a_cached_value_that_turned_stale_is_rebuilt():
+    build = mock.Mock(side_effect=["old", "new"])
+    assert cached_build("k", build, timeout=60) == "old"
+
+    assert cached_build("k", build, timeout=60, is_fresh=lambda value: value != "old") == "new"
+    assert cache.get("k") == "new"
