@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
@@ -174,6 +176,18 @@ def test_purge_deletes_only_records_past_their_retention(call):
 
     assert idempotency_purge() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+
+
+def test_the_purge_command(call):
+    user = f.UserFactory()
+    with time_machine.travel(timezone.now() - timedelta(days=2), tick=False):
+        call(user, {"x": 1}, key="old")
+    out = io.StringIO()
+
+    call_command("purge_idempotency_keys", stdout=out)
+
+    assert out.getvalue().strip() == "Deleted 1 expired idempotency records."
+    assert not IdempotencyRecord.objects.exists()
 
 
 def test_a_duplicate_that_lost_the_race_replays_the_winner(call, monkeypatch):
