@@ -225,7 +225,7 @@ SUMMARY_EXAMPLE = {
 CSV_EXAMPLE = (
     "id,earned_at,session_id,kind,status,minutes,hourly_rate,amount,currency,description\r\n"
     "90,2025-03-31T18:30:00+01:00,42,session,pending,47,37.50,29.38,EUR,"
-    '"Session: Mathematics, 2025-03-31 17:30 UTC"\r\n'
+    '"Session: Mathematics, 2025-03-31 18:30 Europe/Lisbon"\r\n'
 )
 RANGE_INVALID = error_response(
     400,

@@ -62,7 +62,8 @@ def earning_amount(*, hourly_rate: Decimal, minutes: int) -> Decimal:
 
 def _session_description(session: Session, kind: str) -> str:
     what = "No-show" if kind == EarningKind.NO_SHOW else "Session"
-    return f"{what}: {session.subject.name}, {session.starts_at:%Y-%m-%d %H:%M} UTC"[:300]
+    local = session.starts_at.astimezone(session.school.zone)
+    return f"{what}: {session.subject.name}, {local:%Y-%m-%d %H:%M} {session.school.timezone}"[:300]
 
 
 def earning_record_for_session(*, session: Session, kind: EarningKind, minutes: int) -> EarningEntry:

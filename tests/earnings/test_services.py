@@ -130,7 +130,8 @@ def test_record_for_a_group_session_uses_the_group_rate(world):
         "EUR",
     )
     assert entry.earned_at == session.starts_at
-    assert entry.description.startswith(f"Session: {session.subject.name}")
+    # the session started at 12:00 UTC on May 3rd: 13:00 in Lisbon (summer time)
+    assert entry.description == f"Session: {session.subject.name}, 2026-05-03 13:00 Europe/Lisbon"
 
 
 def test_record_without_a_rate_is_a_conflict(world):
