@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("chalkboard.schools.urls")),
     path("api/", include("chalkboard.people.urls")),
     path("api/", include("chalkboard.scheduling.urls")),
+    path("api/", include("chalkboard.scheduling.completion_urls")),
     path("api/", include("chalkboard.progress.urls")),
     path("api/", include("chalkboard.earnings.urls")),
     path("api/", include("chalkboard.dashboard.urls")),

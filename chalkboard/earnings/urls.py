@@ -1,3 +1,10 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from chalkboard.earnings.apis import EarningApproveApi, EarningEntryListApi, PayoutListApi, TeacherEarningsApi
+
+urlpatterns = [
+    path("teachers/<id:teacher_id>/earnings/", TeacherEarningsApi.as_view(), name="teacher-earnings"),
+    path("earnings/entries/", EarningEntryListApi.as_view(), name="earning-entries"),
+    path("earnings/approve/", EarningApproveApi.as_view(), name="earnings-approve"),
+    path("payouts/", PayoutListApi.as_view(), name="payouts"),
+]

@@ -168,6 +168,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {
+        "AttendanceEnum": "chalkboard.scheduling.models.Attendance",
+        "NoteVisibilityEnum": "chalkboard.scheduling.models.NoteVisibility",
+        "EarningStatusEnum": "chalkboard.earnings.models.EarningStatus",
+        "EarningKindEnum": "chalkboard.earnings.models.EarningKind",
+    },
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1024 * 1024)

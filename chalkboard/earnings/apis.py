@@ -1,0 +1,466 @@
+"""The earnings API: a teacher's earnings by period (JSON or CSV), the ledger's entries, approvals, payouts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
+from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
+from chalkboard.earnings import selectors, services
+from chalkboard.earnings.exports import CSVRenderer, earnings_csv_rows
+from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout
+from chalkboard.earnings.selectors import GroupBy
+from chalkboard.schools.access import viewer_of
+
+MAX_ID = 2**63 - 1
+MAX_ENTRIES_PER_REQUEST = 500
+
+
+def _within_bounds(value: date) -> None:
+    if not selectors.EARLIEST_DATE <= value <= selectors.LATEST_DATE:
+        raise serializers.ValidationError(selectors.DATE_OUT_OF_BOUNDS)
+
+
+def _id_field(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class DateRangeQuery(serializers.Serializer):
+    """``from`` and ``to`` are Python keywords, hence added in ``get_fields``."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(
+            required=False, validators=[_within_bounds], help_text="First day, inclusive (YYYY-MM-DD)."
+        )
+        fields["to"] = serializers.DateField(
+            required=False, validators=[_within_bounds], help_text="Last day, inclusive (YYYY-MM-DD)."
+        )
+        return fields
+
+
+class EarningsQuery(DateRangeQuery):
+    school = _id_field(
+        required=False,
+        help_text="The school, for a teacher in several; by default the first (lowest id) the caller may see.",
+    )
+    group_by = serializers.ChoiceField(choices=[choice.value for choice in GroupBy], default=GroupBy.MONTH.value)
+
+
+class EntryQuery(DateRangeQuery):
+    school = _id_field(required=False, help_text="Only this school's entries; `from`/`to` are then in its time zone.")
+    teacher = _id_field(required=False)
+    session = _id_field(required=False)
+    status = serializers.ChoiceField(choices=EarningStatus.choices, required=False)
+    kind = serializers.ChoiceField(choices=EarningKind.choices, required=False)
+
+
+class PayoutQuery(serializers.Serializer):
+    school = _id_field(required=False)
+    teacher = _id_field(required=False)
+
+
+class ApproveInput(serializers.Serializer):
+    school_id = _id_field()
+    entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
+
+
+class PayoutInput(serializers.Serializer):
+    school_id = _id_field()
+    teacher_id = _id_field()
+    entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+# --- Output (documentation of the hand-built dicts below) --------------------------------------------------
+
+
+class SchoolBriefOutput(NamedOutput):
+    timezone = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class TallyOutput(serializers.Serializer):
+    earned = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Every entry, adjustments included.")
+    pending = serializers.DecimalField(max_digits=14, decimal_places=2)
+    approved = serializers.DecimalField(max_digits=14, decimal_places=2)
+    paid = serializers.DecimalField(max_digits=14, decimal_places=2)
+    sessions = serializers.IntegerField(help_text="Distinct sessions with an entry of their own.")
+    hours = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="Minutes paid, in hours.")
+
+
+class PeriodOutput(TallyOutput):
+    start = serializers.DateField(help_text="First day of the period, in the school's time zone.")
+
+
+class EarningsOutput(serializers.Serializer):
+    teacher = NamedOutput()
+    school = SchoolBriefOutput()
+    currency = serializers.CharField()
+    group_by = serializers.ChoiceField(choices=[choice.value for choice in GroupBy])
+    totals = TallyOutput()
+    periods = PeriodOutput(many=True, help_text="Every period of the range, oldest first, empty ones included.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()
+        fields["to"] = serializers.DateField()
+        return fields
+
+
+class EarningEntryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    school_id = serializers.IntegerField()
+    teacher = NamedOutput()
+    session_id = serializers.IntegerField(allow_null=True)
+    kind = serializers.ChoiceField(choices=EarningKind.choices)
+    status = serializers.ChoiceField(choices=EarningStatus.choices)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    minutes = serializers.IntegerField()
+    hourly_rate = serializers.DecimalField(max_digits=10, decimal_places=2)
+    earned_at = serializers.DateTimeField()
+    description = serializers.CharField()
+    approved_at = serializers.DateTimeField(allow_null=True)
+    payout_id = serializers.IntegerField(allow_null=True)
+    adjusts_id = serializers.IntegerField(allow_null=True)
+
+
+class ApproveOutput(serializers.Serializer):
+    approved = EarningEntryOutput(many=True)
+
+
+class PayoutOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    school_id = serializers.IntegerField()
+    teacher = NamedOutput()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    paid_at = serializers.DateTimeField()
+    reference = serializers.CharField()
+    entry_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def entry_item(entry: EarningEntry) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "school_id": entry.school_id,
+        "teacher": {"id": entry.teacher_id, "name": entry.teacher.user.full_name},
+        "session_id": entry.session_id,
+        "kind": entry.kind,
+        "status": entry.status,
+        "amount": f"{entry.amount:.2f}",
+        "currency": entry.currency,
+        "minutes": entry.minutes,
+        "hourly_rate": f"{entry.hourly_rate:.2f}",
+        "earned_at": _DATETIME.to_representation(entry.earned_at),
+        "description": entry.description,
+        "approved_at": _DATETIME.to_representation(entry.approved_at) if entry.approved_at else None,
+        "payout_id": entry.payout_id,
+        "adjusts_id": entry.adjusts_id,
+    }
+
+
+def payout_item(payout: Payout) -> dict[str, Any]:
+    return {
+        "id": payout.pk,
+        "school_id": payout.school_id,
+        "teacher": {"id": payout.teacher_id, "name": payout.teacher.user.full_name},
+        "amount": f"{payout.amount:.2f}",
+        "currency": payout.currency,
+        "paid_at": _DATETIME.to_representation(payout.paid_at),
+        "reference": payout.reference,
+        "entry_ids": [entry.pk for entry in payout.entries.all()],
+    }
+
+
+SUMMARY_EXAMPLE = {
+    "teacher": {"id": 7, "name": "Ana Costa"},
+    "school": {"id": 1, "name": "Lisbon Tutors", "timezone": "Europe/Lisbon", "currency": "EUR"},
+    "currency": "EUR",
+    "from": "2025-03-01",
+    "to": "2025-04-30",
+    "group_by": "month",
+    "totals": {
+        "earned": "71.88",
+        "pending": "29.38",
+        "approved": "42.50",
+        "paid": "0.00",
+        "sessions": 2,
+        "hours": "1.57",
+    },
+    "periods": [
+        {
+            "start": "2025-03-01",
+            "earned": "29.38",
+            "pending": "29.38",
+            "approved": "0.00",
+            "paid": "0.00",
+            "sessions": 1,
+            "hours": "0.78",
+        },
+        {
+            "start": "2025-04-01",
+            "earned": "42.50",
+            "pending": "0.00",
+            "approved": "42.50",
+            "paid": "0.00",
+            "sessions": 1,
+            "hours": "0.78",
+        },
+    ],
+}
+CSV_EXAMPLE = (
+    "id,earned_at,session_id,kind,status,minutes,hourly_rate,amount,currency,description\r\n"
+    "90,2025-03-31T18:30:00+01:00,42,session,pending,47,37.50,29.38,EUR,"
+    '"Session: Mathematics, 2025-03-31 18:30 Europe/Lisbon"\r\n'
+)
+RANGE_INVALID = error_response(
+    400,
+    "Invalid query parameters.",
+    ("Reversed range", "invalid", selectors.RANGE_REVERSED, {"from": [selectors.RANGE_REVERSED]}),
+    (
+        "Range too long",
+        "invalid",
+        selectors.RANGE_TOO_LONG,
+        {"from": [selectors.RANGE_TOO_LONG], "to": [selectors.RANGE_TOO_LONG]},
+    ),
+)
+MANAGE_FORBIDDEN = error_response(
+    403,
+    "A member of the school who does not run it.",
+    ("Not staff", "forbidden", "You may not do this.", None),
+)
+
+
+class TeacherEarningsApi(APIView):
+    """A teacher's earnings in one school, totals and per period; or the entries as CSV."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # Errors are always JSON, in the one error shape, even when CSV was asked for.
+        if getattr(response, "exception", False) and isinstance(
+            getattr(request, "accepted_renderer", None), CSVRenderer
+        ):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        summary="A teacher's earnings",
+        description=(
+            "Totals and one row per period (day, week starting Monday, or month) of the range, computed in the "
+            "school's time zone. Money is a decimal string in the school's `currency`. The teacher reads their "
+            "own; the school's owners and admins read everyone's. `Accept: text/csv` or `?format=csv` exports "
+            "the entries of the range instead, one line each."
+        ),
+        parameters=[
+            EarningsQuery,
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=["json", "csv"],
+                description="`csv` exports the entries (same as `Accept: text/csv`).",
+            ),
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                EarningsOutput, examples=[OpenApiExample("Two months", value=SUMMARY_EXAMPLE, response_only=True)]
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One line per entry, with a header; sent as an attachment.",
+                examples=[OpenApiExample("Entries", value=CSV_EXAMPLE, response_only=True, media_type="text/csv")],
+            ),
+            400: RANGE_INVALID,
+            401: NOT_AUTHENTICATED,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, teacher_id: int) -> Response:
+        query = EarningsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        viewer = viewer_of(request)
+        teacher, school = selectors.earnings_scope_for(
+            viewer=viewer, teacher_id=teacher_id, school_id=params.get("school")
+        )
+        date_from, date_to = selectors.earnings_range(
+            school=school, date_from=params.get("from"), date_to=params.get("to")
+        )
+        if isinstance(request.accepted_renderer, CSVRenderer):
+            entries = selectors.earning_entries_between(
+                teacher=teacher, school=school, date_from=date_from, date_to=date_to
+            )
+            filename = f"earnings-{teacher.pk}-{school.pk}-{date_from}-{date_to}.csv"
+            return Response(
+                earnings_csv_rows(entries, zone=school.zone),
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        summary = selectors.earnings_summary(
+            teacher=teacher, school=school, date_from=date_from, date_to=date_to, group_by=GroupBy(params["group_by"])
+        )
+        return Response(summary)
+
+
+class EarningEntryListApi(generics.GenericAPIView):
+    """The ledger's entries the caller may see: their schools' for owners and admins, their own for a teacher."""
+
+    filter_backends: list[type] = []
+    serializer_class = EarningEntryOutput
+
+    @extend_schema(
+        summary="Earning entries",
+        parameters=[EntryQuery],
+        responses={200: EarningEntryOutput(many=True), 400: RANGE_INVALID, 401: NOT_AUTHENTICATED},
+    )
+    def get(self, request: Request) -> Response:
+        query = EntryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        entries = selectors.earning_entry_list(
+            viewer=viewer_of(request),
+            school_id=params.get("school"),
+            teacher_id=params.get("teacher"),
+            session_id=params.get("session"),
+            status=params.get("status"),
+            kind=params.get("kind"),
+            date_from=params.get("from"),
+            date_to=params.get("to"),
+        )
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response([entry_item(entry) for entry in page or []])
+
+
+class EarningApproveApi(APIView):
+    """Approve pending entries of a school."""
+
+    @extend_schema(
+        summary="Approve earning entries",
+        description="Pending entries of the school become `approved`. Any id that is not a pending entry of this "
+        "school refuses the whole request (400), without saying whether it exists elsewhere.",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=ApproveInput,
+        responses={
+            200: ApproveOutput,
+            400: error_response(
+                400,
+                "Unknown or not pending entries.",
+                (
+                    "Not pending",
+                    "invalid",
+                    services.ENTRIES_NOT_PENDING.format(ids="12"),
+                    {"entry_ids": [services.ENTRIES_NOT_PENDING.format(ids="12")]},
+                ),
+            ),
+            401: NOT_AUTHENTICATED,
+            403: MANAGE_FORBIDDEN,
+            404: NOT_FOUND,
+            409: error_response(
+                409, "Idempotency-Key reused.", ("Key reused", "idempotency_key_reused", KEY_REUSED, None)
+            ),
+        },
+        examples=[OpenApiExample("Approve", value={"school_id": 1, "entry_ids": [90, 91]}, request_only=True)],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = ApproveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        school = selectors.earnings_school_for_manager(
+            viewer=viewer_of(request), school_id=data.validated_data["school_id"]
+        )
+        entries = services.earnings_approve(
+            actor=request.user,  # type: ignore[arg-type]
+            school=school,
+            entry_ids=data.validated_data["entry_ids"],
+        )
+        return Response({"approved": [entry_item(entry) for entry in entries]})
+
+
+class PayoutListApi(generics.GenericAPIView):
+    """Payouts: list the ones the caller may see, or pay approved entries."""
+
+    filter_backends: list[type] = []
+    serializer_class = PayoutOutput
+
+    @extend_schema(
+        summary="Payouts",
+        description="Owners and admins see their schools' payouts; a teacher sees their own.",
+        parameters=[PayoutQuery],
+        responses={200: PayoutOutput(many=True), 400: error_response(400, "Invalid filter."), 401: NOT_AUTHENTICATED},
+    )
+    def get(self, request: Request) -> Response:
+        query = PayoutQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        payouts = selectors.payout_list(
+            viewer=viewer_of(request),
+            school_id=query.validated_data.get("school"),
+            teacher_id=query.validated_data.get("teacher"),
+        )
+        page = self.paginate_queryset(payouts)
+        return self.get_paginated_response([payout_item(payout) for payout in page or []])
+
+    @extend_schema(
+        summary="Pay approved entries",
+        description="Approved entries of one teacher in one school become `paid` under a new payout whose amount "
+        "is their sum.",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=PayoutInput,
+        responses={
+            201: PayoutOutput,
+            400: error_response(
+                400,
+                "Unknown entries.",
+                (
+                    "Unknown entries",
+                    "invalid",
+                    services.ENTRIES_UNKNOWN.format(ids="12"),
+                    {"entry_ids": [services.ENTRIES_UNKNOWN.format(ids="12")]},
+                ),
+            ),
+            401: NOT_AUTHENTICATED,
+            403: MANAGE_FORBIDDEN,
+            404: NOT_FOUND,
+            409: error_response(
+                409,
+                "Some entries are not approved, or the Idempotency-Key was reused.",
+                ("Not approved", "not_approved", services.ENTRIES_NOT_APPROVED.format(ids="12"), None),
+                ("Key reused", "idempotency_key_reused", KEY_REUSED, None),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Pay March",
+                value={"school_id": 1, "teacher_id": 7, "entry_ids": [90, 91], "reference": "SEPA 2025-04"},
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = PayoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        viewer = viewer_of(request)
+        school = selectors.earnings_school_for_manager(viewer=viewer, school_id=data.validated_data["school_id"])
+        payout = services.payout_create(
+            actor=request.user,  # type: ignore[arg-type]
+            school=school,
+            teacher_id=data.validated_data["teacher_id"],
+            entry_ids=data.validated_data["entry_ids"],
+            reference=data.validated_data["reference"],
+        )
+        created = selectors.payout_list(viewer=viewer).get(pk=payout.pk)
+        return Response(payout_item(created), status=status.HTTP_201_CREATED)

@@ -1,0 +1,267 @@
+"""The transitions that end a session and pay its teacher: complete, amend a completed one, no-show.
+
+Each runs in one transaction that locks the session row and re-checks its state under the lock, so two
+concurrent completions cannot both succeed; the ledger's one-entry-per-session constraint is the backstop.
+Each records its activity line and its events (``session.completed`` / ``session.updated`` and
+``earnings.updated``) in the same transaction: a rolled-back write leaves neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from chalkboard.activity.services import activity_record
+from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
+from chalkboard.earnings.models import EarningEntry, EarningKind
+from chalkboard.earnings.services import earning_record_for_session, earning_session_amend, earnings_changed
+from chalkboard.realtime.models import EventType
+from chalkboard.realtime.services import event_emit
+from chalkboard.scheduling.models import Attendance, Session, SessionNote, SessionStatus, SessionStudent
+from chalkboard.scheduling.selectors import note_visibilities_for, session_get_for_viewer, session_may_manage
+from chalkboard.schools.access import Viewer
+
+MANAGE_FORBIDDEN = "Only the session's teacher or the school's owners and admins may do this."
+NOTE_LEVEL_FORBIDDEN = "Only the school's owners and admins may write admin notes."
+NOT_STARTED = "The session has not started yet."
+NOT_COMPLETED = "Only a completed session can be amended."
+ATTENDANCE_MISMATCH = "Attendance must list every student of the session exactly once, and no one else."
+FINAL_STATE: dict[str, tuple[str, str]] = {
+    SessionStatus.CANCELLED: ("The session was cancelled.", "session_cancelled"),
+    SessionStatus.NO_SHOW: ("The session is already marked as a no-show.", "session_no_show"),
+    SessionStatus.COMPLETED: ("The session is already completed.", "session_completed"),
+}
+
+_DATETIME = serializers.DateTimeField()
+
+
+@dataclass(frozen=True)
+class AttendanceMark:
+    student_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class NoteDraft:
+    visibility: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    """The session after a transition, and the body the API answers with (the session item and its earning)."""
+
+    session: Session
+    body: dict[str, Any]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def session_item(session: Session) -> dict[str, Any]:
+    """A session as lists show it. Expects ``session_list``'s related objects to be loaded."""
+    return {
+        "id": session.pk,
+        "school_id": session.school_id,
+        "teacher": {"id": session.teacher_id, "name": session.teacher.user.full_name},
+        "subject": {"id": session.subject_id, "name": session.subject.name},
+        "starts_at": _iso(session.starts_at),
+        "ends_at": _iso(session.ends_at),
+        "planned_duration_minutes": session.planned_duration_minutes,
+        "status": session.status,
+        "location": session.location,
+        "students": [
+            {"id": seat.student_id, "name": seat.student.user.full_name, "attendance": seat.attendance or None}
+            for seat in session.attendees.all()
+        ],
+        "completed_at": _iso(session.completed_at),
+        "actual_duration_minutes": session.actual_duration_minutes,
+        "version": session.version,
+    }
+
+
+def earning_brief(entries: Sequence[EarningEntry]) -> dict[str, Any] | None:
+    """A session's own entry as ``{id, amount, currency, status, kind}`` with its adjustments, or ``None``."""
+    own = next((entry for entry in entries if entry.kind != EarningKind.ADJUSTMENT), None)
+    if own is None:
+        return None
+    return {
+        "id": own.pk,
+        "amount": f"{own.amount:.2f}",
+        "currency": own.currency,
+        "status": own.status,
+        "kind": own.kind,
+        "adjustments": [
+            {"id": entry.pk, "amount": f"{entry.amount:.2f}", "status": entry.status}
+            for entry in entries
+            if entry.adjusts_id == own.pk
+        ],
+    }
+
+
+def session_for_management(*, viewer: Viewer, session_id: int) -> Session:
+    """The session, if the viewer may complete, amend or mark it: 404 when invisible, 403 when only visible."""
+    session = session_get_for_viewer(viewer=viewer, session_id=session_id)
+    if not session_may_manage(viewer=viewer, session=session):
+        raise Forbidden(MANAGE_FORBIDDEN)
+    return session
+
+
+def _require_note_levels(viewer: Viewer, session: Session, notes: Sequence[NoteDraft]) -> None:
+    allowed = note_visibilities_for(viewer=viewer, session=session)
+    if any(note.visibility not in allowed for note in notes):
+        raise Forbidden(NOTE_LEVEL_FORBIDDEN, code="note_level_forbidden")
+
+
+def _lock(session: Session) -> Session:
+    """The session row, locked until the transaction ends, re-read with what the ledger needs."""
+    return Session.objects.select_for_update(of=("self",)).select_related("school", "subject").get(pk=session.pk)
+
+
+def _require_open_and_started(session: Session, now: datetime) -> None:
+    final = FINAL_STATE.get(session.status)
+    if final is not None:
+        message, code = final
+        raise Conflict(message, code=code)
+    if session.starts_at > now:
+        raise Conflict(NOT_STARTED, code="session_not_started")
+
+
+def _mark_attendance(session: Session, marks: Sequence[AttendanceMark]) -> None:
+    seats = list(session.attendees.order_by("id"))
+    given = [mark.student_id for mark in marks]
+    if len(given) != len(set(given)) or set(given) != {seat.student_id for seat in seats}:
+        raise ValidationFailed(ATTENDANCE_MISMATCH, fields={"attendance": [ATTENDANCE_MISMATCH]})
+    status_of = {mark.student_id: mark.status for mark in marks}
+    for seat in seats:
+        seat.attendance = status_of[seat.student_id]
+    SessionStudent.objects.bulk_update(seats, ["attendance"])
+
+
+def _add_notes(session: Session, viewer: Viewer, notes: Sequence[NoteDraft]) -> None:
+    SessionNote.objects.bulk_create(
+        [SessionNote(session=session, author=viewer.user, visibility=note.visibility, text=note.text) for note in notes]
+    )
+
+
+def _finish(
+    *, viewer: Viewer, session: Session, verb: str, event: EventType, written: Sequence[EarningEntry]
+) -> SessionOutcome:
+    """Activity, events and the answer of a transition, all inside its transaction."""
+    fresh = session_get_for_viewer(viewer=viewer, session_id=session.pk)
+    entries = list(EarningEntry.objects.filter(session=session).order_by("id"))
+    item, earning = session_item(fresh), earning_brief(entries)
+    activity_record(
+        actor=viewer.user,
+        verb=verb,
+        object_type="session",
+        object_id=session.pk,
+        school_id=session.school_id,
+        teacher_id=session.teacher_id,
+        data={
+            "status": fresh.status,
+            "actual_duration_minutes": fresh.actual_duration_minutes,
+            "version": fresh.version,
+            "earning_entry_ids": [entry.pk for entry in written],
+        },
+    )
+    event_emit(
+        type=event,
+        school_id=session.school_id,
+        teacher_id=session.teacher_id,
+        data={"session": item, "earning": earning},
+        student_ids=[student["id"] for student in item["students"]],
+    )
+    earnings_changed(school_id=session.school_id, entries=written)
+    return SessionOutcome(session=fresh, body={**item, "earning": earning})
+
+
+def session_complete(
+    *,
+    viewer: Viewer,
+    session: Session,
+    attendance: Sequence[AttendanceMark],
+    actual_duration_minutes: int,
+    notes: Sequence[NoteDraft] = (),
+) -> SessionOutcome:
+    """Complete a started, scheduled session: attendance, duration, notes, and its one earning entry."""
+    _require_note_levels(viewer, session, notes)
+    with transaction.atomic():
+        now = timezone.now()
+        locked = _lock(session)
+        _require_open_and_started(locked, now)
+        _mark_attendance(locked, attendance)
+        locked.status, locked.completed_at, locked.completed_by = SessionStatus.COMPLETED, now, viewer.user
+        locked.actual_duration_minutes = actual_duration_minutes
+        locked.version += 1
+        locked.save(
+            update_fields=["status", "completed_at", "completed_by", "actual_duration_minutes", "version", "updated_at"]
+        )
+        _add_notes(locked, viewer, notes)
+        entry = earning_record_for_session(session=locked, kind=EarningKind.SESSION, minutes=actual_duration_minutes)
+        return _finish(
+            viewer=viewer, session=locked, verb="session.completed", event=EventType.SESSION_COMPLETED, written=[entry]
+        )
+
+
+def session_amend(
+    *,
+    viewer: Viewer,
+    session: Session,
+    attendance: Sequence[AttendanceMark] | None = None,
+    actual_duration_minutes: int | None = None,
+    notes: Sequence[NoteDraft] = (),
+) -> SessionOutcome:
+    """Correct a completed session. Its earnings follow: see ``earning_session_amend``."""
+    _require_note_levels(viewer, session, notes)
+    with transaction.atomic():
+        locked = _lock(session)
+        if locked.status != SessionStatus.COMPLETED:
+            raise Conflict(NOT_COMPLETED, code="session_not_completed")
+        if attendance is not None:
+            _mark_attendance(locked, attendance)
+        if actual_duration_minutes is not None:
+            locked.actual_duration_minutes = actual_duration_minutes
+        locked.version += 1
+        locked.save(update_fields=["actual_duration_minutes", "version", "updated_at"])
+        _add_notes(locked, viewer, notes)
+        # A completed session always has a duration (session_completed_has_duration).
+        written = earning_session_amend(session=locked, minutes=cast(int, locked.actual_duration_minutes))
+        return _finish(
+            viewer=viewer, session=locked, verb="session.amended", event=EventType.SESSION_UPDATED, written=written
+        )
+
+
+def session_no_show(*, viewer: Viewer, session: Session, notes: Sequence[NoteDraft] = ()) -> SessionOutcome:
+    """Nobody came to a started, scheduled session: everyone absent, and a no-show entry for the planned
+    duration when the school pays no-shows."""
+    _require_note_levels(viewer, session, notes)
+    with transaction.atomic():
+        now = timezone.now()
+        locked = _lock(session)
+        _require_open_and_started(locked, now)
+        seats = list(locked.attendees.all())
+        for seat in seats:
+            seat.attendance = Attendance.ABSENT
+        SessionStudent.objects.bulk_update(seats, ["attendance"])
+        locked.status, locked.completed_at, locked.completed_by = SessionStatus.NO_SHOW, now, viewer.user
+        locked.version += 1
+        locked.save(update_fields=["status", "completed_at", "completed_by", "version", "updated_at"])
+        _add_notes(locked, viewer, notes)
+        written: list[EarningEntry] = []
+        if locked.school.no_show_billable:
+            written.append(
+                earning_record_for_session(
+                    session=locked, kind=EarningKind.NO_SHOW, minutes=locked.planned_duration_minutes
+                )
+            )
+        return _finish(
+            viewer=viewer, session=locked, verb="session.no_show", event=EventType.SESSION_UPDATED, written=written
+        )
