@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions
@@ -22,3 +23,13 @@ class BearerTokenAuthentication(TokenAuthentication):
         if not auth_token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return auth_token.user, auth_token
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Describes ``BearerTokenAuthentication`` in the OpenAPI schema."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "http", "scheme": "bearer"}
