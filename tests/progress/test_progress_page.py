@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -13,7 +14,7 @@ from chalkboard.common.cache import student_scope, versions_bump
 from chalkboard.progress.models import ProgressGoal
 from chalkboard.scheduling.models import SessionStatus, SessionStudent
 from tests import factories as f
-from tests.conftest import client_for
+from tests.conftest import build_world, client_for
 from tests.progress.conftest import record, stored, user_for
 
 pytestmark = pytest.mark.django_db
@@ -400,6 +401,32 @@ def test_a_new_assessment_shows_at_once(world, django_capture_on_commit_callback
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_assessment_shows_at_once():
+    """With real commits: the version bump runs when the write commits, and the next read is fresh."""
+    world = build_world()
+    client = client_for(world.owner)
+    assert client.get(url(world.student)).json()["recent_assessments"] == []
+
+    created = client.post(
+        "/api/assessments/",
+        {
+            "student_id": world.student.pk,
+            "subject_id": world.session.subject_id,
+            "kind": "exam",
+            "score": "1",
+            "max_score": "2",
+            "teacher_id": world.teacher.pk,
+        },
+        format="json",
+    )
+
+    assert created.status_code == 201
+    assert [item["id"] for item in client.get(url(world.student)).json()["recent_assessments"]] == [
+        created.json()["id"]
+    ]
+
+
 def test_a_new_note_shows_once_the_students_version_is_bumped(world):
     client = client_for(world.student.user)
     client.get(url(world.student))
@@ -456,29 +483,28 @@ def test_a_teacher_who_does_not_teach_the_student_but_is_their_guardian_sees_the
     assert texts == {"shared note", "their shared note"}
 
 
-class BrokenCache:
-    """A cache that fails on every call, like a Redis that went away."""
+@pytest.fixture
+def cache_down(monkeypatch):
+    """Every call to the cache fails, as when Redis goes away (roles, throttles and pages alike)."""
+    backend = caches["default"]
 
-    def __getattr__(self, name):
-        def fail(*args, **kwargs):
-            raise ConnectionError("cache unavailable")
+    def fail(*args, **kwargs):
+        raise ConnectionError("cache unavailable")
 
-        return fail
+    for method in ("get", "get_many", "add", "set", "incr", "decr", "delete"):
+        monkeypatch.setattr(backend, method, fail)
+    monkeypatch.setattr(versioned_cache, "_missed_bumps", set())
 
 
-def test_the_page_is_served_from_the_database_when_the_cache_fails(
-    world, noted, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_the_page_is_served_from_the_database_when_the_cache_fails(world, noted, request):
     record(world.teacher.user, student=world.student, subject=world.session.subject)
     expected = page_of(world.owner, world.student)
-    monkeypatch.setattr(versioned_cache, "cache", BrokenCache())
-    monkeypatch.setattr(versioned_cache, "_missed_bumps", set())
+    request.getfixturevalue("cache_down")
 
     assert page_of(world.owner, world.student) == expected
     student_view = page_of(world.student.user, world.student)
     assert {note["text"] for note in student_view["notes"]} == {"shared note", "their shared note"}
-    with django_capture_on_commit_callbacks(execute=True):
-        created = record(world.teacher.user, student=world.student, subject=world.session.subject)
+    created = record(world.teacher.user, student=world.student, subject=world.session.subject)
     assert page_of(world.owner, world.student)["recent_assessments"][0]["id"] == created.pk
 
 
