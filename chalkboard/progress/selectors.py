@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from django.db.models.functions import RowNumber
 
 from chalkboard.common.cache import cached_build, school_scope, student_scope, versioned_key, versions_get
 from chalkboard.common.errors import NotFound
+from chalkboard.common.timezones import local_midnight
 from chalkboard.people.models import Student
 from chalkboard.people.selectors import student_visibility
 from chalkboard.progress.models import Level, ProgressAssessment, ProgressGoal, StudentProgress, Trend
@@ -105,15 +106,13 @@ def _with_item_relations(queryset: QuerySet[ProgressAssessment]) -> QuerySet[Pro
 def _day_start(day: date, school: tuple[int, str]) -> Q:
     """Assessments of one school from the start of ``day`` in that school's time zone."""
     school_id, zone_name = school
-    start = datetime.combine(day, time.min, tzinfo=ZoneInfo(zone_name))
-    return Q(school_id=school_id, assessed_at__gte=start)
+    return Q(school_id=school_id, assessed_at__gte=local_midnight(day, ZoneInfo(zone_name)))
 
 
 def _day_end(day: date, school: tuple[int, str]) -> Q:
     """Assessments of one school up to the end of ``day`` in that school's time zone."""
     school_id, zone_name = school
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=ZoneInfo(zone_name))
-    return Q(school_id=school_id, assessed_at__lt=end)
+    return Q(school_id=school_id, assessed_at__lt=local_midnight(day + timedelta(days=1), ZoneInfo(zone_name)))
 
 
 def _any_of(conditions: list[Q]) -> Q:
