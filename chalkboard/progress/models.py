@@ -51,6 +51,9 @@ class ProgressAssessment(TimeStampedModel):
         indexes = [
             models.Index(fields=["student", "subject", "assessed_at"], name="assessment_student_subject"),
             models.Index(fields=["teacher", "school", "assessed_at"], name="assessment_teacher_recent"),
+            # A skill's evidence (its latest assessments) and a school's list, newest first.
+            models.Index(fields=["student", "skill", "assessed_at"], name="assessment_student_skill"),
+            models.Index(fields=["school", "assessed_at"], name="assessment_school_recent"),
         ]
 
 
