@@ -173,6 +173,11 @@ SPECTACULAR_SETTINGS = {
         "NoteVisibilityEnum": "chalkboard.scheduling.models.NoteVisibility",
         "EarningStatusEnum": "chalkboard.earnings.models.EarningStatus",
         "EarningKindEnum": "chalkboard.earnings.models.EarningKind",
+        "SessionStatusEnum": "chalkboard.scheduling.models.SessionStatus",
+        "AssessmentKindEnum": "chalkboard.progress.models.AssessmentKind",
+        "ProgressLevelEnum": "chalkboard.progress.models.Level",
+        "ProgressTrendEnum": "chalkboard.progress.models.Trend",
+        "RoleEnum": "chalkboard.schools.models.Role",
     },
 }
 

@@ -24,4 +24,6 @@ def test_the_schema_documents_the_sessions_api():
         "page_size",
     }
     assert set(paths["/api/sessions/{session_id}/"]["patch"]["responses"]) >= {"200", "400", "403", "404", "409"}
-    assert schema["components"]["securitySchemes"] == {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+    assert schema["components"]["securitySchemes"] == {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A token from POST /api/auth/token/."}
+    }
