@@ -9,7 +9,6 @@ MANIFEST := var/demo-manifest.json
 # Coverage of the code that decides and writes must be complete.
 CRITICAL := */services.py,*/selectors.py,*/access.py,*/permissions.py
 
-export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
 .PHONY: install run serve test test-fast lint format typecheck check-migrations lock bench clean
 
