@@ -13,11 +13,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from chalkboard.accounts.models import User
-from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
 from chalkboard.schools.models import Membership, Role, School, Subject
-from chalkboard.schools.services import membership_deactivate, membership_ensure, user_for_email
+from chalkboard.schools.services import membership_deactivate, membership_ensure, school_audit, user_for_email
 
 TEACHER_ALREADY_ACTIVE = "This person already teaches in this school."
 STUDENT_ALREADY_ACTIVE = "This person is already a student of this school."
@@ -144,7 +143,7 @@ def teacher_create(
         _rate_set(teacher=teacher, school=school, is_group=True, hourly_rate=group_hourly_rate)
     if rates:
         _subject_rates_replace(teacher=teacher, school=school, rates=rates)
-    activity_record(
+    school_audit(
         actor=by,
         verb="teacher.created",
         object_type="teacher",
@@ -203,7 +202,7 @@ def teacher_update(
         )
         changed.extend(sorted(set(school_fields)))
     if changed:
-        activity_record(
+        school_audit(
             actor=by,
             verb="teacher.updated",
             object_type="teacher",
@@ -245,7 +244,7 @@ def teacher_deactivate(*, teacher: Teacher, school: School, by: User) -> None:
     """The teacher stops teaching in this school. Their profile, history and rates stay."""
     membership = _teaching_membership(teacher=teacher, school=school)
     membership_deactivate(membership=membership)
-    activity_record(
+    school_audit(
         actor=by,
         verb="teacher.deactivated",
         object_type="teacher",
@@ -292,7 +291,7 @@ def student_create(
     if guardians:
         present = set(student.guardian_links.values_list("guardian_id", flat=True))
         _guardians_set(student=student, guardian_ids=guardians | present)
-    activity_record(actor=by, verb="student.created", object_type="student", object_id=student.pk, school_id=school.pk)
+    school_audit(actor=by, verb="student.created", object_type="student", object_id=student.pk, school_id=school.pk)
     return student
 
 
@@ -322,7 +321,7 @@ def student_update(
         )
         changed.append("guardian_ids")
     if changed:
-        activity_record(
+        school_audit(
             actor=by,
             verb="student.updated",
             object_type="student",
@@ -346,7 +345,7 @@ def student_deactivate(*, student: Student, by: User) -> Student:
     if was_active:
         student.save(update_fields=["is_active", "updated_at"])
     if was_active or membership is not None:
-        activity_record(
+        school_audit(
             actor=by,
             verb="student.deactivated",
             object_type="student",
@@ -390,7 +389,7 @@ def guardian_create(
     membership_ensure(user=user, school=school, role=Role.GUARDIAN)
     current = Student.objects.filter(guardian_links__guardian=user, school=school)
     _links_set(guardian=user, school=school, students=[*current, *students], relationship=relationship)
-    activity_record(
+    school_audit(
         actor=by,
         verb="guardian.created",
         object_type="guardian",
@@ -416,7 +415,7 @@ def guardian_update(
     _guardian_membership(guardian=guardian, school=school)
     students = _school_students(school=school, student_ids=student_ids)
     _links_set(guardian=guardian, school=school, students=students, relationship=relationship)
-    activity_record(
+    school_audit(
         actor=by,
         verb="guardian.updated",
         object_type="guardian",
@@ -432,6 +431,4 @@ def guardian_remove(*, guardian: User, school: School, by: User) -> None:
     """The guardian is no longer one in this school: unlinked from its students, guardian role inactive."""
     membership = _guardian_membership(guardian=guardian, school=school)
     membership_deactivate(membership=membership)
-    activity_record(
-        actor=by, verb="guardian.removed", object_type="guardian", object_id=guardian.pk, school_id=school.pk
-    )
+    school_audit(actor=by, verb="guardian.removed", object_type="guardian", object_id=guardian.pk, school_id=school.pk)

@@ -7,6 +7,7 @@ import zoneinfo
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
 from chalkboard.people.models import GuardianLink, Student, Teacher
+from chalkboard.realtime.services import school_changed
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import STAFF
 from chalkboard.schools.models import Membership, Role, School, Skill, Subject
@@ -33,6 +35,31 @@ SKILL_NAME_TAKEN = "The subject already has a skill with this name."
 SUBJECT_IN_USE = "Sessions or assessments refer to this subject: it cannot be deleted."
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def school_audit(
+    *,
+    actor: User,
+    verb: str,
+    object_type: str,
+    object_id: int | None,
+    school_id: int | None,
+    teacher_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Audit a change to a school's people, subjects or settings, and rebuild every cached page of the school
+    once it commits (their names, rates and settings appear on dashboards and progress pages)."""
+    activity_record(
+        actor=actor,
+        verb=verb,
+        object_type=object_type,
+        object_id=object_id,
+        school_id=school_id,
+        teacher_id=teacher_id,
+        data=data,
+    )
+    if school_id is not None:
+        school_changed(school_id=school_id)
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +101,7 @@ def school_create(*, by: User, name: str, timezone: str, currency: str, no_show_
     _check_school_fields(timezone=timezone, currency=currency)
     school = School.objects.create(name=name, timezone=timezone, currency=currency, no_show_billable=no_show_billable)
     Membership.objects.create(user=by, school=school, role=Role.OWNER)
-    activity_record(actor=by, verb="school.created", object_type="school", object_id=school.pk, school_id=school.pk)
+    school_audit(actor=by, verb="school.created", object_type="school", object_id=school.pk, school_id=school.pk)
     return school
 
 
@@ -105,7 +132,7 @@ def school_update(
     for key, value in changes.items():
         setattr(school, key, value)
     school.save(update_fields=[*changes, "updated_at"])
-    activity_record(
+    school_audit(
         actor=by,
         verb="school.updated",
         object_type="school",
@@ -124,7 +151,7 @@ def school_delete(*, school: School, by: User) -> None:
         raise Forbidden(ONLY_OWNER_DELETES)
     if Session.objects.filter(school=school).exists():
         raise Conflict(SCHOOL_HAS_HISTORY)
-    activity_record(
+    school_audit(
         actor=by,
         verb="school.deleted",
         object_type="school",
@@ -172,7 +199,7 @@ def membership_grant(*, school: School, by: User, email: str, role: str, full_na
     if not changed:
         raise Conflict(ROLE_ALREADY_HELD)
     _profile_ensure(user=user, school=school, role=role)
-    activity_record(
+    school_audit(
         actor=by,
         verb="membership.granted",
         object_type="membership",
@@ -215,7 +242,7 @@ def membership_revoke(*, membership: Membership, by: User) -> Membership:
     ):
         raise Conflict(LAST_OWNER)
     membership_deactivate(membership=membership)
-    activity_record(
+    school_audit(
         actor=by,
         verb="membership.revoked",
         object_type="membership",
@@ -262,7 +289,7 @@ def subject_create(*, school: School, by: User, name: str, skills: Iterable[str]
     with _unique_name(SUBJECT_NAME_TAKEN):
         subject = Subject.objects.create(school=school, name=name)
     Skill.objects.bulk_create([Skill(subject=subject, name=skill) for skill in _distinct_names(skills)])
-    activity_record(
+    school_audit(
         actor=by,
         verb="subject.created",
         object_type="subject",
@@ -283,7 +310,7 @@ def subject_update(*, subject: Subject, by: User, name: str | None = None) -> Su
     subject.name = name
     with _unique_name(SUBJECT_NAME_TAKEN):
         subject.save(update_fields=["name", "updated_at"])
-    activity_record(
+    school_audit(
         actor=by,
         verb="subject.updated",
         object_type="subject",
@@ -297,7 +324,7 @@ def subject_update(*, subject: Subject, by: User, name: str | None = None) -> Su
 @transaction.atomic
 def subject_delete(*, subject: Subject, by: User) -> None:
     """Delete a subject nothing refers to. Sessions and assessments protect theirs (409)."""
-    activity_record(
+    school_audit(
         actor=by,
         verb="subject.deleted",
         object_type="subject",
@@ -318,7 +345,7 @@ def skill_create(*, subject: Subject, by: User, name: str) -> Skill:
         raise ValidationFailed(SKILL_NAME_TAKEN, fields={"name": [SKILL_NAME_TAKEN]})
     with _unique_name(SKILL_NAME_TAKEN):
         skill = Skill.objects.create(subject=subject, name=name)
-    activity_record(
+    school_audit(
         actor=by,
         verb="skill.created",
         object_type="skill",

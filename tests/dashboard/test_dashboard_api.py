@@ -494,3 +494,16 @@ def test_with_the_cache_down_the_dashboard_still_answers(world, clock):
 
     assert response.status_code == 200
     assert response.json()["teacher"]["id"] == world.teacher.pk
+
+
+def test_renaming_a_subject_through_the_api_is_seen_at_once(world, clock):
+    teacher_client = client_for(world.teacher.user)
+    before = teacher_client.get(url(world.teacher)).json()["upcoming"][0]["subject"]["name"]
+
+    response = client_for(world.admin).patch(
+        f"/api/subjects/{world.session.subject_id}/", {"name": "Advanced Algebra"}, format="json"
+    )
+
+    assert response.status_code == 200
+    after = teacher_client.get(url(world.teacher)).json()["upcoming"][0]["subject"]["name"]
+    assert (before, after) == (world.session.subject.name, "Advanced Algebra")
