@@ -66,6 +66,19 @@ def _too_many(wait: int) -> Response:
     return Response(body, status=429, headers={"Retry-After": str(wait)})
 
 
+class TokenInfoOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class TokenInfoApi(APIView):
+    """Whether the token this request carries is valid, and until when. Costs only the token lookup."""
+
+    @extend_schema(responses={200: TokenInfoOutput, 401: OpenApiResponse(description="No valid token.")})
+    def get(self, request: Request) -> Response:
+        return Response({"user_id": request.user.pk, "expires_at": request.auth.expiry})
+
+
 class LogoutApi(APIView):
     """Revoke the token this request was made with."""
 

@@ -161,3 +161,20 @@ def test_me_of_a_student(world):
 
     assert body["teacher_id"] is None
     assert body["student_ids"] == [world.student.pk]
+
+
+def test_token_info_costs_only_the_token_lookup(django_assert_num_queries):
+    user = f.UserFactory()
+    client = client_for(user)
+    token = AuthToken.objects.get(user=user)
+
+    with django_assert_num_queries(1):
+        response = client.get("/api/auth/token/info/")
+
+    assert response.status_code == 200
+    assert response.json()["user_id"] == user.pk
+    assert response.json()["expires_at"] == token.expiry.isoformat().replace("+00:00", "Z")
+
+
+def test_token_info_needs_a_token(api_client):
+    assert api_client.get("/api/auth/token/info/").status_code == 401
