@@ -10,7 +10,7 @@ MANIFEST := var/demo-manifest.json
 CRITICAL := */services.py,*/selectors.py,*/access.py,*/permissions.py
 
 
-.PHONY: install run serve test test-fast lint format typecheck check-migrations lock bench clean
+.PHONY: install run serve serve-production test test-fast lint format lock bench clean
 
 $(INSTALLED): requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,9 +48,20 @@ lock:
 	$(PYTHON) -m pip install --quiet uv
 	cd requirements && $(PYTHON) -m uv pip compile --quiet --python-version 3.11 --generate-hashes -o base.txt base.in
 	cd requirements && $(PYTHON) -m uv pip compile --quiet --python-version 3.11 --generate-hashes -o dev.txt dev.in base.in
+	cd requirements && $(PYTHON) -m uv pip compile --quiet --python-version 3.11 --generate-hashes -o bench.txt bench.in dev.in base.in
 
-bench: install
+BENCH_INSTALLED := $(VENV)/.installed-bench
+
+$(BENCH_INSTALLED): requirements/bench.txt $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/bench.txt
+	touch $@
+
+# Seeds the bench dataset into PostgreSQL (once), serves it as in production, drives it with wrk.
+bench: $(BENCH_INSTALLED)
 	$(BIN)/python -m bench.run
+
+serve-production: install
+	bin/serve-production
 
 clean:
 	rm -rf $(VENV) var .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache staticfiles

@@ -64,3 +64,18 @@ def test_database_cache_and_channel_layer_follow_the_environment(monkeypatch, va
     finally:
         monkeypatch.undo()
         importlib.reload(base)
+
+
+def test_asgi_processes_can_share_a_connection_pool(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db:5432/cb")
+    monkeypatch.setenv("DATABASE_POOL", "8")
+    from config.settings import base
+
+    settings = importlib.reload(base)
+    try:
+        database = settings.DATABASES["default"]
+        assert database["CONN_MAX_AGE"] == 0
+        assert database["OPTIONS"]["pool"]["max_size"] == 8
+    finally:
+        monkeypatch.undo()
+        importlib.reload(base)

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db.models import Avg, Case, IntegerField, Max, Min, OuterRef, Prefetch, Q, Subquery, Sum, When, Window
-from django.db.models.functions import Coalesce
+from django.db.models import Avg, BooleanField, Case, F, IntegerField, Max, Min, Prefetch, Q, Sum, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from chalkboard.activity.models import ActivityLog
@@ -30,7 +30,6 @@ RECENT_ASSESSMENTS = 10
 RECENT_ACTIVITY = 10
 MAX_PAGE_SECONDS = 300
 CENTS = Decimal("0.01")
-_TREND_RANK = {0: Trend.DOWN, 1: Trend.UP, 2: Trend.FLAT}
 
 
 @dataclass(frozen=True)
@@ -160,68 +159,79 @@ def _session_item(session: Session) -> dict[str, Any]:
 
 
 def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
-    """Every student the teacher teaches in the school, with how they are doing: one query."""
-    subject_progress = StudentProgress.objects.filter(student_id=OuterRef("student_id"), skill__isnull=True)
-    last_attendance = (
-        SessionStudent.objects.filter(
-            student_id=OuterRef("student_id"),
-            session__teacher_id=teacher_id,
-            session__school_id=school_id,
-            session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
-        )
-        .order_by("-session__starts_at", "-session_id")
-        .values("attendance")[:1]
-    )
-    rows = (
+    """Every student the teacher teaches in the school, with how they are doing: two queries.
+
+    Window functions over the teacher's bookings give each student's last and next session and the
+    attendance of their latest completed (or missed) one, keeping a single row per student.
+    """
+    by_student = [F("student_id")]
+    happened = Q(session__starts_at__lte=now) & ~Q(session__status=SessionStatus.CANCELLED)
+    coming = Q(session__starts_at__gt=now, session__status=SessionStatus.SCHEDULED)
+    final = Q(session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW])
+    rows = list(
         SessionStudent.objects.filter(session__teacher_id=teacher_id, session__school_id=school_id)
-        .values("student_id", "student__user__full_name")
         .annotate(
-            last_session_at=Max(
-                "session__starts_at",
-                filter=Q(session__starts_at__lte=now) & ~Q(session__status=SessionStatus.CANCELLED),
+            last_session_at=Window(Max(Case(When(happened, then=F("session__starts_at")))), partition_by=by_student),
+            next_session_at=Window(Min(Case(When(coming, then=F("session__starts_at")))), partition_by=by_student),
+            latest_final_first=Window(
+                RowNumber(),
+                partition_by=by_student,
+                order_by=[
+                    Case(When(final, then=0), default=1, output_field=IntegerField()).asc(),
+                    F("session__starts_at").desc(),
+                    F("session_id").desc(),
+                ],
             ),
-            next_session_at=Min(
-                "session__starts_at", filter=Q(session__starts_at__gt=now, session__status=SessionStatus.SCHEDULED)
-            ),
-            progress_percentage=Subquery(
-                subject_progress.values("student_id").annotate(avg=Avg("percentage")).values("avg")[:1]
-            ),
-            trend_rank=Subquery(
-                subject_progress.values("student_id")
-                .annotate(
-                    rank=Min(
-                        Case(
-                            When(trend=Trend.DOWN, then=0),
-                            When(trend=Trend.UP, then=1),
-                            default=2,
-                            output_field=IntegerField(),
-                        )
-                    )
-                )
-                .values("rank")[:1]
-            ),
-            last_attendance=Subquery(last_attendance),
+            final_session=Case(When(final, then=True), default=False, output_field=BooleanField()),
+        )
+        .filter(latest_final_first=1)
+        .values(
+            "student_id",
+            "student__user__full_name",
+            "attendance",
+            "final_session",
+            "last_session_at",
+            "next_session_at",
         )
         .order_by("student__user__full_name", "student_id")
     )
+    standing = _subject_standing([row["student_id"] for row in rows])
     results = []
     for row in rows:
-        trend = _TREND_RANK[row["trend_rank"]] if row["trend_rank"] is not None else None
-        missed_last = row["last_attendance"] not in (None, "", *ATTENDED)
-        percentage = row["progress_percentage"]
+        percentage, trend = standing.get(row["student_id"], (None, None))
+        missed_last = row["final_session"] and row["attendance"] not in ATTENDED
         results.append(
             {
                 "id": row["student_id"],
                 "name": row["student__user__full_name"],
                 "last_session_at": row["last_session_at"],
                 "next_session_at": row["next_session_at"],
-                "progress_percentage": _money(Decimal(percentage)) if percentage is not None else None,
+                "progress_percentage": percentage,
                 "trend": trend,
                 "missed_last_session": missed_last,
                 "needs_attention": trend == Trend.DOWN or missed_last or row["next_session_at"] is None,
             }
         )
     return {"count": len(results), "results": results}
+
+
+def _subject_standing(student_ids: list[int]) -> dict[int, tuple[str | None, str]]:
+    """Per student, the mean of their subject percentages and their worst trend (down, then up, then flat)."""
+    percentages: dict[int, list[Decimal]] = {}
+    trends: dict[int, set[str]] = {}
+    for student_id, percentage, trend in StudentProgress.objects.filter(
+        student_id__in=student_ids, skill__isnull=True
+    ).values_list("student_id", "percentage", "trend"):
+        trends.setdefault(student_id, set()).add(trend)
+        if percentage is not None:
+            percentages.setdefault(student_id, []).append(percentage)
+    standing: dict[int, tuple[str | None, str]] = {}
+    for student_id, seen in trends.items():
+        values = percentages.get(student_id)
+        mean = _money(sum(values, Decimal(0)) / len(values)) if values else None
+        worst = next(trend for trend in (Trend.DOWN, Trend.UP, Trend.FLAT) if trend in seen)
+        standing[student_id] = (mean, worst)
+    return standing
 
 
 def _recent_assessments(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[ProgressAssessment]:

@@ -59,16 +59,24 @@ TEMPLATES = [
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'chalkboard.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
+_database = DATABASES["default"]
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database["CONN_MAX_AGE"] = 0
+    _database["OPTIONS"] = {
         # Writers queue up instead of failing with "database is locked" halfway through a transaction.
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Short OLTP queries: JIT compilation costs more than it saves (measured ~25 ms on the dashboard).
+    _database["OPTIONS"] = {"options": "-c jit=off"}
+    if pool_size := env_int("DATABASE_POOL", 0):
+        # ASGI processes run sync code on many threads: they share a pool instead of one connection each.
+        _database["CONN_MAX_AGE"] = 0
+        _database["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+    else:
+        _database["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, throttles and channel layer: Redis when REDIS_URL is set, in-process otherwise. -----------

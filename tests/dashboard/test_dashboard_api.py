@@ -391,7 +391,7 @@ def populate(world, students):
 
 
 # authentication, the viewer's roles, then the dashboard's own queries
-DASHBOARD_QUERIES = 1 + 1 + 7
+DASHBOARD_QUERIES = 1 + 1 + 8
 
 
 @pytest.mark.parametrize("students", [3, 30])

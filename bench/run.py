@@ -1,0 +1,620 @@
+"""`make bench`: Chalkboard under load, on PostgreSQL and Redis, served as in production.
+
+1. Seeds the bench dataset into its own PostgreSQL database (once; reused when it is already there).
+2. Prepares requests: tokens of many teachers, the sessions they may complete, their students.
+3. Starts `bin/serve-production` (the README's production command) on 127.0.0.1.
+4. Drives each scenario with wrk from a separate process, at 1 and 16 concurrent clients, for a fixed
+   time, after a short warm-up; counts the SQL queries of each scenario's request in-process.
+5. Prints a table and saves it as JSON and as a chart (PNG) under bench/results/.
+
+Every run is bounded in time and talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "var" / "bench"
+MANIFEST = ROOT / "var" / "bench-manifest.json"
+LUA = ROOT / "bench" / "requests.lua"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/chalkboard_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "3"))
+MIX_SECONDS = int(os.environ.get("BENCH_MIX_SECONDS", "120"))
+CLIENTS = (1, 16)
+MIX_CLIENTS = 64
+SEED = 1
+PASSWORD = "bench-demo-password"
+
+# The production settings, on plain HTTP over loopback; the rate limit is raised so that the benchmark
+# measures serving, not the limiter refusing a handful of tokens (the limiter's INCR still runs).
+SERVER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "SECRET_KEY": "bench-only-secret-key-3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a",
+    "SECURE_SSL_REDIRECT": "0",
+    "ALLOWED_HOSTS": "127.0.0.1,testserver",
+    "THROTTLE_USER": "1000000/min",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    requests_file: str
+    clients: tuple[int, ...] = CLIENTS
+    seconds: int = SECONDS
+    think_ms: tuple[int, int] = (0, 0)
+    bump_versions: bool = False
+    per_clients_file: bool = False  # writes: a fresh file of requests for each run
+
+
+@dataclass
+class Result:
+    scenario: str
+    title: str
+    clients: int
+    requests_per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    queries_per_request: int | None = None
+    ratio_to_floor: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        print("Installing wrk (Debian package) for the load generator...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    os.environ.update(SERVER_ENV)
+    database_prepare()
+
+    import django
+
+    django.setup()
+    random.seed(SEED)
+    plan = requests_prepare()
+    queries = queries_count(plan)
+
+    port, ws_port = free_port(), free_port()
+    results: list[Result] = []
+    with server(port, ws_port):
+        for scenario in scenarios():
+            for clients in scenario.clients:
+                result = scenario_run(scenario, clients=clients, port=port)
+                result.queries_per_request = queries.get(scenario.name)
+                results.append(result)
+                print(f"  {result.title:<44} {clients:>3} clients {result.requests_per_second:>8.1f} req/s", flush=True)
+        websocket = websocket_run(port=port, ws_port=ws_port)
+
+    floor = {r.clients: r.requests_per_second for r in results if r.scenario == "floor"}
+    for result in results:
+        if floor.get(result.clients):
+            result.ratio_to_floor = round(result.requests_per_second / floor[result.clients], 3)
+    report(results, websocket)
+
+
+# --- the database -------------------------------------------------------------------------------------
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PYTHON), "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=True,
+        text=True,
+        capture_output=True,
+    )
+
+
+def database_prepare() -> None:
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    exists = subprocess.run(
+        ["psql", admin, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+        check=True,
+        text=True,
+        capture_output=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(["createdb", "--maintenance-db", admin, name], check=True)
+    print("Migrating the bench database...", flush=True)
+    manage("migrate", "--noinput")
+    if MANIFEST.exists() and has_schools():
+        print("Reusing the bench dataset already loaded.", flush=True)
+        return
+    if has_schools():
+        sys.exit(f"{name} has data but {MANIFEST} is missing: drop the database (dropdb {name}) to reseed.")
+    print("Seeding the bench dataset (10 schools, 400 teachers, 8,000 students, 500,000 sessions)...", flush=True)
+    started = time.monotonic()
+    manage("seed_demo", "--size", "bench", "--seed", str(SEED), "--manifest", str(MANIFEST), "--password", PASSWORD)
+    print(f"Seeded in {time.monotonic() - started:.0f} s.", flush=True)
+
+
+def has_schools() -> bool:
+    code = "from chalkboard.schools.models import School; print(School.objects.exists())"
+    out = manage("shell", "--no-imports", "-c", code)
+    return out.stdout.strip().splitlines()[-1] == "True"
+
+
+# --- the requests -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    teachers: list[tuple[int, int, str]]  # (teacher id, school id, token), every teacher in their first school
+    busy: list[tuple[int, int, str]]  # the busy teachers listed first in each school of the manifest
+    files: dict[str, Path]
+
+
+def requests_prepare() -> Plan:
+    """Tokens for every teacher, and one file of prepared requests per scenario."""
+    from django.db.models import Exists, OuterRef
+
+    from chalkboard.accounts.models import User
+    from chalkboard.accounts.services import token_create
+    from chalkboard.progress.models import StudentProgress
+    from chalkboard.scheduling.models import SessionStudent
+
+    manifest = json.loads(MANIFEST.read_text())
+    users = {
+        u.pk: u for u in User.objects.filter(pk__in=[t["user_id"] for s in manifest["schools"] for t in s["teachers"]])
+    }
+    teachers, busy, seen = [], [], set()
+    for school in manifest["schools"]:
+        for rank, teacher in enumerate(school["teachers"]):
+            if teacher["teacher_id"] in seen:
+                continue
+            seen.add(teacher["teacher_id"])
+            token, _ = token_create(user=users[teacher["user_id"]])
+            entry = (teacher["teacher_id"], school["id"], token)
+            teachers.append(entry)
+            if rank < 2:
+                busy.append(entry)
+
+    files: dict[str, Path] = {}
+
+    def write(name: str, lines: list[str]) -> None:
+        path = WORK / f"{name}.tsv"
+        path.write_text("\n".join(lines) + "\n")
+        files[name] = path
+
+    write("floor", [f"GET\t/api/auth/token/info/\t{token}" for _, _, token in teachers])
+    dashboards = [f"GET\t/api/teachers/{t}/dashboard/?school={s}\t{token}" for t, s, token in busy]
+    write("dashboard_cached", dashboards)
+    write("dashboard_uncached", dashboards)
+
+    with_progress = StudentProgress.objects.filter(student_id=OuterRef("student_id"))
+    progress_lines = []
+    for teacher_id, school_id, token in busy:
+        students = (
+            SessionStudent.objects.filter(session__teacher_id=teacher_id, session__school_id=school_id)
+            .filter(Exists(with_progress))
+            .values_list("student_id", flat=True)
+            .distinct()[:10]
+        )
+        progress_lines += [f"GET\t/api/students/{sid}/progress/\t{token}" for sid in students]
+    write("progress", progress_lines)
+
+    today = date.today()
+    year_ago = today.replace(day=1) - timedelta(days=335)
+    write(
+        "earnings_year",
+        [
+            f"GET\t/api/teachers/{t}/earnings/?school={s}&from={year_ago.replace(day=1)}&to={today}&group_by=month"
+            f"\t{token}"
+            for t, s, token in busy
+        ],
+    )
+    write("sessions_page", [f"GET\t/api/sessions/?school={s}&page_size=20\t{token}" for _, s, token in busy])
+
+    write("complete_c1", completion_lines(teachers, count=4000))
+    write("complete_c16", completion_lines(teachers, count=12000))
+    write("mix", mix_lines(teachers))
+    return Plan(teachers=teachers, busy=busy, files=files)
+
+
+def completion_lines(teachers: list[tuple[int, int, str]], *, count: int) -> list[str]:
+    """Fresh sessions that started long ago and wait to be completed, one request each. They start
+    more than 90 days back, so they do not crowd the dashboards' lists of sessions to complete."""
+    sessions = pool_create(teachers, count=count)
+    lines = []
+    for session_id, student_ids, token in sessions:
+        body = {
+            "attendance": [{"student_id": sid, "status": "present"} for sid in student_ids],
+            "actual_duration_minutes": random.choice([45, 50, 55, 60, 75]),
+            "notes": [{"visibility": "shared", "text": "Worked through the exercises."}],
+        }
+        lines.append(f"POST\t/api/sessions/{session_id}/complete/\t{token}\t{json.dumps(body)}")
+    return lines
+
+
+def pool_create(teachers: list[tuple[int, int, str]], *, count: int) -> list[tuple[int, list[int], str]]:
+    from django.db import transaction
+
+    from chalkboard.people.models import TeacherRate
+    from chalkboard.scheduling.models import Session, SessionStudent
+
+    rated = set(TeacherRate.objects.values_list("teacher_id", "school_id"))
+    pupils: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for teacher_id, school_id, student_id, subject_id in SessionStudent.objects.filter(
+        session__starts_at__gte=datetime.now(UTC) - timedelta(days=60)
+    ).values_list("session__teacher_id", "session__school_id", "student_id", "session__subject_id")[:200_000]:
+        pupils.setdefault((teacher_id, school_id), []).append((student_id, subject_id))
+    candidates = [(t, s, token) for t, s, token in teachers if (t, s) in pupils and (t, s) in rated]
+    now = datetime.now(UTC)
+    planned: list[tuple[Session, int, str]] = []
+    for n in range(count):
+        teacher_id, school_id, token = candidates[n % len(candidates)]
+        student_id, subject_id = random.choice(pupils[(teacher_id, school_id)])
+        starts_at = now - timedelta(days=random.randint(100, 700), minutes=random.randint(0, 1440))
+        planned.append(
+            (
+                Session(
+                    school_id=school_id,
+                    teacher_id=teacher_id,
+                    subject_id=subject_id,
+                    starts_at=starts_at,
+                    planned_duration_minutes=60,
+                ),
+                student_id,
+                token,
+            )
+        )
+    with transaction.atomic():
+        created = Session.objects.bulk_create([session for session, _, _ in planned], batch_size=2000)
+        SessionStudent.objects.bulk_create(
+            [SessionStudent(session=s, student_id=sid) for s, (_, sid, _) in zip(created, planned, strict=True)],
+            batch_size=2000,
+        )
+    return [(s.pk, [sid], token) for s, (_, sid, token) in zip(created, planned, strict=True)]
+
+
+def mix_lines(teachers: list[tuple[int, int, str]]) -> list[str]:
+    """A school day: mostly dashboards, some session lists, completions and assessments."""
+    from chalkboard.scheduling.models import SessionStudent
+
+    completions = iter(completion_lines(teachers, count=6000))
+    taught: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for teacher_id, school_id, student_id, subject_id in SessionStudent.objects.filter(
+        session__teacher_id__in=[t for t, _, _ in teachers]
+    ).values_list("session__teacher_id", "session__school_id", "student_id", "session__subject_id")[:100_000]:
+        taught.setdefault((teacher_id, school_id), []).append((student_id, subject_id))
+    lines = []
+    for n in range(30_000):
+        teacher_id, school_id, token = teachers[n % len(teachers)]
+        roll = random.random()
+        if roll < 0.7:
+            lines.append(f"GET\t/api/teachers/{teacher_id}/dashboard/?school={school_id}\t{token}")
+        elif roll < 0.8:
+            lines.append(f"GET\t/api/sessions/?school={school_id}&page_size=20\t{token}")
+        elif roll < 0.9 or (teacher_id, school_id) not in taught:
+            lines.append(next(completions))
+        else:
+            student_id, subject_id = random.choice(taught[(teacher_id, school_id)])
+            body = {
+                "student_id": student_id,
+                "subject_id": subject_id,
+                "kind": random.choice(["quiz", "homework", "test"]),
+                "score": str(random.randint(3, 10)),
+                "max_score": "10",
+            }
+            lines.append(f"POST\t/api/assessments/\t{token}\t{json.dumps(body)}")
+    return lines
+
+
+def queries_count(plan: Plan) -> dict[str, int]:
+    """The SQL queries one request of each scenario runs, measured in-process on the same database."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from chalkboard.common.cache import teacher_scope, versions_bump
+
+    def first_line(name: str) -> tuple[str, str, str, str]:
+        method, path, token, *body = plan.files[name].read_text().splitlines()[0].split("\t")
+        return method, path, token, body[0] if body else ""
+
+    def count(name: str, *, warm: bool = False, bump: bool = False) -> int:
+        method, path, token, body = first_line(name)
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        if warm:
+            client.get(path)
+        if bump:
+            teacher_id, school_id = path.split("/")[3], path.split("school=")[1]
+            versions_bump([teacher_scope(int(teacher_id), int(school_id))])
+        with CaptureQueriesContext(connection) as queries:
+            if method == "GET":
+                response = client.get(path)
+            else:
+                response = client.generic(method, path, body, content_type="application/json")
+        if response.status_code >= 400:
+            raise RuntimeError(f"{name}: {method} {path} answered {response.status_code}: {response.content[:200]!r}")
+        return len(queries)
+
+    counts = {
+        "floor": count("floor"),
+        "dashboard_cached": count("dashboard_cached", warm=True),
+        "dashboard_uncached": count("dashboard_uncached", warm=True, bump=True),
+        "progress": count("progress", warm=True),
+        "earnings_year": count("earnings_year"),
+        "sessions_page": count("sessions_page", warm=True),
+    }
+    # One completion from a spare pool, so the runs' own requests stay unused.
+    spare = completion_lines(plan.teachers, count=1)[0].split("\t")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {spare[2]}")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(spare[1], spare[3], content_type="application/json")
+    if response.status_code != 200:
+        raise RuntimeError(f"completion answered {response.status_code}: {response.content[:300]!r}")
+    counts["complete"] = len(queries)
+    return counts
+
+
+# --- serving and load -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(port: int, ws_port: int) -> Iterator[None]:
+    log = (WORK / "server.log").open("w")
+    process = subprocess.Popen(
+        [str(ROOT / "bin" / "serve-production")],
+        cwd=ROOT,
+        env={**os.environ, "PORT": str(port), "WS_PORT": str(ws_port), "HOST": "127.0.0.1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited: see {WORK / 'server.log'}")
+            if answers(port, "/healthz") and answers(ws_port, "/healthz"):
+                break
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("the server did not answer within 60 s")
+        yield
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        log.close()
+
+
+def answers(port: int, path: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def scenarios() -> list[Scenario]:
+    return [
+        Scenario("floor", "floor: token check (framework + auth)", "floor"),
+        Scenario("dashboard_cached", "dashboard of a busy teacher, cached", "dashboard_cached"),
+        Scenario(
+            "dashboard_uncached", "dashboard of a busy teacher, uncached", "dashboard_uncached", bump_versions=True
+        ),
+        Scenario("progress", "student progress", "progress"),
+        Scenario("earnings_year", "earnings for a year, by month", "earnings_year"),
+        Scenario("sessions_page", "a page of the sessions list", "sessions_page"),
+        Scenario("complete", "session completion (writes)", "complete", per_clients_file=True),
+        Scenario(
+            "mix",
+            "realistic mix, think time 0.2-2 s",
+            "mix",
+            clients=(MIX_CLIENTS,),
+            seconds=MIX_SECONDS,
+            think_ms=(200, 2000),
+        ),
+    ]
+
+
+def wrk(*, file: Path, clients: int, seconds: int, port: int, think_ms: tuple[int, int]) -> dict[str, Any]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{clients}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(file),
+        str(think_ms[0]),
+        str(think_ms[1]),
+    ]
+    out = subprocess.run(command, check=True, text=True, capture_output=True, timeout=seconds + 60).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+@contextmanager
+def version_bumper(keys: list[str]) -> Iterator[dict[str, int]]:
+    """Bumps the dashboards' cache versions continuously, so every dashboard request is a rebuild."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    stop = threading.Event()
+    stats = {"bumps": 0}
+
+    def loop() -> None:
+        while not stop.is_set():
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(key)
+            pipe.execute()
+            stats["bumps"] += 1
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield stats
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def scenario_run(scenario: Scenario, *, clients: int, port: int) -> Result:
+    file = WORK / f"{scenario.requests_file}{f'_c{clients}' if scenario.per_clients_file else ''}.tsv"
+    extra: dict[str, Any] = {}
+    if WARMUP_SECONDS and not scenario.per_clients_file and scenario.name != "mix":
+        wrk(file=file, clients=clients, seconds=WARMUP_SECONDS, port=port, think_ms=scenario.think_ms)
+    if scenario.bump_versions:
+        plan_keys = [line.split("\t")[1] for line in file.read_text().splitlines()]
+        keys = [f"chalkboard:1:v:teacher:{p.split('/')[3]}:{p.split('school=')[1]}" for p in plan_keys]
+        with version_bumper(keys) as stats:
+            raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
+        extra["version_bumps_per_second"] = round(stats["bumps"] / scenario.seconds)
+    else:
+        raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
+    seconds = raw["duration_us"] / 1e6
+    return Result(
+        scenario=scenario.name,
+        title=scenario.title,
+        clients=clients,
+        requests_per_second=round(raw["requests"] / seconds, 1),
+        p50_ms=round(raw["p50_us"] / 1000, 2),
+        p95_ms=round(raw["p95_us"] / 1000, 2),
+        p99_ms=round(raw["p99_us"] / 1000, 2),
+        errors=raw["status_errors"] + raw["socket_errors"],
+        requests=raw["requests"],
+        extra=extra,
+    )
+
+
+def websocket_run(*, port: int, ws_port: int) -> dict[str, Any] | None:
+    script = ROOT / "bench" / "ws_load.py"
+    if not script.exists():
+        return None
+    out = subprocess.run(
+        [str(PYTHON), str(script), "--http", f"http://127.0.0.1:{port}", "--ws", f"ws://127.0.0.1:{ws_port}"],
+        cwd=ROOT,
+        env=os.environ,
+        check=True,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def report(results: list[Result], websocket: dict[str, Any] | None) -> None:
+    machine = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": subprocess.run(
+            ["psql", DATABASE_URL, "-tAc", "SHOW server_version"], text=True, capture_output=True
+        ).stdout.strip(),
+        "redis": subprocess.run(["redis-server", "--version"], text=True, capture_output=True).stdout.strip(),
+        "wrk": "wrk 4 (1 thread, keep-alive connections)",
+    }
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {
+        "generated_at": stamp,
+        "machine": machine,
+        "seconds_per_scenario": SECONDS,
+        "results": [asdict(r) for r in results],
+        "websocket": websocket,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
+    table = table_markdown(results)
+    (RESULTS / "latest.md").write_text(table + "\n")
+    print()
+    print(table)
+    if websocket:
+        print()
+        print("WebSockets:", json.dumps(websocket))
+    chart(results, RESULTS / "latest.png")
+    print(f"\nSaved {RESULTS / 'latest.json'}, latest.md and latest.png")
+
+
+def table_markdown(results: list[Result]) -> str:
+    lines = [
+        "| scenario | clients | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request | × floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        ratio = f"{r.ratio_to_floor:.2f}" if r.ratio_to_floor is not None else ""
+        queries = "" if r.queries_per_request is None else str(r.queries_per_request)
+        lines.append(
+            f"| {r.title} | {r.clients} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.errors} | {queries} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def chart(results: list[Result], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    at16 = [r for r in results if r.clients == max(CLIENTS)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    names = [r.title for r in at16]
+    left.barh(names, [r.requests_per_second for r in at16], color="#3b7dd8")
+    left.set_xlabel("requests per second (16 clients)")
+    left.invert_yaxis()
+    right.barh(names, [r.p99_ms for r in at16], color="#d8703b", label="p99")
+    right.barh(names, [r.p50_ms for r in at16], color="#f2b36b", label="p50")
+    right.set_xlabel("latency, ms (16 clients)")
+    right.invert_yaxis()
+    right.legend()
+    right.set_yticklabels([])
+    fig.suptitle(f"Chalkboard on PostgreSQL + Redis, {os.cpu_count()} cores, bench dataset")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
