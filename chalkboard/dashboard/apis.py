@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.http import HttpResponse
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +16,9 @@ from chalkboard.schools.access import viewer_of
 
 class DashboardQuery(serializers.Serializer):
     school = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -74,7 +79,10 @@ class TeacherDashboardApi(APIView):
         page = dashboard_page(
             viewer=viewer_of(request), teacher_id=teacher_id, school_id=query.validated_data.get("school")
         )
-        headers = {"ETag": page.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+        headers = {"ETag": page.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Accept-Encoding"}
         if _etag_matches(request.headers.get("If-None-Match", ""), page.etag):
             return HttpResponse(status=304, headers=headers)
+        if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
+            headers["Content-Encoding"] = "gzip"
+            return HttpResponse(page.gzipped, content_type="application/json", headers=headers)
         return HttpResponse(page.body, content_type="application/json", headers=headers)
