@@ -46,13 +46,13 @@ def window_hit(*, scope: str, ident: str, rate: str, cost: int = 1) -> tuple[boo
 
 
 def _count(key: str, *, cost: int, period: int) -> int:
-    if cache.add(key, cost, timeout=period + 1):
-        return cost
+    """One round trip for every request but the first of a window."""
     try:
         return cache.incr(key, cost) or 0
-    except ValueError:  # the window expired between add and incr
-        cache.add(key, cost, timeout=period + 1)
-        return cost
+    except ValueError:  # the first hit of the window
+        if cache.add(key, cost, timeout=period + 1):
+            return cost
+        return cache.incr(key, cost) or 0  # another process started the window first
 
 
 def window_release(*, scope: str, ident: str, rate: str) -> None:

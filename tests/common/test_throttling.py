@@ -35,12 +35,18 @@ def test_release_takes_back_one_hit():
 
 
 @time_machine.travel("2026-11-27 10:00:10", tick=False)
-def test_a_window_that_expires_between_add_and_incr_starts_again(monkeypatch):
+def test_when_another_process_opens_the_window_first_its_count_is_kept(monkeypatch):
     from chalkboard.common import throttling
 
-    monkeypatch.setattr(throttling.cache, "add", lambda *a, **k: False)
-    monkeypatch.setattr(throttling.cache, "incr", lambda *a, **k: (_ for _ in ()).throw(ValueError()))
-    assert window_hit(scope="t", ident="a", rate="1/min") == (True, 51)
+    real_add = throttling.cache.add
+
+    def raced_add(key, value, timeout):  # another worker's add wins just before ours
+        real_add(key, 1, timeout)
+        return False
+
+    monkeypatch.setattr(throttling.cache, "add", raced_add)
+    assert window_hit(scope="t", ident="a", rate="2/min") == (True, 51)
+    assert window_hit(scope="t", ident="a", rate="2/min")[0] is False
 
 
 @pytest.mark.django_db
