@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -53,15 +54,19 @@ _missed_bumps: set[str] = set()
 
 def versions_get(scopes: Iterable[str]) -> dict[str, int]:
     """The current version of each scope (0 for a scope never bumped). One round trip."""
-    if _missed_bumps:
-        versions_bump(list(_missed_bumps))
+    _retry_missed_bumps()
     scopes = list(scopes)
     try:
         found = cache.get_many(scopes)
-    except Exception:  # a cache outage reads as "no versions"; the page is then built from the database
+    except Exception:  # a cache outage reads as "no versions"
         logger.warning("cache unavailable while reading versions")
         found = {}
     return {scope: int(found.get(scope, 0)) for scope in scopes}
+
+
+def _retry_missed_bumps() -> None:
+    if _missed_bumps:
+        versions_bump(list(_missed_bumps))
 
 
 def _bump(scope: str) -> bool:
@@ -95,31 +100,47 @@ def versions_bump_on_commit(scopes: Iterable[str]) -> None:
     transaction.on_commit(lambda: versions_bump(scopes))
 
 
-def versioned_key(name: str, parts: Iterable[Any], versions: dict[str, int]) -> str:
-    stamp = ".".join(str(versions[scope]) for scope in sorted(versions))
-    return f"{name}:{':'.join(str(part) for part in parts)}:{stamp}"
+@dataclass(frozen=True)
+class _Entry:
+    """A cached value with the versions of the scopes it was built from."""
+
+    versions: tuple[int, ...]
+    value: Any
 
 
-def cached_build(
+def cached_versioned(
     key: str,
-    build: Callable[[], T],
     *,
+    scopes: Iterable[str],
+    build: Callable[[], T],
     timeout: int | Callable[[T], int],
     is_fresh: Callable[[T], bool] = lambda value: True,
 ) -> T:
-    """The value at ``key``, or built once by one process while the others wait briefly for it.
+    """The value cached at ``key`` if it was built at the current versions of ``scopes``, else built anew.
 
-    ``timeout`` is in seconds, or a function of the built value (for pages that turn stale at a known
-    time); ``is_fresh`` rejects a cached value that has turned stale before the cache expired it.
+    The versions and the entry are read in one round trip. Only one process rebuilds a missing entry
+    while the others wait briefly for it. ``timeout`` is in seconds, or a function of the built value
+    (for pages that turn stale at a known time); ``is_fresh`` rejects an entry that has turned stale
+    before the cache expired it. Without a cache, the value is simply built.
     """
+    scopes = list(scopes)
+    _retry_missed_bumps()
     try:
-        value = cache.get(key)
+        found = cache.get_many([*scopes, key])
     except Exception:
         logger.warning("cache unavailable: building %s from the database", key.split(":")[0])
         return build()
-    if value is not None and is_fresh(value):
+    versions = tuple(int(found.get(scope, 0)) for scope in scopes)
+
+    def current(entry: Any) -> Any:
+        if isinstance(entry, _Entry) and entry.versions == versions and is_fresh(entry.value):
+            return entry.value
+        return None
+
+    value = current(found.get(key))
+    if value is not None:
         return value
-    lock = f"lock:{key}"
+    lock = f"lock:{key}:{'.'.join(map(str, versions))}"
     try:
         holder = cache.add(lock, 1, timeout=LOCK_TIMEOUT)
     except Exception:
@@ -130,15 +151,15 @@ def cached_build(
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(LOCK_POLL_SECONDS)
-            value = cache.get(key)
-            if value is not None and is_fresh(value):
+            value = current(cache.get(key))
+            if value is not None:
                 return value
-    value = build()
-    seconds = timeout(value) if callable(timeout) else timeout
+    built = build()
+    seconds = timeout(built) if callable(timeout) else timeout
     try:
-        cache.set(key, value, timeout=seconds)
+        cache.set(key, _Entry(versions, built), timeout=seconds)
         if holder:
             cache.delete(lock)
     except Exception:
         logger.warning("cache unavailable while storing %s", key.split(":")[0])
-    return value
+    return built

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from chalkboard.activity.models import ActivityLog
-from chalkboard.common.cache import cached_build, school_scope, teacher_scope, versioned_key, versions_get
+from chalkboard.common.cache import cached_versioned, school_scope, teacher_scope
 from chalkboard.common.errors import NotFound
 from chalkboard.common.timezones import LocalCalendar
 from chalkboard.earnings.models import EarningEntry, EarningStatus
@@ -75,11 +75,10 @@ def dashboard_school_id(*, viewer: Viewer, teacher_id: int, school_id: int | Non
 def dashboard_page(*, viewer: Viewer, teacher_id: int, school_id: int | None) -> DashboardPage:
     """The dashboard as JSON bytes with its ETag, from the cache when it is current."""
     school_id = dashboard_school_id(viewer=viewer, teacher_id=teacher_id, school_id=school_id)
-    versions = versions_get([teacher_scope(teacher_id, school_id), school_scope(school_id)])
-    key = versioned_key("dashboard", [teacher_id, school_id], versions)
-    return cached_build(
-        key,
-        lambda: dashboard_render(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
+    return cached_versioned(
+        f"dashboard:{teacher_id}:{school_id}",
+        scopes=[teacher_scope(teacher_id, school_id), school_scope(school_id)],
+        build=lambda: dashboard_render(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
         timeout=lambda page: max(1, int((page.valid_until - timezone.now()).total_seconds())),
         is_fresh=lambda page: timezone.now() < page.valid_until,
     )

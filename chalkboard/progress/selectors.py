@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from chalkboard.common.cache import cached_build, school_scope, student_scope, versioned_key, versions_get
+from chalkboard.common.cache import cached_versioned, school_scope, student_scope
 from chalkboard.common.errors import NotFound
 from chalkboard.common.timezones import local_midnight
 from chalkboard.people.models import Student
@@ -224,15 +224,14 @@ def progress_audience(*, viewer: Viewer, student: Student) -> Audience:
 def student_progress(*, viewer: Viewer, student: Student, subject_id: int | None = None) -> dict[str, Any]:
     """The student's progress page as this viewer may see it, from the cache when it is current.
 
-    The key holds the student's and the school's versions, which every write that changes the page bumps
-    on commit, so a cached page is never older than the last committed change.
+    The entry carries the student's and the school's versions, which every write that changes the page
+    bumps on commit, so a cached page is never older than the last committed change.
     """
     audience = progress_audience(viewer=viewer, student=student)
-    versions = versions_get([student_scope(student.pk), school_scope(student.school_id)])
-    key = versioned_key("progress", [student.pk, audience.key, subject_id or "all"], versions)
-    return cached_build(
-        key,
-        lambda: student_progress_build(student=student, audience=audience, subject_id=subject_id),
+    return cached_versioned(
+        f"progress:{student.pk}:{audience.key}:{subject_id or 'all'}",
+        scopes=[student_scope(student.pk), school_scope(student.school_id)],
+        build=lambda: student_progress_build(student=student, audience=audience, subject_id=subject_id),
         timeout=PROGRESS_PAGE_TIMEOUT,
     )
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from chalkboard.accounts.models import User
-from chalkboard.common.cache import cached_build, user_scope, versions_get
+from chalkboard.common.cache import cached_versioned, user_scope
 from chalkboard.common.errors import Forbidden
 from chalkboard.schools.models import Membership, Role
 
@@ -72,9 +72,12 @@ class Viewer:
         """The user's roles, from the cache when it has them (memberships bump ``user_scope`` on commit)."""
         if not user.is_active:
             return cls(user, {})
-        scope = user_scope(user.pk)
-        version = versions_get([scope])[scope]
-        roles = cached_build(f"viewer:{user.pk}:{version}", lambda: roles_load(user.pk), timeout=ROLES_TIMEOUT)
+        roles = cached_versioned(
+            f"viewer:{user.pk}",
+            scopes=[user_scope(user.pk)],
+            build=lambda: roles_load(user.pk),
+            timeout=ROLES_TIMEOUT,
+        )
         return cls(user, roles)
 
     @property

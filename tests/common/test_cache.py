@@ -9,11 +9,10 @@ from django.db import transaction
 
 from chalkboard.common import cache as versioned
 from chalkboard.common.cache import (
-    cached_build,
+    cached_versioned,
     school_scope,
     student_scope,
     teacher_scope,
-    versioned_key,
     versions_bump,
     versions_bump_on_commit,
     versions_get,
@@ -43,10 +42,29 @@ def test_versions_start_at_zero_and_go_up_by_one_per_bump():
     assert versions_get(scopes) == {"v:school:1": 2, "v:student:2": 0}
 
 
-def test_versioned_key_changes_with_any_version():
-    before = versioned_key("page", [7, "staff"], {"v:a": 1, "v:b": 4})
-    assert before == "page:7:staff:1.4"
-    assert versioned_key("page", [7, "staff"], {"v:a": 1, "v:b": 5}) != before
+def test_a_bump_of_any_scope_rebuilds_the_entry():
+    build = mock.Mock(side_effect=["first", "second", "third"])
+    scopes = [school_scope(1), student_scope(2)]
+
+    assert cached_versioned("page", scopes=scopes, build=build, timeout=60) == "first"
+    assert cached_versioned("page", scopes=scopes, build=build, timeout=60) == "first"
+    versions_bump([student_scope(2)])
+    assert cached_versioned("page", scopes=scopes, build=build, timeout=60) == "second"
+    versions_bump([school_scope(1)])
+    assert cached_versioned("page", scopes=scopes, build=build, timeout=60) == "third"
+
+
+def test_a_hit_costs_one_round_trip():
+    cached_versioned("page", scopes=[school_scope(1)], build=lambda: "value", timeout=60)
+    with (
+        mock.patch.object(cache, "get_many", wraps=cache.get_many) as get_many,
+        mock.patch.object(cache, "add") as add,
+        mock.patch.object(cache, "set") as set_,
+    ):
+        assert cached_versioned("page", scopes=[school_scope(1)], build=lambda: "other", timeout=60) == "value"
+    get_many.assert_called_once_with([school_scope(1), "page"])
+    add.assert_not_called()
+    set_.assert_not_called()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -92,32 +110,32 @@ def test_versions_read_as_zero_when_the_cache_is_down():
         assert versions_get([school_scope(1)]) == {school_scope(1): 0}
 
 
-def test_cached_build_builds_once_then_serves_the_cache():
+def test_cached_versioned_builds_once_then_serves_the_cache():
     build = mock.Mock(return_value={"a": 1})
 
-    assert cached_build("k", build, timeout=60) == {"a": 1}
-    assert cached_build("k", build, timeout=60) == {"a": 1}
+    assert cached_versioned("k", scopes=[], build=build, timeout=60) == {"a": 1}
+    assert cached_versioned("k", scopes=[], build=build, timeout=60) == {"a": 1}
     assert build.call_count == 1
 
 
-def test_cached_build_with_the_cache_down_builds_every_time():
+def test_cached_versioned_with_the_cache_down_builds_every_time():
     build = mock.Mock(return_value=1)
     with mock.patch.object(cache, "get", side_effect=ConnectionError):
-        assert cached_build("k", build, timeout=60) == 1
-        assert cached_build("k", build, timeout=60) == 1
+        assert cached_versioned("k", scopes=[], build=build, timeout=60) == 1
+        assert cached_versioned("k", scopes=[], build=build, timeout=60) == 1
     assert build.call_count == 2
 
 
-def test_cached_build_when_the_cache_swallows_errors():
+def test_cached_versioned_when_the_cache_swallows_errors():
     build = mock.Mock(return_value=1)
     with (
         mock.patch.object(cache, "get", return_value=None),
         mock.patch.object(cache, "add", return_value=None),
         mock.patch.object(cache, "set", side_effect=ConnectionError),
     ):
-        assert cached_build("k", build, timeout=60) == 1
+        assert cached_versioned("k", scopes=[], build=build, timeout=60) == 1
     with mock.patch.object(cache, "add", side_effect=ConnectionError):
-        assert cached_build("k2", build, timeout=60) == 1
+        assert cached_versioned("k2", scopes=[], build=build, timeout=60) == 1
     assert build.call_count == 2
 
 
@@ -139,10 +157,14 @@ def test_only_one_builder_at_a_time_the_others_wait_for_its_value(monkeypatch):
         return "fresh"
 
     results = []
-    builder = threading.Thread(target=lambda: results.append(cached_build("hot", slow_build, timeout=60)))
+    builder = threading.Thread(
+        target=lambda: results.append(cached_versioned("hot", scopes=[], build=slow_build, timeout=60))
+    )
     builder.start()
     started.wait(5)
-    waiter = threading.Thread(target=lambda: results.append(cached_build("hot", slow_build, timeout=60)))
+    waiter = threading.Thread(
+        target=lambda: results.append(cached_versioned("hot", scopes=[], build=slow_build, timeout=60))
+    )
     waiter.start()
     builder.join(5)
     waiter.join(5)
@@ -153,15 +175,15 @@ def test_only_one_builder_at_a_time_the_others_wait_for_its_value(monkeypatch):
 
 def test_a_waiter_builds_itself_when_the_builder_takes_too_long(monkeypatch):
     monkeypatch.setattr(versioned, "LOCK_WAIT_SECONDS", 0.05)
-    cache.add("lock:stuck", 1, timeout=60)
+    cache.add("lock:stuck:", 1, timeout=60)
 
-    assert cached_build("stuck", lambda: "mine", timeout=60) == "mine"
-    assert cache.get("stuck") == "mine"
+    assert cached_versioned("stuck", scopes=[], build=lambda: "mine", timeout=60) == "mine"
+    assert cache.get("stuck").value == "mine"
 
 
 def test_a_cached_value_that_turned_stale_is_rebuilt():
     build = mock.Mock(side_effect=["old", "new"])
-    assert cached_build("k", build, timeout=60) == "old"
+    assert cached_versioned("k", scopes=[], build=build, timeout=60) == "old"
 
-    assert cached_build("k", build, timeout=60, is_fresh=lambda value: value != "old") == "new"
-    assert cache.get("k") == "new"
+    assert cached_versioned("k", scopes=[], build=build, timeout=60, is_fresh=lambda value: value != "old") == "new"
+    assert cache.get("k").value == "new"
