@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 
 from chalkboard.demo import tables as t
 from chalkboard.demo.context import SchoolContext
@@ -29,6 +30,8 @@ APPROVAL_DELAY = timedelta(days=2)
 AMENDMENT_DELAY = timedelta(days=1)
 PAYDAY = 5  # of the month after the work
 PayoutKey = tuple[int, int, int]  # teacher, year, month (local)
+# The product's exact pricing, remembered: a few rates and durations price hundreds of thousands of entries.
+price = cache(earning_amount)
 
 
 @dataclass(slots=True, eq=False)
@@ -95,7 +98,7 @@ def entry_draft(ctx: SchoolContext, draft: SessionDraft) -> EntryDraft:
         kind=EarningKind.SESSION if completed else EarningKind.NO_SHOW,
         minutes=minutes,
         hourly_rate=hourly_rate,
-        amount=earning_amount(hourly_rate=hourly_rate, minutes=minutes),
+        amount=price(hourly_rate=hourly_rate, minutes=minutes),
         status=status_for(ctx, draft.starts_at),
     )
 
@@ -200,7 +203,7 @@ def add_adjustment(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft) -
         session_id=session.id,
         kind=EarningKind.ADJUSTMENT,
         status=EarningStatus.PENDING,
-        amount=earning_amount(hourly_rate=entry.hourly_rate, minutes=minutes) - entry.amount,
+        amount=price(hourly_rate=entry.hourly_rate, minutes=minutes) - entry.amount,
         currency=ctx.school.spec.currency,
         minutes=session.extra_minutes,
         hourly_rate=entry.hourly_rate,
