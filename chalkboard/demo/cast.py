@@ -9,13 +9,13 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import cycle
 
 from chalkboard.demo import tables as t
 from chalkboard.demo import words
-from chalkboard.demo.rules import RateKey, money
 from chalkboard.demo.specs import SchoolSpec, Spec
+from chalkboard.earnings.services import RateKey
 from chalkboard.schools.models import Role
 
 # Hourly rates by currency: lowest, highest and the step between them.
@@ -29,6 +29,12 @@ RATE_RANGES: dict[str, tuple[int, int, int]] = {
     "JPY": (3000, 6000, 100),
 }
 GROUP_RATE_FACTOR = Decimal("1.30")
+CENT = Decimal("0.01")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """An amount as a school enters it: to the cent."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -213,9 +219,9 @@ class _CastBuilder:
         low, high, step = RATE_RANGES.get(school.spec.currency, (20, 50, 1))
         default = Decimal(low + step * self.rng.randrange((high - low) // step + 1))
         rates: dict[RateKey, Decimal] = {
-            (None, False): money(default),
-            (subject.id, False): money(default + step * 5),
-            (None, True): money(default * GROUP_RATE_FACTOR),
+            (None, False): to_cents(default),
+            (subject.id, False): to_cents(default + step * 5),
+            (None, True): to_cents(default * GROUP_RATE_FACTOR),
         }
         for (subject_id, is_group), hourly_rate in rates.items():
             self.batch.add(

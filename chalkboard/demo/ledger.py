@@ -11,12 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 
 from chalkboard.demo import tables as t
 from chalkboard.demo.context import SchoolContext
-from chalkboard.demo.rules import earning_amount, rate_for
 from chalkboard.demo.timetable import SessionDraft
 from chalkboard.earnings.models import EarningKind, EarningStatus
+from chalkboard.earnings.services import (
+    earning_adjustment_description,
+    earning_amount,
+    earning_description,
+    rate_pick,
+)
 from chalkboard.scheduling.models import SessionStatus
 
 AMENDED_MINUTES = 15
@@ -24,6 +30,8 @@ APPROVAL_DELAY = timedelta(days=2)
 AMENDMENT_DELAY = timedelta(days=1)
 PAYDAY = 5  # of the month after the work
 PayoutKey = tuple[int, int, int]  # teacher, year, month (local)
+# The product's exact pricing, remembered: a few rates and durations price hundreds of thousands of entries.
+price = cache(earning_amount)
 
 
 @dataclass(slots=True, eq=False)
@@ -81,15 +89,16 @@ def status_for(ctx: SchoolContext, earned_at: datetime) -> str:
 def entry_draft(ctx: SchoolContext, draft: SessionDraft) -> EntryDraft:
     completed = draft.status == SessionStatus.COMPLETED
     minutes = draft.actual_minutes if completed and draft.actual_minutes else draft.planned_minutes
-    rates = draft.teaching.rates
-    hourly_rate = rate_for(rates, subject_id=draft.subject.id, is_group=draft.is_group)
+    hourly_rate = rate_pick(rates=draft.teaching.rates, subject_id=draft.subject.id, is_group=draft.is_group)
+    if hourly_rate is None:  # every teacher has a default rate in each school they teach in
+        raise LookupError(f"No rate for the session of teacher {draft.teaching.teacher.id}.")
     return EntryDraft(
         id=ctx.ids.next(t.EARNING_ENTRY),
         session=draft,
         kind=EarningKind.SESSION if completed else EarningKind.NO_SHOW,
         minutes=minutes,
         hourly_rate=hourly_rate,
-        amount=earning_amount(hourly_rate, minutes),
+        amount=price(hourly_rate=hourly_rate, minutes=minutes),
         status=status_for(ctx, draft.starts_at),
     )
 
@@ -152,7 +161,6 @@ def add_entry(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft | None)
         if payout is not None:
             approved_at = min(approved_at, payout.paid_at)
     created_at = session.completed_at or session.starts_at
-    label = "No-show" if entry.kind == EarningKind.NO_SHOW else "Session"
     ctx.batch.add(
         t.EARNING_ENTRY,
         id=entry.id,
@@ -166,7 +174,12 @@ def add_entry(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft | None)
         minutes=entry.minutes,
         hourly_rate=entry.hourly_rate,
         earned_at=session.starts_at,
-        description=f"{label}: {session.subject.name}, {ctx.local_date(session.starts_at).isoformat()}",
+        description=earning_description(
+            kind=entry.kind,
+            subject_name=session.subject.name,
+            starts_at=session.starts_at,
+            timezone_name=ctx.school.spec.timezone,
+        ),
         approved_at=approved_at,
         approved_by_id=ctx.school.admin.id if approved_at else None,
         payout_id=payout.id if payout else None,
@@ -177,9 +190,11 @@ def add_entry(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft | None)
 
 
 def add_adjustment(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft) -> None:
-    """The session took longer than first recorded: the paid entry stays, a pending one adds the rest."""
+    """The session took longer than first recorded: the paid entry stays, and a pending adjustment, made
+    when the session was amended, adds what the new duration earns beyond what was paid."""
     session = entry.session
     amended_at = session.amended_at or payout.paid_at
+    minutes = entry.minutes + session.extra_minutes
     ctx.batch.add(
         t.EARNING_ENTRY,
         id=ctx.ids.next(t.EARNING_ENTRY),
@@ -188,12 +203,14 @@ def add_adjustment(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft) -
         session_id=session.id,
         kind=EarningKind.ADJUSTMENT,
         status=EarningStatus.PENDING,
-        amount=earning_amount(entry.hourly_rate, session.extra_minutes),
+        amount=price(hourly_rate=entry.hourly_rate, minutes=minutes) - entry.amount,
         currency=ctx.school.spec.currency,
         minutes=session.extra_minutes,
         hourly_rate=entry.hourly_rate,
-        earned_at=session.starts_at,
-        description=f"Amendment: {session.extra_minutes} more minutes",
+        earned_at=amended_at,
+        description=earning_adjustment_description(
+            original_id=entry.id, original_minutes=entry.minutes, minutes=minutes
+        ),
         approved_at=None,
         approved_by_id=None,
         payout_id=None,

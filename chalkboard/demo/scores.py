@@ -2,8 +2,9 @@
 
 Assessments are drawn from the students who attended completed sessions (homework and projects are
 handed in later and belong to no session). A student's marks start near their ability and drift with
-their growth over the calendar. Progress rows are computed from the assessments with ``rules``: one per
-student and subject they have sessions in (``not_started`` without assessments), one per skill assessed.
+their growth over the calendar. Progress rows are what the product computes from the same assessments
+(``progress.scoring``), as of the anchor: one per student and subject they have sessions in
+(``not_started`` without assessments), one per skill assessed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from decimal import Decimal
 
 from chalkboard.demo import tables as t
 from chalkboard.demo import words
-from chalkboard.demo.cast import StudentPlan, SubjectPlan
+from chalkboard.demo.cast import StudentPlan, SubjectPlan, to_cents
 from chalkboard.demo.context import SchoolContext
-from chalkboard.demo.rules import CENT, assessment_percentage, level_for, progress_percentage, trend_for
 from chalkboard.demo.timetable import SessionDraft
 from chalkboard.progress.models import AssessmentKind
+from chalkboard.progress.scoring import EVIDENCE_LIMIT, Evidence, assessment_percentage, standing_for
 from chalkboard.scheduling.models import SessionStatus
 
 KIND_MAX_SCORES: dict[str, int] = {
@@ -94,8 +95,8 @@ def mark_share(ctx: SchoolContext, student: StudentPlan, at: datetime) -> float:
 def assessment_draft(ctx: SchoolContext, draft: SessionDraft, student: StudentPlan) -> AssessmentDraft:
     rng = ctx.rng
     kind = rng.choice(AssessmentKind.values)
-    max_score = Decimal(KIND_MAX_SCORES[kind])
-    score = (Decimal(round(mark_share(ctx, student, draft.starts_at) * KIND_MAX_SCORES[kind] * 2)) / 2).quantize(CENT)
+    max_score = to_cents(Decimal(KIND_MAX_SCORES[kind]))
+    score = to_cents(Decimal(round(mark_share(ctx, student, draft.starts_at) * KIND_MAX_SCORES[kind] * 2)) / 2)
     skills = draft.subject.skills
     skill_id = rng.choice(skills)[0] if skills and rng.random() < SKILL_SHARE else None
     off_session = kind in OFF_SESSION_KINDS
@@ -110,8 +111,8 @@ def assessment_draft(ctx: SchoolContext, draft: SessionDraft, student: StudentPl
         session_id=None if off_session else draft.id,
         kind=kind,
         score=score,
-        max_score=max_score.quantize(CENT),
-        percentage=assessment_percentage(score, max_score),
+        max_score=max_score,
+        percentage=assessment_percentage(score=score, max_score=max_score),
         assessed_at=min(assessed_at, ctx.anchor),
     )
 
@@ -152,8 +153,9 @@ def enrolments(drafts: list[SessionDraft]) -> dict[tuple[int, int], Enrolment]:
 def add_progress_rows(
     ctx: SchoolContext, enrolled: dict[tuple[int, int], Enrolment], assessments: list[AssessmentDraft]
 ) -> None:
+    # Newest first, ties by id: the order in which the product reads a scope's evidence.
     evidence: dict[ProgressKey, list[AssessmentDraft]] = defaultdict(list)
-    for assessment in sorted(assessments, key=lambda item: (item.assessed_at, item.id)):
+    for assessment in sorted(assessments, key=lambda item: (item.assessed_at, item.id), reverse=True):
         evidence[(assessment.student.id, assessment.subject.id, None)].append(assessment)
         if assessment.skill_id is not None:
             evidence[(assessment.student.id, assessment.subject.id, assessment.skill_id)].append(assessment)
@@ -166,37 +168,39 @@ def add_progress_rows(
 
 
 def add_progress(
-    ctx: SchoolContext, key: ProgressKey, enrolment: Enrolment, evidence: list[AssessmentDraft]
+    ctx: SchoolContext, key: ProgressKey, enrolment: Enrolment, newest_first: list[AssessmentDraft]
 ) -> Decimal | None:
-    percentages = [assessment.percentage for assessment in evidence]
-    percentage = progress_percentage(percentages)
-    last = evidence[-1].assessed_at if evidence else None
-    created_at = evidence[0].assessed_at if evidence else enrolment.since
+    """The scope's progress as the product computes it from its latest evidence, as of the anchor."""
+    latest = newest_first[:EVIDENCE_LIMIT]
+    standing = standing_for(
+        [Evidence(percentage=item.percentage, assessed_at=item.assessed_at) for item in latest], now=ctx.anchor
+    )
+    created_at = newest_first[-1].assessed_at if newest_first else enrolment.since
     ctx.batch.add(
         t.PROGRESS,
         id=ctx.ids.next(t.PROGRESS),
         student_id=key[0],
         subject_id=key[1],
         skill_id=key[2],
-        level=level_for(percentage),
-        percentage=percentage,
-        trend=trend_for(percentages),
-        assessments_count=len(evidence),
-        last_assessed_at=last,
+        level=standing.level,
+        percentage=standing.percentage,
+        trend=standing.trend,
+        assessments_count=len(newest_first),
+        last_assessed_at=standing.last_assessed_at,
         created_at=created_at,
-        updated_at=last or created_at,
+        updated_at=standing.last_assessed_at or created_at,
     )
-    return percentage
+    return standing.percentage
 
 
 def add_goal(
-    ctx: SchoolContext, enrolment: Enrolment, percentage: Decimal | None, evidence: list[AssessmentDraft]
+    ctx: SchoolContext, enrolment: Enrolment, percentage: Decimal | None, newest_first: list[AssessmentDraft]
 ) -> None:
     """A target set by the student's teacher; achieved when the subject's percentage reached it."""
     rng = ctx.rng
     target = Decimal(rng.choice(GOAL_TARGETS))
     created_at = min(enrolment.since + timedelta(days=rng.randint(1, 14)), ctx.anchor)
-    achieved_at = evidence[-1].assessed_at if percentage is not None and percentage >= target else None
+    achieved_at = newest_first[0].assessed_at if percentage is not None and percentage >= target else None
     ctx.batch.add(
         t.GOAL,
         id=ctx.ids.next(t.GOAL),
@@ -204,7 +208,7 @@ def add_goal(
         subject_id=enrolment.subject.id,
         skill_id=None,
         title=f"Reach {target}% in {enrolment.subject.name}",
-        target_percentage=target.quantize(CENT),
+        target_percentage=to_cents(target),
         due_date=ctx.anchor.date() + timedelta(days=rng.randint(14, 120)),
         achieved_at=achieved_at,
         created_by_id=enrolment.teacher_id,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -37,20 +39,29 @@ CENTS_PER_UNIT = 100
 MINUTES_PER_HOUR = 60
 
 
-def earning_rate_for(*, teacher_id: int, school_id: int, subject_id: int, is_group: bool) -> Decimal | None:
+RateKey = tuple[int | None, bool]  # a rate's (subject id, or None for any subject; is_group)
+
+
+def rate_pick(*, rates: Mapping[RateKey, Decimal], subject_id: int, is_group: bool) -> Decimal | None:
     """The hourly rate for a session, most specific first: (subject, group), (subject), (group), default.
 
-    Group rates apply to group sessions only. ``None`` when the teacher has no applicable rate here."""
+    ``rates`` are one teacher's rates in one school, by ``(subject_id or None, is_group)``. Group rates
+    apply to group sessions only. ``None`` when none applies."""
+    preference: list[RateKey] = [(subject_id, False), (None, False)]
+    if is_group:
+        preference = [(subject_id, True), (subject_id, False), (None, True), (None, False)]
+    return next((rates[choice] for choice in preference if choice in rates), None)
+
+
+def earning_rate_for(*, teacher_id: int, school_id: int, subject_id: int, is_group: bool) -> Decimal | None:
+    """The teacher's hourly rate in the school for a session (see ``rate_pick``); ``None`` when none applies."""
     rates = {
         (rate.subject_id, rate.is_group): rate.hourly_rate
         for rate in TeacherRate.objects.filter(teacher_id=teacher_id, school_id=school_id).only(
             "subject_id", "is_group", "hourly_rate"
         )
     }
-    preference = [(subject_id, False), (None, False)]
-    if is_group:
-        preference = [(subject_id, True), (subject_id, False), (None, True), (None, False)]
-    return next((rates[choice] for choice in preference if choice in rates), None)
+    return rate_pick(rates=rates, subject_id=subject_id, is_group=is_group)
 
 
 def earning_amount(*, hourly_rate: Decimal, minutes: int) -> Decimal:
@@ -60,10 +71,16 @@ def earning_amount(*, hourly_rate: Decimal, minutes: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-def _session_description(session: Session, kind: str) -> str:
+def earning_description(*, kind: str, subject_name: str, starts_at: datetime, timezone_name: str) -> str:
+    """What a session's entry says: what it pays for, the subject, and the local start in the school's zone."""
     what = "No-show" if kind == EarningKind.NO_SHOW else "Session"
-    local = session.starts_at.astimezone(session.school.zone)
-    return f"{what}: {session.subject.name}, {local:%Y-%m-%d %H:%M} {session.school.timezone}"[:300]
+    local = starts_at.astimezone(ZoneInfo(timezone_name))
+    return f"{what}: {subject_name}, {local:%Y-%m-%d %H:%M} {timezone_name}"[:300]
+
+
+def earning_adjustment_description(*, original_id: int, original_minutes: int, minutes: int) -> str:
+    """What an adjustment says: the entry it corrects and the minutes before and after the amendment."""
+    return f"Adjustment of entry {original_id}: {original_minutes} → {minutes} minutes"[:300]
 
 
 def earning_record_for_session(*, session: Session, kind: EarningKind, minutes: int) -> EarningEntry:
@@ -90,7 +107,12 @@ def earning_record_for_session(*, session: Session, kind: EarningKind, minutes: 
                 minutes=minutes,
                 hourly_rate=hourly_rate,
                 earned_at=session.starts_at,
-                description=_session_description(session, kind),
+                description=earning_description(
+                    kind=kind,
+                    subject_name=session.subject.name,
+                    starts_at=session.starts_at,
+                    timezone_name=session.school.timezone,
+                ),
             )
     except IntegrityError as error:  # earning_one_per_session: the backstop behind the session lock
         raise Conflict(ENTRY_EXISTS, code="earning_exists") from error
@@ -131,7 +153,9 @@ def earning_session_amend(*, session: Session, minutes: int) -> list[EarningEntr
         minutes=minutes - (original.minutes + (adjusted["minutes"] or 0)),
         hourly_rate=original.hourly_rate,
         earned_at=timezone.now(),
-        description=f"Adjustment of entry {original.pk}: {original.minutes} → {minutes} minutes"[:300],
+        description=earning_adjustment_description(
+            original_id=original.pk, original_minutes=original.minutes, minutes=minutes
+        ),
     )
     return [adjustment]
 

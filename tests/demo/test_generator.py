@@ -194,3 +194,14 @@ def test_a_booking_clashes_only_with_sessions_that_overlap_it():
     assert clashes(3.5, 5)
     assert not clashes(4, 5)
     assert not clashes(0, 1, teacher_id=8)
+
+
+def test_a_billable_session_without_an_applicable_rate_is_refused():
+    generator = DemoGenerator(spec=SMALL, seed=1, anchor=ANCHOR, password_hash="hash")
+    cast, _ = generator.people()
+    school = cast.schools[0]
+    for teaching in school.teachings:
+        teaching.rates.clear()
+
+    with pytest.raises(LookupError, match="No rate"):
+        generator.school_year(school)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import stat
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -20,18 +21,16 @@ from django.db.models import Count
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
 from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_get
-from chalkboard.demo.rules import (
-    assessment_percentage,
-    earning_amount,
-    level_for,
-    progress_percentage,
-    rate_for,
-    trend_for,
-)
+from chalkboard.demo.context import day_anchor
+from chalkboard.demo.services import demo_seed
+from chalkboard.demo.specs import SMALL
 from chalkboard.demo.tables import LOAD_ORDER
 from chalkboard.earnings.models import EarningEntry, Payout
+from chalkboard.earnings.services import earning_amount, earning_description, earning_rate_for, earning_session_amend
 from chalkboard.people.models import GuardianLink, Student, TeacherRate
 from chalkboard.progress.models import AssessmentKind, ProgressAssessment, ProgressGoal, StudentProgress
+from chalkboard.progress.scoring import EVIDENCE_LIMIT, assessment_percentage
+from chalkboard.progress.services import _progress_refresh
 from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
 from chalkboard.schools.models import Membership, Role, School
 
@@ -218,11 +217,8 @@ def test_earnings_exist_in_every_status_and_each_payout_adds_up(manifest):
     assert not entries.filter(status="pending", approved_at__isnull=False).exists()
 
 
-def test_each_billable_session_has_one_entry_at_the_teachers_rate(manifest):
-    rates = defaultdict(dict)
-    for rate in TeacherRate.objects.all():
-        rates[(rate.teacher_id, rate.school_id)][(rate.subject_id, rate.is_group)] = rate.hourly_rate
-    entries = EarningEntry.objects.exclude(kind="adjustment").select_related("session__school")
+def test_each_billable_session_has_one_entry_priced_as_the_product_prices_it(manifest):
+    entries = EarningEntry.objects.exclude(kind="adjustment").select_related("session__school", "session__subject")
     by_session = Counter(entry.session_id for entry in entries)
     seated = dict(Session.objects.annotate(seated=Count("attendees")).values_list("id", "seated"))
     for session in Session.objects.select_related("school"):
@@ -230,28 +226,52 @@ def test_each_billable_session_has_one_entry_at_the_teachers_rate(manifest):
         assert by_session[session.pk] == (1 if billable else 0), session.status
     for entry in entries:
         session = entry.session
-        is_group = seated[session.pk] > 1
-        expected = rate_for(
-            rates[(entry.teacher_id, entry.school_id)], subject_id=session.subject_id, is_group=is_group
+        hourly_rate = earning_rate_for(
+            teacher_id=entry.teacher_id,
+            school_id=entry.school_id,
+            subject_id=session.subject_id,
+            is_group=seated[session.pk] > 1,
         )
-        assert entry.hourly_rate == expected
-        assert entry.amount == earning_amount(entry.hourly_rate, entry.minutes)
+        assert entry.hourly_rate == hourly_rate
+        assert entry.amount == earning_amount(hourly_rate=hourly_rate, minutes=entry.minutes)
         assert entry.currency == session.school.currency
         assert entry.earned_at == session.starts_at
         assert entry.kind == ("session" if session.status == "completed" else "no_show")
+        assert entry.description == earning_description(
+            kind=entry.kind,
+            subject_name=session.subject.name,
+            starts_at=session.starts_at,
+            timezone_name=session.school.timezone,
+        )
+        if entry.kind == "no_show":
+            assert entry.minutes == session.planned_duration_minutes
+    # Group and one-to-one sessions, in subjects with and without a rate of their own, are all priced.
+    assert {seated[entry.session_id] > 1 for entry in entries} == {True, False}
+    assert len({(entry.teacher_id, entry.school_id, entry.hourly_rate) for entry in entries}) > len(
+        {(entry.teacher_id, entry.school_id) for entry in entries}
+    )
 
 
-def test_an_amended_paid_session_keeps_its_entry_and_adds_an_adjustment(manifest):
-    adjustments = EarningEntry.objects.filter(kind="adjustment").select_related("adjusts", "session")
+def entry_fields(entry: EarningEntry) -> dict[str, Any]:
+    names = ["school_id", "teacher_id", "session_id", "kind", "status", "amount", "currency", "minutes"]
+    names += ["hourly_rate", "earned_at", "description", "adjusts_id", "payout_id"]
+    return {name: getattr(entry, name) for name in names}
+
+
+def test_an_amended_paid_session_has_the_adjustment_the_product_would_add(manifest):
+    adjustments = list(EarningEntry.objects.filter(kind="adjustment").select_related("adjusts", "session"))
     assert adjustments
     for adjustment in adjustments:
-        original = adjustment.adjusts
+        original, session = adjustment.adjusts, adjustment.session
         assert original.status == "paid"
-        assert adjustment.status == "pending"
-        assert adjustment.session_id == original.session_id
-        assert adjustment.session.actual_duration_minutes == original.minutes + adjustment.minutes
-        assert adjustment.amount == earning_amount(original.hourly_rate, adjustment.minutes)
-    amended = set(adjustments.values_list("session_id", flat=True))
+        assert session.actual_duration_minutes == original.minutes + adjustment.minutes
+        seeded = entry_fields(adjustment)
+        adjustment.delete()
+        # Amend the session again, when the demo says it was amended: the product adds the same entry.
+        with time_machine.travel(adjustment.created_at, tick=False):
+            (added,) = earning_session_amend(session=session, minutes=session.actual_duration_minutes)
+        assert entry_fields(added) == seeded
+    amended = {adjustment.session_id for adjustment in adjustments}
     for entry in EarningEntry.objects.filter(kind="session").exclude(session_id__in=amended).select_related("session"):
         assert entry.minutes == entry.session.actual_duration_minutes
 
@@ -261,7 +281,7 @@ def test_assessments_of_every_kind_with_consistent_percentages(manifest):
     assessments = ProgressAssessment.objects.select_related("session", "skill")
     assert {assessment.kind for assessment in assessments} == set(AssessmentKind.values)
     for assessment in assessments:
-        assert assessment.percentage == assessment_percentage(assessment.score, assessment.max_score)
+        assert assessment.percentage == assessment_percentage(score=assessment.score, max_score=assessment.max_score)
         if assessment.skill is not None:
             assert assessment.skill.subject_id == assessment.subject_id
         if assessment.session is not None:
@@ -272,28 +292,59 @@ def test_assessments_of_every_kind_with_consistent_percentages(manifest):
             ).exists()
 
 
-def test_progress_is_what_the_assessments_say(manifest):
-    evidence = defaultdict(list)
-    for assessment in ProgressAssessment.objects.order_by("assessed_at", "id"):
-        evidence[(assessment.student_id, assessment.subject_id, None)].append(assessment)
-        if assessment.skill_id:
-            evidence[(assessment.student_id, assessment.subject_id, assessment.skill_id)].append(assessment)
-    rows = list(StudentProgress.objects.all())
-    assert {(row.student_id, row.subject_id, row.skill_id) for row in rows} >= set(evidence)
+PROGRESS_FIELDS = ("level", "percentage", "trend", "assessments_count", "last_assessed_at")
+SEEDED_AT = datetime(2026, 3, 12, 15, 30, tzinfo=UTC)
+# Few students with many assessments each: scopes with more evidence than the product weighs.
+DENSE = replace(SMALL, schools=(replace(SMALL.schools[0], students=3),), assessments_per_school=1_000)
+DENSE_SEED = 15
+
+
+def progress_fields(progress: StudentProgress) -> tuple[Any, ...]:
+    return tuple(getattr(progress, name) for name in PROGRESS_FIELDS)
+
+
+def assert_progress_is_what_the_product_computes(now: datetime) -> list[StudentProgress]:
+    """Every progress row equals the product's recomputation of its scope at ``now``, from the assessments."""
+    rows = list(StudentProgress.objects.order_by("pk"))
     for row in rows:
-        found = evidence.get((row.student_id, row.subject_id, row.skill_id), [])
-        percentages = [assessment.percentage for assessment in found]
-        assert row.assessments_count == len(found)
-        assert row.percentage == progress_percentage(percentages)
-        assert row.level == level_for(row.percentage)
-        assert row.trend == trend_for(percentages)
-        assert row.last_assessed_at == (found[-1].assessed_at if found else None)
-    assert {row.level for row in rows} >= {"not_started", "familiar", "proficient"}
+        seeded = progress_fields(row)
+        assert progress_fields(_progress_refresh(row, now=now)) == seeded, (
+            row.student_id,
+            row.subject_id,
+            row.skill_id,
+        )
+    assessed = ProgressAssessment.objects.values_list("student_id", "subject_id", "skill_id")
+    scopes = {(student, subject, None) for student, subject, _ in assessed} | {key for key in assessed if key[2]}
+    assert {(row.student_id, row.subject_id, row.skill_id) for row in rows} >= scopes
+    return rows
+
+
+def test_progress_is_what_the_product_computes_from_the_assessments(manifest_path):
+    with time_machine.travel(SEEDED_AT, tick=False):
+        seed(manifest_path, seed=SEED, password=PASSWORD)
+
+    rows = assert_progress_is_what_the_product_computes(day_anchor(SEEDED_AT))
+
+    assert {row.level for row in rows} >= {"not_started", "attempted", "familiar", "proficient"}
+    assert {row.trend for row in rows} == {"up", "flat", "down"}
     assert ProgressGoal.objects.exists()
     for goal in ProgressGoal.objects.all():
         progress = StudentProgress.objects.get(student_id=goal.student_id, subject_id=goal.subject_id, skill=None)
         reached = progress.percentage is not None and progress.percentage >= goal.target_percentage
         assert (goal.achieved_at is not None) == reached
+
+
+def test_progress_weighs_only_the_latest_evidence_as_the_product_does():
+    # This seed hands in homework at the same moment as other work of the same scope: ties, which the
+    # product breaks by id.
+    demo_seed(spec=DENSE, seed=DENSE_SEED, password=PASSWORD, now=SEEDED_AT)
+
+    rows = assert_progress_is_what_the_product_computes(day_anchor(SEEDED_AT))
+
+    assert max(row.assessments_count for row in rows) > EVIDENCE_LIMIT
+    same_moment = ProgressAssessment.objects.values("student_id", "subject_id", "assessed_at").annotate(n=Count("id"))
+    assert same_moment.filter(n__gt=1).exists()
+    assert "mastered" in {row.level for row in rows}
 
 
 # --- the database --------------------------------------------------------------------------------------

@@ -9,13 +9,16 @@ import time_machine
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.earnings.services import (
+    earning_adjustment_description,
     earning_amount,
+    earning_description,
     earning_rate_for,
     earning_record_for_session,
     earning_session_amend,
     earnings_approve,
     earnings_changed,
     payout_create,
+    rate_pick,
 )
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import Event
@@ -109,6 +112,50 @@ def test_no_applicable_rate_is_none(world, rates):
 
     assert rate(world, subject, is_group=False) is None
     assert rate(world, subject, is_group=True) == Decimal("35.00")
+
+
+RATES = {
+    (None, False): Decimal("30.00"),
+    (7, False): Decimal("35.00"),
+    (None, True): Decimal("39.00"),
+    (8, True): Decimal("50.00"),
+    (9, True): Decimal("45.00"),
+    (9, False): Decimal("41.00"),
+}
+
+
+@pytest.mark.parametrize(
+    ("subject_id", "is_group", "expected"),
+    [
+        (9, True, "45.00"),  # subject and group
+        (7, True, "35.00"),  # subject, before the generic group rate
+        (6, True, "39.00"),  # group, before the default
+        (7, False, "35.00"),  # subject
+        (6, False, "30.00"),  # default
+        (8, False, "30.00"),  # a group rate never applies to a one-to-one session
+    ],
+)
+def test_rate_pick_takes_the_most_specific_applicable_rate(subject_id, is_group, expected):
+    assert rate_pick(rates=RATES, subject_id=subject_id, is_group=is_group) == Decimal(expected)
+
+
+def test_rate_pick_without_an_applicable_rate_is_none():
+    assert rate_pick(rates={}, subject_id=1, is_group=True) is None
+    assert rate_pick(rates={(None, True): Decimal("20.00")}, subject_id=1, is_group=False) is None
+
+
+def describe(kind="session", subject_name="Maths", *, timezone_name):
+    starts_at = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # in Lisbon, half an hour before its clocks go forward
+    return earning_description(kind=kind, subject_name=subject_name, starts_at=starts_at, timezone_name=timezone_name)
+
+
+def test_descriptions_name_the_local_start_and_the_minutes_changed():
+    assert describe(timezone_name="Europe/Lisbon") == "Session: Maths, 2026-03-29 00:30 Europe/Lisbon"
+    assert describe("no_show", timezone_name="America/Chicago") == "No-show: Maths, 2026-03-28 19:30 America/Chicago"
+    assert len(describe(subject_name="x" * 400, timezone_name="UTC")) == 300
+    assert earning_adjustment_description(original_id=12, original_minutes=60, minutes=75) == (
+        "Adjustment of entry 12: 60 → 75 minutes"
+    )
 
 
 def started(world, *students, minutes=60):
