@@ -22,6 +22,7 @@ from chalkboard.common.timezones import LocalCalendar
 from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.progress.models import ProgressAssessment, StudentProgress, Trend
 from chalkboard.scheduling.models import ATTENDED, Session, SessionStatus, SessionStudent
+from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import STAFF, Viewer
 from chalkboard.schools.models import Membership, Role
 
@@ -115,9 +116,9 @@ def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[
         "teacher": {"id": user.pk, "name": user.full_name, "email": user.email},
         "school": {"id": school.pk, "name": school.name, "timezone": school.timezone, "currency": school.currency},
         "generated_at": now,
-        "today": {"date": calendar.today.isoformat(), "sessions": [_session_item(s) for s in today]},
-        "upcoming": [_session_item(s) for s in upcoming],
-        "to_complete": [_session_item(s) for s in to_complete],
+        "today": {"date": calendar.today.isoformat(), "sessions": [session_payload(s) for s in today]},
+        "upcoming": [session_payload(s) for s in upcoming],
+        "to_complete": [session_payload(s) for s in to_complete],
         "students": _students(teacher_id=teacher_id, school_id=school_id, now=now),
         "recent_assessments": [_assessment_item(a) for a in assessments],
         "earnings": _earnings(teacher_id=teacher_id, school_id=school_id, currency=school.currency, calendar=calendar),
@@ -142,26 +143,10 @@ def _sessions_around(*, teacher_id: int, school_id: int, calendar: LocalCalendar
     attendees = SessionStudent.objects.select_related("student__user").order_by("id")
     return list(
         Session.objects.filter(window | waiting, teacher_id=teacher_id, school_id=school_id)
-        .select_related("subject")
+        .select_related("subject", "teacher__user")
         .prefetch_related(Prefetch("attendees", queryset=attendees))
         .order_by("starts_at", "id")
     )
-
-
-def _session_item(session: Session) -> dict[str, Any]:
-    return {
-        "id": session.pk,
-        "starts_at": session.starts_at,
-        "ends_at": session.ends_at,
-        "status": session.status,
-        "planned_duration_minutes": session.planned_duration_minutes,
-        "location": session.location,
-        "subject": {"id": session.subject.pk, "name": session.subject.name},
-        "students": [
-            {"id": a.student_id, "name": a.student.user.full_name, "attendance": a.attendance or None}
-            for a in session.attendees.all()
-        ],
-    }
 
 
 def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import serializers
 
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
@@ -25,6 +24,7 @@ from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from chalkboard.scheduling.models import Attendance, Session, SessionNote, SessionStatus, SessionStudent
 from chalkboard.scheduling.selectors import note_visibilities_for, session_get_for_viewer, session_may_manage
+from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import Viewer
 
 MANAGE_FORBIDDEN = "Only the session's teacher or the school's owners and admins may do this."
@@ -37,8 +37,6 @@ FINAL_STATE: dict[str, tuple[str, str]] = {
     SessionStatus.NO_SHOW: ("The session is already marked as a no-show.", "session_no_show"),
     SessionStatus.COMPLETED: ("The session is already completed.", "session_completed"),
 }
-
-_DATETIME = serializers.DateTimeField()
 
 
 @dataclass(frozen=True)
@@ -59,32 +57,6 @@ class SessionOutcome:
 
     session: Session
     body: dict[str, Any]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
-
-
-def session_item(session: Session) -> dict[str, Any]:
-    """A session as lists show it. Expects ``session_list``'s related objects to be loaded."""
-    return {
-        "id": session.pk,
-        "school_id": session.school_id,
-        "teacher": {"id": session.teacher_id, "name": session.teacher.user.full_name},
-        "subject": {"id": session.subject_id, "name": session.subject.name},
-        "starts_at": _iso(session.starts_at),
-        "ends_at": _iso(session.ends_at),
-        "planned_duration_minutes": session.planned_duration_minutes,
-        "status": session.status,
-        "location": session.location,
-        "students": [
-            {"id": seat.student_id, "name": seat.student.user.full_name, "attendance": seat.attendance or None}
-            for seat in session.attendees.all()
-        ],
-        "completed_at": _iso(session.completed_at),
-        "actual_duration_minutes": session.actual_duration_minutes,
-        "version": session.version,
-    }
 
 
 def earning_brief(entries: Sequence[EarningEntry]) -> dict[str, Any] | None:
@@ -157,7 +129,7 @@ def _finish(
     """Activity, events and the answer of a transition, all inside its transaction."""
     fresh = session_get_for_viewer(viewer=viewer, session_id=session.pk)
     entries = list(EarningEntry.objects.filter(session=session).order_by("id"))
-    item, earning = session_item(fresh), earning_brief(entries)
+    item, earning = session_payload(fresh), earning_brief(entries)
     activity_record(
         actor=viewer.user,
         verb=verb,

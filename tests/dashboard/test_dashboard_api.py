@@ -153,6 +153,11 @@ def test_sessions_are_placed_by_the_schools_day(world, clock):
     item = body["today"]["sessions"][1]
     assert item == {
         "id": later_today.pk,
+        "school_id": world.school.pk,
+        "teacher": {"id": teacher.pk, "name": teacher.user.full_name},
+        "completed_at": None,
+        "actual_duration_minutes": None,
+        "version": 1,
         "starts_at": "2026-11-27T18:00:00Z",
         "ends_at": "2026-11-27T19:00:00Z",
         "status": "scheduled",
