@@ -105,6 +105,9 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# How long the real-time event log is kept, so a dashboard can resume after being away (at least a day).
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7)
+
 # --- Accounts and passwords. ----------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
