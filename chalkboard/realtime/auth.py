@@ -36,7 +36,7 @@ BEARER = b"bearer"
 def query_params(scope: dict[str, Any]) -> dict[str, str]:
     """The query string's parameters, the first value of each."""
     raw = scope.get("query_string", b"").decode("latin-1")
-    return {name: values[0] for name, values in parse_qs(raw).items()}
+    return {name: values[0] for name, values in parse_qs(raw, keep_blank_values=True).items()}
 
 
 def _authorization(scope: dict[str, Any]) -> bytes | None:

@@ -78,27 +78,35 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         user: User | None = self.scope.get("user")
         token_digest: str | None = self.scope.get("token_digest")
         self.wake = asyncio.Event()
-        await self.accept()
         if user is None or token_digest is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            await self.refuse(CLOSE_UNAUTHORIZED)
             return
         self.user_id, self.token_digest = user.pk, token_digest
         try:
             since = parse_since(query_params(self.scope).get("since"))
         except ValueError:
-            await self.send_json({"type": "error", "message": SINCE_INVALID})
-            await self.close(code=CLOSE_BAD_REQUEST)
+            await self.refuse(CLOSE_BAD_REQUEST, SINCE_INVALID)
             return
         self.audience = await database_sync_to_async(audience_load)(user)
         if self.audience.hears_nothing:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
-        # Join before reading where to start: an event committed from here on is nudged or polled for.
+        # Join, then read where to start, then accept: every event that commits after the client sees the
+        # handshake complete is nudged or polled for, and has an id above the starting point.
         await self.groups_follow(self.audience)
         self.last_id, resync = await database_sync_to_async(replay_start)(audience=self.audience, since=since)
+        await self.accept()
         if resync is not None:
             await self.send_json({"type": "resync", "reason": resync, "id": self.last_id})
         self.pump = asyncio.create_task(self.relay())
+
+    async def refuse(self, code: int, message: str | None = None) -> None:
+        """Accept, then close with ``code``: a browser sees the code of a closed connection, whereas a
+        refused handshake reaches its code only as 1006, the same as a network failure."""
+        await self.accept()
+        if message is not None:
+            await self.send_json({"type": "error", "message": message})
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         if self.pump is not None:
