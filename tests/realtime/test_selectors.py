@@ -83,9 +83,7 @@ def test_who_sees_which_event(world, other_world):
 
 def test_messages_are_the_contract_envelope_oldest_first_after_an_id_and_limited(world):
     with time_machine.travel("2026-03-01 09:30:00.123456+00:00", tick=False):
-        first = add(
-            world.school.pk, world.teacher.pk, EventType.ASSESSMENT_CREATED, assessment_id=7, percentage="85.50"
-        )
+        first = add(world.school.pk, world.teacher.pk, EventType.ASSESSMENT_CREATED, assessment_id=7, score="8.5")
     second = add(world.school.pk, None).pk
     third = add(world.school.pk, None).pk
 
