@@ -113,16 +113,20 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.pump
-        await self.groups_follow(None)
+        try:
+            await self.groups_follow(None)
+        except Exception:  # the channel layer is unreachable: the memberships expire on their own
+            logger.warning("could not leave the dashboard groups", exc_info=True)
 
     async def groups_follow(self, audience: Audience | None) -> None:
         """Join the groups the audience hears and leave the others."""
         wanted = audience.groups if audience is not None else frozenset()
         for group in sorted(wanted - self.joined):
             await self.channel_layer.group_add(group, self.channel_name)
+            self.joined |= {group}
         for group in sorted(self.joined - wanted):
             await self.channel_layer.group_discard(group, self.channel_name)
-        self.joined = wanted
+            self.joined -= {group}
 
     # --- From the channel layer. ------------------------------------------------------------------
     async def events_available(self, message: dict[str, Any]) -> None:
@@ -165,10 +169,15 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
                 await self.drain()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
+            if isinstance(error, OSError) and not isinstance(error, TimeoutError):
+                # The client has gone: ASGI servers raise an OSError on sending to a closed socket, and
+                # then tell the consumer, which stops.
+                return
             # The client reconnects with ?since= and loses nothing.
             logger.exception("dashboard relay failed; closing the connection")
-            await self.close(code=CLOSE_INTERNAL_ERROR)
+            with contextlib.suppress(OSError):
+                await self.close(code=CLOSE_INTERNAL_ERROR)
 
     async def drain(self) -> None:
         """Send every visible event after ``last_id``, in batches, until the log has no more."""

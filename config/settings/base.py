@@ -91,7 +91,8 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis with a pool that waits under bursts (see the module).
+            "BACKEND": "chalkboard.realtime.layers.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CACHE_KEY_PREFIX", "chalkboard")},
         }
     }

@@ -346,3 +346,34 @@ async def test_a_client_that_does_not_read_does_not_hold_up_the_others(world, no
 def test_emit_helper_commits(world):
     event = emit(world.school.pk, None)
     assert Event.objects.filter(pk=event.pk).exists()
+
+
+@run_async
+async def test_a_client_gone_while_being_sent_to_ends_the_relay_quietly(world, no_poll, monkeypatch, caplog):
+    admin = await connect_as(world.admin)
+    original = consumers.DashboardConsumer.send_json
+
+    async def gone(self, content, close=False):
+        if "id" in content:
+            raise ConnectionResetError("the client went away")
+        await original(self, content, close)
+
+    monkeypatch.setattr(consumers.DashboardConsumer, "send_json", gone)
+    await aemit(world.school.pk, None)
+    assert await admin.receive_nothing(0.3)
+    await admin.send_json_to({"type": "ping"})
+    assert await receive(admin) == [{"type": "pong"}]
+    await admin.disconnect()
+    assert "relay failed" not in caplog.text
+
+
+@run_async
+async def test_leaving_the_groups_when_the_channel_layer_is_down_is_only_logged(world, no_poll, monkeypatch, caplog):
+    admin = await connect_as(world.admin)
+
+    async def down(self, group, channel):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(type(publishing.get_channel_layer()), "group_discard", down)
+    await admin.disconnect()
+    assert "could not leave the dashboard groups" in caplog.text
