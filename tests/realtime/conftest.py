@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
 from django.db import transaction
 
@@ -35,10 +35,12 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
 
 @pytest.fixture(autouse=True)
 def _fresh_channel_layer() -> Iterator[None]:
-    layer = get_channel_layer()
-    async_to_sync(layer.flush)()
+    """Each test runs in an event loop of its own: it gets a channel layer of its own, empty."""
+    channel_layers.backends.clear()
+    async_to_sync(get_channel_layer().flush)()
     yield
-    async_to_sync(layer.flush)()
+    async_to_sync(get_channel_layer().flush)()
+    channel_layers.backends.clear()
 
 
 @pytest.fixture
