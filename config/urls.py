@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("chalkboard.progress.urls")),
     path("api/", include("chalkboard.earnings.urls")),
     path("api/", include("chalkboard.dashboard.urls")),
+    path("api/", include("chalkboard.realtime.urls")),
 ]

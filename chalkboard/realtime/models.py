@@ -29,3 +29,13 @@ class Event(models.Model):
             models.Index(fields=["school", "id"], name="event_school_id"),
             models.Index(fields=["teacher_id", "id"], name="event_teacher_id"),
         ]
+
+
+class WebSocketTicket(models.Model):
+    """A single-use, short-lived credential for opening the dashboard socket from a browser, which cannot set
+    an ``Authorization`` header on a WebSocket handshake. Only its hash is stored, beside the digest of the
+    bearer token it was issued from: a ticket is honoured only while that token is, so logging out kills it."""
+
+    digest = models.CharField(max_length=64, primary_key=True, help_text="SHA-256 of the ticket, hex.")
+    token_digest = models.CharField(max_length=128, help_text="The issuing bearer token's digest (knox).")
+    expires_at = models.DateTimeField(db_index=True)

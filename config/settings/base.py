@@ -99,7 +99,8 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis with a pool that waits under bursts (see the module).
+            "BACKEND": "chalkboard.realtime.layers.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CACHE_KEY_PREFIX", "chalkboard")},
         }
     }
@@ -112,6 +113,9 @@ else:
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# How long the real-time event log is kept, so a dashboard can resume after being away (at least a day).
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7)
 
 # --- Accounts and passwords. ----------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -1,0 +1,129 @@
+"""Reads of the event log, scoped to who is listening.
+
+An owner or admin of a school hears every event of that school; a teacher hears the events of their own
+sessions, students and earnings in each school they teach in (the events whose ``teacher_id`` is theirs);
+nobody else hears anything. This is the same rule the HTTP API applies to the dashboards, taken from the
+same ``Viewer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max, Min, Q, QuerySet
+from django.utils import timezone
+from knox.models import AuthToken
+from rest_framework.fields import DateTimeField
+
+from chalkboard.realtime.models import Event
+from chalkboard.realtime.publishing import staff_group, teacher_group
+from chalkboard.schools.access import STAFF, Viewer
+from chalkboard.schools.models import Role
+
+# A client further behind than this is told to reload rather than replayed event by event.
+BACKLOG_LIMIT = 5_000
+
+RESYNC_SINCE_TOO_OLD = "since_too_old"
+RESYNC_SINCE_UNKNOWN = "since_unknown"
+RESYNC_BACKLOG_TOO_LARGE = "backlog_too_large"
+
+_datetime = DateTimeField()
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What one viewer may hear: every event of ``staff_school_ids``, and their own events (``teacher_id``
+    equal to their id) in ``teaching_school_ids``."""
+
+    user_id: int
+    staff_school_ids: frozenset[int]
+    teaching_school_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, viewer: Viewer) -> Audience:
+        return cls(
+            user_id=viewer.user_id,
+            staff_school_ids=frozenset(viewer.schools_where(*STAFF)),
+            teaching_school_ids=frozenset(viewer.schools_where(Role.TEACHER)),
+        )
+
+    @property
+    def hears_nothing(self) -> bool:
+        return not self.staff_school_ids and not self.teaching_school_ids
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The channel-layer groups whose nudges concern this audience."""
+        return frozenset(
+            [staff_group(school_id) for school_id in self.staff_school_ids]
+            + [teacher_group(self.user_id, school_id) for school_id in self.teaching_school_ids]
+        )
+
+    def visibility(self) -> Q:
+        visible = Q(school_id__in=sorted(self.staff_school_ids))
+        if self.teaching_school_ids:
+            visible |= Q(teacher_id=self.user_id, school_id__in=sorted(self.teaching_school_ids))
+        return visible
+
+
+def events_visible(*, audience: Audience) -> QuerySet[Event]:
+    return Event.objects.filter(audience.visibility()).order_by("id")
+
+
+def event_message(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as sent to a client: ``{"id", "type", "occurred_at", "school_id", "teacher_id", "data"}``."""
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "occurred_at": _datetime.to_representation(row["occurred_at"]),
+        "school_id": row["school_id"],
+        "teacher_id": row["teacher_id"],
+        "data": row["data"],
+    }
+
+
+def event_messages_after(*, audience: Audience, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` visible events with an id above ``after_id``, oldest first, ready to send. One query."""
+    rows = (
+        events_visible(audience=audience)
+        .filter(id__gt=after_id)
+        .values("id", "type", "occurred_at", "school_id", "teacher_id", "data")[:limit]
+    )
+    return [event_message(row) for row in rows]
+
+
+def event_latest_id() -> int:
+    """The id of the newest event in the log (0 when it is empty). Every event up to it has committed."""
+    return Event.objects.aggregate(latest=Max("id"))["latest"] or 0
+
+
+def replay_start(*, audience: Audience, since: int | None) -> tuple[int, str | None]:
+    """Where a new connection starts: the id after which events are sent, and a reason to resync when the
+    client's ``since`` cannot be honoured (events after it were pruned, it was never issued, or the backlog
+    is too large to replay). Without ``since`` a connection starts at the newest event."""
+    bounds = Event.objects.aggregate(oldest=Min("id"), latest=Max("id"))
+    latest = bounds["latest"] or 0
+    if since is None:
+        return latest, None
+    if since > latest:
+        return latest, RESYNC_SINCE_UNKNOWN
+    # Pruning deletes a prefix of the log: ids below the oldest one kept may have held events.
+    if bounds["oldest"] is not None and since < bounds["oldest"] - 1:
+        return latest, RESYNC_SINCE_TOO_OLD
+    backlog = events_visible(audience=audience).filter(id__gt=since).values("id")[: BACKLOG_LIMIT + 1].count()
+    if backlog > BACKLOG_LIMIT:
+        return latest, RESYNC_BACKLOG_TOO_LARGE
+    return since, None
+
+
+def token_valid(*, digest: str) -> AuthToken | None:
+    """The bearer token with this digest while it may still be used: not revoked, not expired, its user
+    active. ``None`` otherwise."""
+    token = AuthToken.objects.select_related("user").filter(digest=digest).first()
+    if token is None or not token.user.is_active:
+        return None
+    if token.expiry is not None and token.expiry <= timezone.now():
+        return None
+    return token
