@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db.models import Avg, BooleanField, Case, F, IntegerField, Max, Min, Prefetch, Q, Sum, When, Window
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Max,
+    Min,
+    Prefetch,
+    Q,
+    Sum,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
@@ -20,13 +35,16 @@ from chalkboard.common.cache import cached_versioned, school_scope, teacher_scop
 from chalkboard.common.errors import NotFound
 from chalkboard.common.timezones import LocalCalendar
 from chalkboard.earnings.models import EarningEntry, EarningStatus
-from chalkboard.progress.models import ProgressAssessment, StudentProgress, Trend
+from chalkboard.people.models import Student
+from chalkboard.progress.models import ProgressAssessment, Trend
 from chalkboard.scheduling.models import ATTENDED, Session, SessionStatus, SessionStudent
+from chalkboard.scheduling.selectors import BOOKED, booked_students
 from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import STAFF, Viewer
 from chalkboard.schools.models import Membership, Role
 
 UPCOMING_DAYS = 7
+CURRENT_STUDENT_DAYS = 90
 TO_COMPLETE_DAYS = 90  # older sessions still "scheduled" are left to the sessions list
 RECENT_ASSESSMENTS = 10
 RECENT_ACTIVITY = 10
@@ -140,27 +158,34 @@ def _sessions_around(*, teacher_id: int, school_id: int, calendar: LocalCalendar
         starts_at__gte=calendar.now - timedelta(days=TO_COMPLETE_DAYS),
         starts_at__lte=calendar.now,
     )
-    attendees = SessionStudent.objects.select_related("student__user").order_by("id")
     return list(
         Session.objects.filter(window | waiting, teacher_id=teacher_id, school_id=school_id)
         .select_related("subject", "teacher__user")
-        .prefetch_related(Prefetch("attendees", queryset=attendees))
+        .prefetch_related(Prefetch("attendees", queryset=booked_students(), to_attr=BOOKED))
         .order_by("starts_at", "id")
     )
 
 
 def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
-    """Every student the teacher teaches in the school, with how they are doing: two queries.
+    """The teacher's current students in the school (a session with them in the last or the next
+    ``CURRENT_STUDENT_DAYS`` days), with how they are doing: two queries.
 
     Window functions over the teacher's bookings give each student's last and next session and the
-    attendance of their latest completed (or missed) one, keeping a single row per student.
+    attendance of their latest completed (or missed) one, keeping a single row per student; names and
+    subject standing are then read for those few students only.
     """
     by_student = [F("student_id")]
     happened = Q(session__starts_at__lte=now) & ~Q(session__status=SessionStatus.CANCELLED)
     coming = Q(session__starts_at__gt=now, session__status=SessionStatus.SCHEDULED)
     final = Q(session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW])
-    rows = list(
-        SessionStudent.objects.filter(session__teacher_id=teacher_id, session__school_id=school_id)
+    current = timedelta(days=CURRENT_STUDENT_DAYS)
+    rows = (
+        SessionStudent.objects.filter(
+            session__teacher_id=teacher_id,
+            session__school_id=school_id,
+            session__starts_at__gte=now - current,
+            session__starts_at__lt=now + current,
+        )
         .annotate(
             last_session_at=Window(Max(Case(When(happened, then=F("session__starts_at")))), partition_by=by_student),
             next_session_at=Window(Min(Case(When(coming, then=F("session__starts_at")))), partition_by=by_student),
@@ -176,52 +201,52 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
             final_session=Case(When(final, then=True), default=False, output_field=BooleanField()),
         )
         .filter(latest_final_first=1)
-        .values(
-            "student_id",
-            "student__user__full_name",
-            "attendance",
-            "final_session",
-            "last_session_at",
-            "next_session_at",
-        )
-        .order_by("student__user__full_name", "student_id")
+        .values_list("student_id", "attendance", "final_session", "last_session_at", "next_session_at")
     )
-    standing = _subject_standing([row["student_id"] for row in rows])
+    bookings = {row[0]: row[1:] for row in rows}
     results = []
-    for row in rows:
-        percentage, trend = standing.get(row["student_id"], (None, None))
-        missed_last = row["final_session"] and row["attendance"] not in ATTENDED
+    for student_id, name, percentage, trend in _names_and_standing(list(bookings)):
+        attendance, final_session, last_session_at, next_session_at = bookings[student_id]
+        missed_last = final_session and attendance not in ATTENDED
         results.append(
             {
-                "id": row["student_id"],
-                "name": row["student__user__full_name"],
-                "last_session_at": row["last_session_at"],
-                "next_session_at": row["next_session_at"],
+                "id": student_id,
+                "name": name,
+                "last_session_at": last_session_at,
+                "next_session_at": next_session_at,
                 "progress_percentage": percentage,
                 "trend": trend,
                 "missed_last_session": missed_last,
-                "needs_attention": trend == Trend.DOWN or missed_last or row["next_session_at"] is None,
+                "needs_attention": trend == Trend.DOWN or missed_last or next_session_at is None,
             }
         )
     return {"count": len(results), "results": results}
 
 
-def _subject_standing(student_ids: list[int]) -> dict[int, tuple[str | None, str]]:
-    """Per student, the mean of their subject percentages and their worst trend (down, then up, then flat)."""
-    percentages: dict[int, list[Decimal]] = {}
-    trends: dict[int, set[str]] = {}
-    for student_id, percentage, trend in StudentProgress.objects.filter(
-        student_id__in=student_ids, skill__isnull=True
-    ).values_list("student_id", "percentage", "trend"):
-        trends.setdefault(student_id, set()).add(trend)
+def _names_and_standing(student_ids: list[int]) -> list[tuple[int, str, str | None, str | None]]:
+    """Per student, by name: the mean of their subject percentages and their worst subject trend (down,
+    then up, then flat); ``None`` for a student with no progress yet."""
+    subject_level = FilteredRelation("progress", condition=Q(progress__skill__isnull=True))
+    percentages: dict[int, list[Decimal]] = defaultdict(list)
+    trends: dict[int, set[str]] = defaultdict(set)
+    names: dict[int, str] = {}
+    for student_id, name, percentage, trend in (
+        Student.objects.filter(pk__in=student_ids)
+        .annotate(subject_level=subject_level)
+        .values_list("pk", "user__full_name", "subject_level__percentage", "subject_level__trend")
+    ):
+        names[student_id] = name
+        if trend is not None:
+            trends[student_id].add(trend)
         if percentage is not None:
-            percentages.setdefault(student_id, []).append(percentage)
-    standing: dict[int, tuple[str | None, str]] = {}
-    for student_id, seen in trends.items():
+            percentages[student_id].append(percentage)
+    standing: list[tuple[int, str, str | None, str | None]] = []
+    for student_id, name in sorted(names.items(), key=lambda item: (item[1], item[0])):
         values = percentages.get(student_id)
         mean = _money(sum(values, Decimal(0)) / len(values)) if values else None
-        worst = next(trend for trend in (Trend.DOWN, Trend.UP, Trend.FLAT) if trend in seen)
-        standing[student_id] = (mean, worst)
+        seen = trends.get(student_id, set())
+        worst = next((trend for trend in (Trend.DOWN, Trend.UP, Trend.FLAT) if trend in seen), None)
+        standing.append((student_id, name, mean, worst))
     return standing
 
 
@@ -285,7 +310,7 @@ def _stats(
     this_month = [s for s in sessions if calendar.month_start <= s.starts_at < calendar.next_month_start]
     completed = [s for s in this_month if s.status == SessionStatus.COMPLETED]
     held = [s for s in this_month if s.status in (SessionStatus.COMPLETED, SessionStatus.NO_SHOW)]
-    marks = [a.attendance for s in held for a in s.attendees.all() if a.attendance]
+    marks = [seat.attendance for s in held for seat in s.booked if seat.attendance]  # type: ignore[attr-defined]
     attended = sum(1 for mark in marks if mark in ATTENDED)
     minutes = sum(s.actual_duration_minutes or 0 for s in completed)
     average = getattr(assessments[0], "month_average", None) if assessments else None

@@ -35,14 +35,21 @@ def session_visibility(viewer: Viewer) -> Q:
     return visible
 
 
+# Sessions from ``session_list`` carry their bookings as a plain list here: reading a prefetched
+# relation through ``.all()`` clones a queryset each time, which dominated the dashboard's build.
+BOOKED = "booked"
+
+
+def booked_students() -> QuerySet[SessionStudent]:
+    return SessionStudent.objects.select_related("student__user").order_by("id")
+
+
 def session_list(*, viewer: Viewer) -> QuerySet[Session]:
     """Visible sessions with what a list shows of them, in a fixed number of queries."""
     return (
         Session.objects.filter(session_visibility(viewer))
         .select_related("subject", "teacher__user", "school")
-        .prefetch_related(
-            Prefetch("attendees", queryset=SessionStudent.objects.select_related("student__user").order_by("id"))
-        )
+        .prefetch_related(Prefetch("attendees", queryset=booked_students(), to_attr=BOOKED))
         .order_by("starts_at", "id")
     )
 

@@ -176,7 +176,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def session_payload(session: Session) -> dict[str, Any]:
-    """A session as the API shows it. Expects ``session_list``'s related objects to be loaded."""
+    """A session as the API shows it. Expects ``session_list``'s related objects to be loaded (``booked``)."""
     return {
         "id": session.pk,
         "school_id": session.school_id,
@@ -189,7 +189,7 @@ def session_payload(session: Session) -> dict[str, Any]:
         "location": session.location,
         "students": [
             {"id": booked.student_id, "name": booked.student.user.full_name, "attendance": booked.attendance or None}
-            for booked in session.attendees.all()
+            for booked in session.booked  # type: ignore[attr-defined]
         ],
         "completed_at": iso(session.completed_at),
         "actual_duration_minutes": session.actual_duration_minutes,

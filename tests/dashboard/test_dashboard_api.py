@@ -522,3 +522,14 @@ def test_renaming_a_subject_through_the_api_is_seen_at_once(world, clock):
     assert response.status_code == 200
     after = teacher_client.get(url(world.teacher)).json()["upcoming"][0]["subject"]["name"]
     assert (before, after) == (world.session.subject.name, "Advanced Algebra")
+
+
+def test_students_are_the_current_ones(world, clock):
+    Session.objects.all().delete()
+    long_gone, current = world.other_student, world.student
+    complete(f.session_for(world.teacher, long_gone, starts_at=NOW - timedelta(days=91)))
+    complete(f.session_for(world.teacher, current, starts_at=NOW - timedelta(days=89)))
+
+    students = client_for(world.teacher.user).get(url(world.teacher)).json()["students"]
+
+    assert [row["id"] for row in students["results"]] == [current.pk]
