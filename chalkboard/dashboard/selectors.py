@@ -16,14 +16,20 @@ from django.db.models import (
     Avg,
     BooleanField,
     Case,
+    Count,
+    DecimalField,
     F,
     FilteredRelation,
     IntegerField,
     Max,
     Min,
+    OuterRef,
     Prefetch,
     Q,
+    QuerySet,
+    Subquery,
     Sum,
+    Value,
     When,
     Window,
 )
@@ -41,7 +47,7 @@ from chalkboard.scheduling.models import ATTENDED, Session, SessionStatus, Sessi
 from chalkboard.scheduling.selectors import BOOKED, booked_students
 from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import STAFF, Viewer
-from chalkboard.schools.models import Membership, Role
+from chalkboard.schools.models import Membership, Role, School
 
 UPCOMING_DAYS = 7
 CURRENT_STUDENT_DAYS = 90
@@ -114,22 +120,18 @@ def dashboard_render(*, teacher_id: int, school_id: int, now: datetime) -> Dashb
 
 def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[dict[str, Any], datetime]:
     """The dashboard's data and the instant it turns stale by itself (a session starts, the day ends)."""
-    membership = (
-        Membership.objects.select_related("user", "school")
-        .filter(user_id=teacher_id, school_id=school_id, role=Role.TEACHER, is_active=True)
-        .first()
-    )
-    if membership is None:
+    teaching = Membership.objects.filter(user_id=teacher_id, school_id=school_id, role=Role.TEACHER, is_active=True)
+    school = School.objects.filter(pk=school_id, memberships__in=teaching).first()
+    if school is None:
         raise NotFound()
-    school, user = membership.school, membership.user
     calendar = LocalCalendar(zone=school.zone, now=now)
-    sessions = _sessions_around(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
+    membership = teaching.select_related("user", "school").annotate(**_figures(calendar=calendar)).get()
+    user = membership.user
+    sessions = _sessions_shown(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
 
     today = [s for s in sessions if calendar.today_start <= s.starts_at < calendar.tomorrow_start]
     upcoming = [s for s in sessions if calendar.tomorrow_start <= s.starts_at < calendar.days_ahead(UPCOMING_DAYS + 1)]
     to_complete = [s for s in sessions if s.status == SessionStatus.SCHEDULED and s.starts_at <= now]
-    assessments = _recent_assessments(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
-
     data = {
         "teacher": {"id": user.pk, "name": user.full_name, "email": user.email},
         "school": {"id": school.pk, "name": school.name, "timezone": school.timezone, "currency": school.currency},
@@ -138,9 +140,9 @@ def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[
         "upcoming": [session_payload(s) for s in upcoming],
         "to_complete": [session_payload(s) for s in to_complete],
         "students": _students(teacher_id=teacher_id, school_id=school_id, now=now),
-        "recent_assessments": [_assessment_item(a) for a in assessments],
-        "earnings": _earnings(teacher_id=teacher_id, school_id=school_id, currency=school.currency, calendar=calendar),
-        "stats": _stats(sessions=sessions, assessments=assessments, calendar=calendar),
+        "recent_assessments": _recent_assessments(teacher_id=teacher_id, school_id=school_id),
+        "earnings": _earnings(membership, currency=school.currency),
+        "stats": _stats(membership),
         "activity": _activity(teacher_id=teacher_id, school_id=school_id),
     }
     next_start = min((s.starts_at for s in sessions if s.starts_at > now), default=None)
@@ -148,22 +150,70 @@ def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[
     return data, valid_until
 
 
-def _sessions_around(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[Session]:
-    """This month's sessions, the next week's, and the recent ones still waiting to be completed: two queries."""
-    window = Q(starts_at__gte=min(calendar.month_start, calendar.today_start)) & Q(
-        starts_at__lt=max(calendar.days_ahead(UPCOMING_DAYS + 1), calendar.next_month_start)
-    )
+def _sessions_shown(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[Session]:
+    """Today's and the next week's sessions, and the recent ones still waiting to be completed: two queries."""
+    coming = Q(starts_at__gte=calendar.today_start, starts_at__lt=calendar.days_ahead(UPCOMING_DAYS + 1))
     waiting = Q(
         status=SessionStatus.SCHEDULED,
         starts_at__gte=calendar.now - timedelta(days=TO_COMPLETE_DAYS),
         starts_at__lte=calendar.now,
     )
     return list(
-        Session.objects.filter(window | waiting, teacher_id=teacher_id, school_id=school_id)
+        Session.objects.filter(coming | waiting, teacher_id=teacher_id, school_id=school_id)
         .select_related("subject", "teacher__user")
         .prefetch_related(Prefetch("attendees", queryset=booked_students(), to_attr=BOOKED))
         .order_by("starts_at", "id")
     )
+
+
+def _figures(*, calendar: LocalCalendar) -> dict[str, Any]:
+    """Earnings and this month's figures as scalar subqueries, so that they come back in the same row as
+    the check that the teacher teaches in the school: one round trip for all of them."""
+    teacher, school = OuterRef("user_id"), OuterRef("school_id")
+    month_start, month_end, last_month_start = (
+        calendar.month_start,
+        calendar.next_month_start,
+        calendar.last_month_start,
+    )
+
+    def scalar(queryset: QuerySet[Any], value: Any, *, default: Any) -> Any:
+        total = Subquery(queryset.order_by().values(group=Value(1)).annotate(value=value).values("value")[:1])
+        return total if default is None else Coalesce(total, default)
+
+    def earned(**where: Any) -> Any:
+        entries = EarningEntry.objects.filter(teacher_id=teacher, school_id=school, **where)
+        return scalar(entries, Sum("amount"), default=Value(Decimal(0), output_field=DecimalField()))
+
+    def counted(queryset: QuerySet[Any], value: Any = None) -> Any:
+        return scalar(queryset, value or Count("id"), default=Value(0))
+
+    month = Session.objects.filter(
+        teacher_id=teacher, school_id=school, starts_at__gte=month_start, starts_at__lt=month_end
+    )
+    completed = month.filter(status=SessionStatus.COMPLETED)
+    marks = SessionStudent.objects.filter(
+        session__teacher_id=teacher,
+        session__school_id=school,
+        session__starts_at__gte=month_start,
+        session__starts_at__lt=month_end,
+        session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
+    ).exclude(attendance="")
+    assessed = ProgressAssessment.objects.filter(
+        teacher_id=teacher, school_id=school, assessed_at__gte=month_start, assessed_at__lt=month_end
+    )
+    return {
+        "earned_this_month": earned(earned_at__gte=month_start, earned_at__lt=month_end),
+        "earned_last_month": earned(earned_at__gte=last_month_start, earned_at__lt=month_start),
+        "earned_pending": earned(status=EarningStatus.PENDING),
+        "earned_approved": earned(status=EarningStatus.APPROVED),
+        "earned_paid": earned(status=EarningStatus.PAID),
+        "sessions_completed": counted(completed),
+        "minutes_taught": counted(completed, Sum("actual_duration_minutes")),
+        "no_shows": counted(month.filter(status=SessionStatus.NO_SHOW)),
+        "marks": counted(marks),
+        "attended": counted(marks.filter(attendance__in=ATTENDED)),
+        "assessment_average": scalar(assessed, Avg("percentage"), default=None),
+    }
 
 
 def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
@@ -250,26 +300,13 @@ def _names_and_standing(student_ids: list[int]) -> list[tuple[int, str, str | No
     return standing
 
 
-def _recent_assessments(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[ProgressAssessment]:
-    """The latest assessments, each carrying this month's average (a window over the same rows): one query."""
-    return list(
+def _recent_assessments(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
+    assessments = (
         ProgressAssessment.objects.filter(teacher_id=teacher_id, school_id=school_id)
         .select_related("student__user", "subject", "skill")
-        .annotate(
-            month_average=Window(
-                Avg(
-                    Case(
-                        When(
-                            assessed_at__gte=calendar.month_start,
-                            assessed_at__lt=calendar.next_month_start,
-                            then="percentage",
-                        )
-                    )
-                )
-            )
-        )
         .order_by("-assessed_at", "-id")[:RECENT_ASSESSMENTS]
     )
+    return [_assessment_item(assessment) for assessment in assessments]
 
 
 def _assessment_item(assessment: ProgressAssessment) -> dict[str, Any]:
@@ -287,38 +324,26 @@ def _assessment_item(assessment: ProgressAssessment) -> dict[str, Any]:
     }
 
 
-def _earnings(*, teacher_id: int, school_id: int, currency: str, calendar: LocalCalendar) -> dict[str, Any]:
-    """Earned this month and last month (local), and all-time totals by status: one query."""
-    zero = Decimal("0")
-
-    def total(condition: Q) -> Coalesce:
-        return Coalesce(Sum("amount", filter=condition), zero)
-
-    sums = EarningEntry.objects.filter(teacher_id=teacher_id, school_id=school_id).aggregate(
-        this_month=total(Q(earned_at__gte=calendar.month_start, earned_at__lt=calendar.next_month_start)),
-        last_month=total(Q(earned_at__gte=calendar.last_month_start, earned_at__lt=calendar.month_start)),
-        pending=total(Q(status=EarningStatus.PENDING)),
-        approved=total(Q(status=EarningStatus.APPROVED)),
-        paid=total(Q(status=EarningStatus.PAID)),
-    )
-    return {"currency": currency, **{name: _money(Decimal(value)) for name, value in sums.items()}}
-
-
-def _stats(
-    *, sessions: list[Session], assessments: list[ProgressAssessment], calendar: LocalCalendar
-) -> dict[str, Any]:
-    this_month = [s for s in sessions if calendar.month_start <= s.starts_at < calendar.next_month_start]
-    completed = [s for s in this_month if s.status == SessionStatus.COMPLETED]
-    held = [s for s in this_month if s.status in (SessionStatus.COMPLETED, SessionStatus.NO_SHOW)]
-    marks = [seat.attendance for s in held for seat in s.booked if seat.attendance]  # type: ignore[attr-defined]
-    attended = sum(1 for mark in marks if mark in ATTENDED)
-    minutes = sum(s.actual_duration_minutes or 0 for s in completed)
-    average = getattr(assessments[0], "month_average", None) if assessments else None
+def _earnings(figures: Any, *, currency: str) -> dict[str, Any]:
+    """Earned this month and last month (local), and all-time totals by status."""
     return {
-        "sessions_this_month": len(completed),
-        "hours_this_month": _money(Decimal(minutes) / 60),
-        "attendance_rate": _money(Decimal(attended) / len(marks)) if marks else None,
-        "no_shows_this_month": sum(1 for s in this_month if s.status == SessionStatus.NO_SHOW),
+        "currency": currency,
+        "this_month": _money(figures.earned_this_month),
+        "last_month": _money(figures.earned_last_month),
+        "pending": _money(figures.earned_pending),
+        "approved": _money(figures.earned_approved),
+        "paid": _money(figures.earned_paid),
+    }
+
+
+def _stats(figures: Any) -> dict[str, Any]:
+    """This local month's sessions, hours, attendance, no-shows and average assessment."""
+    average = figures.assessment_average
+    return {
+        "sessions_this_month": figures.sessions_completed,
+        "hours_this_month": _money(Decimal(figures.minutes_taught) / 60),
+        "attendance_rate": _money(Decimal(figures.attended) / figures.marks) if figures.marks else None,
+        "no_shows_this_month": figures.no_shows,
         "average_assessment_percentage": _money(Decimal(average)) if average is not None else None,
     }
 
@@ -343,4 +368,4 @@ def _activity(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
 
 
 def _money(value: Decimal) -> str:
-    return str(value.quantize(CENTS))
+    return str(Decimal(value).quantize(CENTS))
