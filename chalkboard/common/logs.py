@@ -14,7 +14,7 @@ REDACTED = "[redacted]"
 
 _PATTERNS = [
     # Authorization header values: "Bearer <token>", "Token <token>", "Basic <credentials>".
-    (re.compile(r"\b(Bearer|Token|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1 {REDACTED}"),
+    (re.compile(r"\b([Bb]earer|BEARER|Token|Basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # Password fields, as JSON, form or keyword text: "password": "…", password=…
     (
         re.compile(r"""(["']?\b\w*password\w*\b["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&}]+)""", re.IGNORECASE),
