@@ -62,7 +62,7 @@ class LoginApi(APIView):
             return _too_many(quota)
         user = user_authenticate(email=email, password=data.validated_data["password"])
         window_release(scope="login_account", ident=email, rate=rate_for("login_account"))
-        quota = quota_take(scope="token", ident=f"u{user.pk}")
+        quota = quota_take(scope="tokens_issued", ident=f"u{user.pk}")
         if quota is not None and not quota.allowed:
             return _too_many(quota)
         token, expires_at = token_create(user=user)

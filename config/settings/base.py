@@ -126,7 +126,6 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(hours=env_int("TOKEN_TTL_HOURS", 12)),
-    "TOKEN_LIMIT_PER_USER": None,
     "AUTO_REFRESH": False,
 }
 
@@ -154,8 +153,9 @@ THROTTLE_RATES = {
         "login_address": "30/min",
         # Failed attempts on the token endpoint, per account (a success takes its attempt back).
         "login_account": "10/min",
-        # Tokens issued per account: each is a live credential and a database row.
-        "token": "30/hour",
+        # Tokens issued per account: each is a live credential and a database row. (Knox's own
+        # TOKEN_LIMIT_PER_USER applies only to its login view, which Chalkboard does not use.)
+        "tokens_issued": "30/hour",
         # Dashboards per user: one that is not cached costs a dozen queries to build.
         "dashboard": "120/min",
         # CSV exports of earnings per user: every entry of the range, unpaginated.

@@ -65,7 +65,7 @@ def login(client, email, password=f.PASSWORD):
 def test_every_scope_reads_its_rate_from_the_environment(monkeypatch):
     base = Path(__file__).resolve().parents[2] / "config" / "settings" / "base.py"
     defaults = runpy.run_path(str(base))["THROTTLE_RATES"]
-    assert set(defaults) == {"user", "login_address", "login_account", "token", "dashboard", "export", "ws_ticket"}
+    assert set(defaults) == {"user", "login_address", "login_account", "tokens_issued", "dashboard", "export", "ws_ticket"}
 
     for scope in defaults:
         monkeypatch.setenv(f"THROTTLE_{scope.upper()}", "7/hour")
@@ -278,7 +278,7 @@ def test_failed_logins_are_limited_per_account_and_a_success_does_not_count(api_
 @time_machine.travel(NOW, tick=False)
 def test_tokens_issued_per_account_are_limited(api_client):
     user = f.UserFactory()
-    with rates(token="2/hour"):
+    with rates(tokens_issued="2/hour"):
         assert [login(api_client, user.email).status_code for _ in range(2)] == [200, 200]
         refused = login(api_client, user.email)
         other = login(api_client, f.UserFactory().email)
