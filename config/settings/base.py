@@ -46,6 +46,9 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "chalkboard.common.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The API authenticates by bearer token and its views are exempt; this guards any view that ever
+    # relies on a cookie.
+    "django.middleware.csrf.CsrfViewMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -10,10 +10,13 @@ import runpy
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.test import override_settings
+from django.test import AsyncClient, override_settings
 from django.urls import path
 
+import config.urls
 from chalkboard.common.middleware import API_CSP
 from tests import factories as f
 from tests.conftest import client_for
@@ -129,7 +132,15 @@ def _view_with_its_own_policy(request):
     )
 
 
-urlpatterns = [path("api/own-policy/", _view_with_its_own_policy)]
+def _forbidden_outside_the_api_views(request):
+    raise PermissionDenied
+
+
+urlpatterns = [
+    path("api/own-policy/", _view_with_its_own_policy),
+    path("api/plain-forbidden/", _forbidden_outside_the_api_views),
+]
+handler403 = config.urls.handler403
 
 
 @override_settings(ROOT_URLCONF=__name__)
@@ -246,3 +257,33 @@ def test_refusals_carry_the_cors_headers_so_the_browser_can_read_them(world):
 @override_settings(CORS_ALLOWED_ORIGINS=[ORIGIN])
 def test_cors_applies_to_the_api_only(api_client):
     assert "Access-Control-Allow-Origin" not in api_client.get("/healthz", HTTP_ORIGIN=ORIGIN)
+
+
+# --- Errors outside the API views, and the ASGI path ------------------------------------------------
+
+
+def test_errors_outside_the_api_views_are_json_too(api_client):
+    expected = {
+        400: api_client.get("/healthz", HTTP_HOST="evil.example"),  # a host not in ALLOWED_HOSTS
+        404: api_client.get("/no/such/page"),
+    }
+    with override_settings(ROOT_URLCONF=__name__):
+        expected[403] = api_client.get("/api/plain-forbidden/")
+    for status, response in expected.items():
+        assert response.status_code == status
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["status"] == status
+        assert response["X-Frame-Options"] == "DENY"
+
+
+def test_the_headers_and_the_body_limit_hold_under_asgi():
+    client = AsyncClient()
+    alive = async_to_sync(client.get)("/healthz")
+    too_big = async_to_sync(client.post)("/api/subjects/", "x" * (2 * 1024 * 1024), content_type="application/json")
+    assert alive.status_code == 200
+    assert alive["Content-Security-Policy"] == API_CSP
+    assert too_big.status_code == 413
+    assert too_big.json()["code"] == "too_large"
+    for name, value in COMMON.items():
+        assert alive[name] == value
+        assert too_big[name] == value

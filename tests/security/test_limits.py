@@ -65,7 +65,8 @@ def login(client, email, password=f.PASSWORD):
 def test_every_scope_reads_its_rate_from_the_environment(monkeypatch):
     base = Path(__file__).resolve().parents[2] / "config" / "settings" / "base.py"
     defaults = runpy.run_path(str(base))["THROTTLE_RATES"]
-    assert set(defaults) == {"user", "login_address", "login_account", "tokens_issued", "dashboard", "export", "ws_ticket"}
+    scopes = {"user", "login_address", "login_account", "tokens_issued", "dashboard", "export", "ws_ticket"}
+    assert set(defaults) == scopes
 
     for scope in defaults:
         monkeypatch.setenv(f"THROTTLE_{scope.upper()}", "7/hour")
@@ -568,6 +569,8 @@ def test_assessment_list_dates_are_validated(world, query, fields):
         ("to=9999-12-31", {"to"}),
         ("from=0001-01-01T00:00:00%2B14:00", {"from"}),
         ("to=9999-12-31T23:59:59-12:00", {"to"}),
+        ("from=1969-12-31T23:59:59Z", {"from"}),
+        ("to=3000-01-01T00:00:00Z", {"to"}),
     ],
 )
 def test_assessment_list_dates_outside_1970_to_2999_are_a_400(world, other_world, query, fields):
