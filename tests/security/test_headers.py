@@ -4,7 +4,9 @@ Cache-Control on API answers, and the CORS allow-list."""
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import re
 import runpy
 from pathlib import Path
@@ -287,3 +289,37 @@ def test_the_headers_and_the_body_limit_hold_under_asgi():
     for name, value in COMMON.items():
         assert alive[name] == value
         assert too_big[name] == value
+
+
+# --- Exports -------------------------------------------------------------------------------------------
+
+
+def test_a_csv_export_is_an_attachment_whose_cells_never_run_as_spreadsheet_formulas(world):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from chalkboard.earnings.models import EarningEntry
+
+    for text in ('=HYPERLINK("http://evil.example")', "+1+1", "-2", "@SUM(A1)"):
+        EarningEntry.objects.create(
+            school=world.school,
+            teacher=world.teacher,
+            session=f.session_for(world.teacher, world.student, starts_at=timezone.now()),
+            kind="session",
+            amount=Decimal("1.00"),
+            currency="EUR",
+            minutes=0,
+            hourly_rate=Decimal("30.00"),
+            earned_at=timezone.now(),
+            description=text,
+        )
+    response = client_for(world.owner).get(f"/api/teachers/{world.teacher.pk}/earnings/?format=csv")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    descriptions = [row[-1] for row in rows[1:]]
+    assert len(descriptions) == 4
+    assert all(description.startswith("'") for description in descriptions)
