@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -10,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chalkboard.accounts.services import token_create, token_revoke, user_authenticate
-from chalkboard.common.throttling import client_address, rate_for, window_hit, window_release
+from chalkboard.common.throttling import Quota, client_address, quota_take, rate_for, window_release
 from chalkboard.schools.access import viewer_of
 from chalkboard.schools.models import Membership
 
@@ -32,6 +34,8 @@ class LoginOutput(serializers.Serializer):
     user = UserOutput()
 
 
+# Django's error reports (DEBUG pages, mail to admins) show neither the password nor the token issued.
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginApi(APIView):
     """Exchange email and password for a bearer token."""
 
@@ -44,26 +48,30 @@ class LoginApi(APIView):
         responses={200: LoginOutput, 400: OpenApiResponse(description="Invalid credentials"), 429: None},
         auth=[],
     )
+    @sensitive_variables("data", "token")
     def post(self, request: Request) -> Response:
-        allowed, wait = window_hit(scope="login_address", ident=client_address(request), rate=rate_for("login_address"))
-        if not allowed:
-            return _too_many(wait)
+        quota = quota_take(scope="login_address", ident=client_address(request))
+        if quota is not None and not quota.allowed:
+            return _too_many(quota)
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
         # Every attempt counts against the account until it succeeds: concurrent guesses cannot slip past.
-        allowed, wait = window_hit(scope="login_account", ident=email, rate=rate_for("login_account"))
-        if not allowed:
-            return _too_many(wait)
+        quota = quota_take(scope="login_account", ident=email)
+        if quota is not None and not quota.allowed:
+            return _too_many(quota)
         user = user_authenticate(email=email, password=data.validated_data["password"])
         window_release(scope="login_account", ident=email, rate=rate_for("login_account"))
+        quota = quota_take(scope="tokens_issued", ident=f"u{user.pk}")
+        if quota is not None and not quota.allowed:
+            return _too_many(quota)
         token, expires_at = token_create(user=user)
         return Response(LoginOutput({"token": token, "expires_at": expires_at, "user": user}).data)
 
 
-def _too_many(wait: int) -> Response:
-    body = {"status": 429, "code": "throttled", "message": f"Too many attempts. Try again in {wait} seconds."}
-    return Response(body, status=429, headers={"Retry-After": str(wait)})
+def _too_many(quota: Quota) -> Response:
+    body = {"status": 429, "code": "throttled", "message": f"Too many attempts. Try again in {quota.reset} seconds."}
+    return Response(body, status=429, headers=quota.headers())
 
 
 class TokenInfoOutput(serializers.Serializer):

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.contrib.auth import authenticate
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from knox.models import AuthToken
 
 from chalkboard.accounts.models import User
@@ -12,6 +13,7 @@ from chalkboard.common.errors import ValidationFailed
 INVALID_CREDENTIALS = "Unable to log in with these credentials."
 
 
+@sensitive_variables("password")
 def user_authenticate(*, email: str, password: str) -> User:
     """The active user with these credentials. Unknown email and wrong password answer the same."""
     user = authenticate(username=email.strip().lower(), password=password)
@@ -20,6 +22,7 @@ def user_authenticate(*, email: str, password: str) -> User:
     return user
 
 
+@sensitive_variables("token")
 def token_create(*, user: User) -> tuple[str, datetime | None]:
     instance, token = AuthToken.objects.create(user=user)
     return token, instance.expiry

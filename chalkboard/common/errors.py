@@ -10,8 +10,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -108,6 +109,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, Http404):
         status_code = 404
         body = error_body(status_code=404, code="not_found", message="Not found.")
+    elif isinstance(exc, RequestDataTooBig):
+        status_code = 413
+        body = error_body(status_code=413, code="too_large", message="The request body is too large.")
     elif isinstance(exc, DjangoPermissionDenied):
         status_code = 403
         body = error_body(status_code=403, code="forbidden", message="You may not do this.")
@@ -130,3 +134,24 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     set_rollback()
     return Response(body, status=status_code, headers=headers)
+
+
+# --- Errors raised outside the API views (unknown URLs, middleware, a crash): the same JSON shape. -------
+# Wired as Django's handler400/403/404/500 in ``config.urls``.
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(status_code=400, code="invalid", message="Bad request."), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(status_code=403, code="forbidden", message="You may not do this."), status=403)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body(status_code=404, code="not_found", message="Not found."), status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    body = error_body(status_code=500, code="server_error", message="Something went wrong on our side.")
+    return JsonResponse(body, status=500)

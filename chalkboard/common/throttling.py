@@ -2,15 +2,29 @@
 
 DRF's stock throttles keep a list of timestamps per client and are not atomic under concurrency; a
 counter per window is both cheaper and exact.
+
+Scopes and their default rates are in ``config.settings.base.THROTTLE_RATES``; each can be set from the
+environment as ``THROTTLE_<SCOPE>`` (``THROTTLE_DASHBOARD=60/min``). Every authenticated request counts against
+``user``; the expensive endpoints named in ``ROUTE_SCOPES`` also count against their own, tighter scope.
+The login endpoint counts its attempts itself (per address, and per account until one succeeds).
+
+Every counted request records its quota on the request, and ``RateLimitHeadersMiddleware`` turns the most
+constrained one into ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers (IETF
+draft "RateLimit header fields for HTTP"); a refused request also gets ``Retry-After``.
+
+If the cache does not answer, requests are let through uncounted: an outage of the cache must not take
+the service down with it (see SECURITY.md for the trade-off).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -19,6 +33,16 @@ logger = logging.getLogger("chalkboard.throttling")
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+# URL name → the extra scope its requests count against, on top of ``user``.
+ROUTE_SCOPES = {
+    "teacher-dashboard": "dashboard",
+    "auth-ws-ticket": "ws_ticket",
+}
+EXPORT_ROUTES = {"teacher-earnings"}
+EXPORT_FORMATS = {"csv"}
+
+QUOTAS_ATTRIBUTE = "rate_limit_quotas"
+
 
 def parse_rate(rate: str) -> tuple[int, int]:
     """``"30/min"`` → ``(30, 60)``."""
@@ -26,33 +50,96 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period[0]]
 
 
-def client_address(request: Request) -> str:
+def client_address(request: Request | HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", "unknown"))
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One scope's count in the current window, as seen by one request."""
+
+    scope: str
+    limit: int
+    used: int
+    reset: int  # seconds until the window ends (at least 1)
+
+    @property
+    def allowed(self) -> bool:
+        return self.used <= self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.reset)
+        return headers
+
+
+def quota_take(
+    *, scope: str, ident: str, rate: str | None = None, cost: int = 1, request: Request | HttpRequest | None = None
+) -> Quota | None:
+    """Count a hit against ``ident`` in ``scope``'s current window; ``None`` when the cache did not answer
+    (the request is then let through). With ``request``, the quota is kept for the response's headers."""
+    limit, period = parse_rate(rate or rate_for(scope))
+    now = time.time()
+    key = f"throttle:{scope}:{ident}:{int(now // period)}"
+    reset = max(1, int(period - (now % period)) + 1)
+    try:
+        used = _count(key, cost=cost, period=period)
+    except Exception:  # without its cache the service still answers, unthrottled, rather than failing
+        used = None
+    if used is None:
+        logger.warning("cache unavailable: %s not counted", scope)
+        return None
+    quota = Quota(scope=scope, limit=limit, used=used, reset=reset)
+    if request is not None:
+        _remember(request, quota)
+    return quota
+
+
+def _count(key: str, *, cost: int, period: int) -> int | None:
+    """One round trip for every request but the first of a window; ``None`` when the cache did not answer."""
+    try:
+        return cache.incr(key, cost)  # None: django-redis swallowed an error
+    except ValueError:  # the first hit of the window
+        added = cache.add(key, cost, timeout=period + 1)
+        if added is None:  # the cache swallowed an error (django-redis IGNORE_EXCEPTIONS)
+            return None
+        if added:
+            return cost
+        return cache.incr(key, cost)  # another process opened the window first
+
+
+def _remember(request: Request | HttpRequest, quota: Quota) -> None:
+    http_request = request._request if isinstance(request, Request) else request
+    quotas: list[Quota] = getattr(http_request, QUOTAS_ATTRIBUTE, [])
+    quotas.append(quota)
+    setattr(http_request, QUOTAS_ATTRIBUTE, quotas)
+
+
+def quota_to_report(request: HttpRequest) -> Quota | None:
+    """The quota a response reports: the one that refused the request, else the closest to its limit."""
+    quotas: list[Quota] = getattr(request, QUOTAS_ATTRIBUTE, [])
+    if not quotas:
+        return None
+    refused = [quota for quota in quotas if not quota.allowed]
+    return refused[0] if refused else min(quotas, key=lambda quota: (quota.remaining, quota.limit))
 
 
 def window_hit(*, scope: str, ident: str, rate: str, cost: int = 1) -> tuple[bool, int]:
     """Count a hit against ``ident`` in the current window. Returns (allowed, seconds until the window ends)."""
-    limit, period = parse_rate(rate)
-    now = time.time()
-    window = int(now // period)
-    key = f"throttle:{scope}:{ident}:{window}"
-    wait = max(1, int(period - (now % period)) + 1)
-    try:
-        count = _count(key, cost=cost, period=period)
-    except Exception:  # without its cache the service still answers, unthrottled, rather than failing
-        logger.warning("cache unavailable: %s not counted", scope)
-        return True, wait
-    return count <= limit, wait
-
-
-def _count(key: str, *, cost: int, period: int) -> int:
-    """One round trip for every request but the first of a window."""
-    try:
-        return cache.incr(key, cost) or 0
-    except ValueError:  # the first hit of the window
-        if cache.add(key, cost, timeout=period + 1):
-            return cost
-        return cache.incr(key, cost) or 0  # another process started the window first
+    quota = quota_take(scope=scope, ident=ident, rate=rate, cost=cost)
+    if quota is None:
+        _, period = parse_rate(rate)
+        return True, max(1, int(period - (time.time() % period)) + 1)
+    return quota.allowed, quota.reset
 
 
 def window_release(*, scope: str, ident: str, rate: str) -> None:
@@ -71,19 +158,54 @@ def rate_for(scope: str) -> str:
     return str(api_settings.DEFAULT_THROTTLE_RATES[scope])
 
 
-class UserThrottle(BaseThrottle):
-    """Per authenticated user; per address for anonymous requests."""
+def _user_ident(request: Request) -> str:
+    user = getattr(request, "user", None)
+    return f"u{user.pk}" if user is not None and user.is_authenticated else f"a{client_address(request)}"
 
-    scope = "user"
+
+class _QuotaThrottle(BaseThrottle):
+    """Counts the request against ``scope_for(request, view)``, if any, and refuses it past the limit."""
 
     def __init__(self) -> None:
         self._wait = 0
 
+    def scope_for(self, request: Request, view: Any) -> str | None:
+        raise NotImplementedError
+
     def allow_request(self, request: Request, view: Any) -> bool:
-        user = getattr(request, "user", None)
-        ident = f"u{user.pk}" if user is not None and user.is_authenticated else f"a{client_address(request)}"
-        allowed, self._wait = window_hit(scope=self.scope, ident=ident, rate=rate_for(self.scope))
-        return allowed
+        scope = self.scope_for(request, view)
+        if scope is None:
+            return True
+        quota = quota_take(scope=scope, ident=_user_ident(request), request=request)
+        if quota is None:
+            return True
+        self._wait = quota.reset
+        return quota.allowed
 
     def wait(self) -> float:
         return self._wait
+
+
+class UserThrottle(_QuotaThrottle):
+    """Per authenticated user; per address for anonymous requests."""
+
+    scope = "user"
+
+    def scope_for(self, request: Request, view: Any) -> str | None:
+        return self.scope
+
+
+def _route_name(request: Request) -> str | None:
+    match = getattr(request._request, "resolver_match", None)
+    return match.url_name if match is not None else None
+
+
+class RouteThrottle(_QuotaThrottle):
+    """The tighter scope of an expensive endpoint (``ROUTE_SCOPES``), per user."""
+
+    def scope_for(self, request: Request, view: Any) -> str | None:
+        route = _route_name(request)
+        if route in EXPORT_ROUTES:
+            renderer = getattr(request, "accepted_renderer", None)
+            return "export" if getattr(renderer, "format", None) in EXPORT_FORMATS else None
+        return ROUTE_SCOPES.get(route or "")

@@ -33,7 +33,7 @@ class DemoGenerator:
         self._booked: dict[int, list[tuple[datetime, datetime]]] = {}
 
     def people(self) -> tuple[Cast, Batch]:
-        rng = random.Random(f"{self.seed}:people")
+        rng = random.Random(f"{self.seed}:people")  # seeded for a reproducible demo, not for secrets  # nosec B311
         cast, batch = cast_build(
             spec=self.spec, rng=rng, ids=self.ids, anchor=self.anchor, password_hash=self.password_hash
         )
@@ -47,7 +47,7 @@ class DemoGenerator:
             school=school,
             anchor=self.anchor,
             ids=self.ids,
-            rng=random.Random(f"{self.seed}:school:{school.index}"),
+            rng=random.Random(f"{self.seed}:school:{school.index}"),  # a reproducible demo  # nosec B311
             batch=Batch(),
             booked=self._booked,
         )

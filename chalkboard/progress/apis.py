@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,8 @@ from chalkboard.scheduling.models import NoteVisibility
 from chalkboard.schools.access import Viewer, viewer_of
 
 MAX_ID = 2**63 - 1
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+EARLIEST_TIME, LATEST_TIME = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 
 
 # --- Input. -----------------------------------------------------------------------------------------
@@ -66,9 +68,13 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 @extend_schema_field(OpenApiTypes.STR)
 class DayOrTimeField(serializers.Field):
-    """A day (``YYYY-MM-DD``, taken in each school's time zone) or a time with its offset."""
+    """A day (``YYYY-MM-DD``, taken in each school's time zone) or a time with its offset, from 1970 to 2999
+    (beyond those, a day's local midnight may not exist as a time at all)."""
 
-    default_error_messages = {"invalid": "Give a date (YYYY-MM-DD) or a time with its UTC offset."}
+    default_error_messages = {
+        "invalid": "Give a date (YYYY-MM-DD) or a time with its UTC offset.",
+        "out_of_range": "Give a day or time between 1970 and 2999.",
+    }
 
     def to_internal_value(self, data: Any) -> date | datetime:
         if not isinstance(data, str):
@@ -78,8 +84,13 @@ class DayOrTimeField(serializers.Field):
         except ValueError:
             self.fail("invalid")
         if day is not None:
+            if not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.fail("out_of_range")
             return day
-        return AwareDateTimeField().run_validation(data)
+        moment = AwareDateTimeField().run_validation(data)
+        if not EARLIEST_TIME <= moment < LATEST_TIME:
+            self.fail("out_of_range")
+        return moment
 
 
 def _score_field(**kwargs: Any) -> serializers.DecimalField:

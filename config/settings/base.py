@@ -15,6 +15,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "knox",
     "django_filters",
@@ -35,12 +36,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer (errors and static files too) carries the CORS headers of an allowed origin.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chalkboard.common.middleware.SecurityHeadersMiddleware",
+    "chalkboard.common.middleware.RateLimitHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    "chalkboard.common.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# No CSRF middleware: nothing authenticates by cookie (no sessions; bearer tokens in the Authorization
+# header, which a cross-site request cannot send), so there is nothing for it to protect.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -132,7 +141,6 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(hours=env_int("TOKEN_TTL_HOURS", 12)),
-    "TOKEN_LIMIT_PER_USER": None,
     "AUTO_REFRESH": False,
 }
 
@@ -150,22 +158,43 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# --- Rate limits (chalkboard.common.throttling): each scope's rate from THROTTLE_<SCOPE>. -----------
+THROTTLE_RATES = {
+    scope: env_str(f"THROTTLE_{scope.upper()}", default)
+    for scope, default in {
+        # Any request of an authenticated user (of an address, when anonymous).
+        "user": "1200/min",
+        # Every attempt on the token endpoint (POST /api/auth/token/), per client address.
+        "login_address": "30/min",
+        # Failed attempts on the token endpoint, per account (a success takes its attempt back).
+        "login_account": "10/min",
+        # Tokens issued per account: each is a live credential and a database row. (Knox's own
+        # TOKEN_LIMIT_PER_USER applies only to its login view, which Chalkboard does not use.)
+        "tokens_issued": "30/hour",
+        # Dashboards per user: one that is not cached costs a dozen queries to build.
+        "dashboard": "120/min",
+        # CSV exports of earnings per user: every entry of the range, unpaginated.
+        "export": "20/min",
+        # WebSocket tickets per user (POST /api/auth/ws-ticket/): each opens a socket.
+        "ws_ticket": "30/min",
+    }.items()
+}
+
 # --- REST framework. -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chalkboard.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["chalkboard.common.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "chalkboard.common.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chalkboard.common.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["chalkboard.common.throttling.UserThrottle"],
-    "DEFAULT_THROTTLE_RATES": {
-        "user": env_str("THROTTLE_USER", "1200/min"),
-        "login_address": env_str("THROTTLE_LOGIN_ADDRESS", "30/min"),
-        "login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "10/min"),
-    },
+    "DEFAULT_THROTTLE_CLASSES": [
+        "chalkboard.common.throttling.UserThrottle",
+        "chalkboard.common.throttling.RouteThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -193,13 +222,45 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Request limits: a larger body is refused with 413 (chalkboard.common.middleware). -----------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1024 * 1024)
 
+# --- Response headers (Django's SecurityMiddleware and clickjacking middleware; the Content-Security-Policy
+# and Cache-Control come from chalkboard.common.middleware.SecurityHeadersMiddleware). --------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- CORS: browsers on these origins may call the API (bearer tokens: no cookies, no credentials). -----
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_EXPOSE_HEADERS = [
+    "Content-Disposition",
+    "ETag",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# --- Logging: messages only. Request bodies and headers are never logged, and whatever slips into a message
+# (a bearer token, an email address, a password field) is redacted before it is written. -----------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "chalkboard.common.logs.RedactSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Only through the root's redacting handler: not Django's own console handler nor its mail_admins
+        # handler (whose reports carry the request's headers).
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
