@@ -156,7 +156,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         re-checking the token and the viewer's roles at each interval."""
         loop = asyncio.get_running_loop()
         # Spread the polls of connections opened together over the interval.
-        next_check = loop.time() + POLL_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311
+        next_check = loop.time() + POLL_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311: jitter, not security
         try:
             await self.drain()
             while True:
