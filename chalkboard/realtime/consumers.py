@@ -155,8 +155,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         """Send what the log holds after ``last_id``, then again on every nudge and every poll interval,
         re-checking the token and the viewer's roles at each interval."""
         loop = asyncio.get_running_loop()
-        # Spread the polls of connections opened together over the interval.
-        next_check = loop.time() + POLL_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311: jitter, not security
+        # Spread the polls of connections opened together over the interval (jitter, not a secret).
+        next_check = loop.time() + POLL_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311
         try:
             await self.drain()
             while True:
