@@ -12,7 +12,8 @@ script. It:
    connection (emails under ``@ws-load.invalid``), and a bearer token for each (``token_create``);
 2. creates ``--writes`` scheduled sessions that started in the past, each of a teacher picked at random
    with one of their school's students;
-3. opens one authenticated WebSocket per user against ``--ws`` (``/ws/dashboard/``);
+3. opens one authenticated WebSocket per user against ``--ws`` (``/ws/dashboard/``), and waits ``--warmup``
+   seconds, so that every connection has made its first poll of the log before the writes begin;
 4. completes the sessions one by one, ``--rate`` per second, each by its teacher with
    ``POST /api/sessions/{id}/complete/`` against ``--http``: the real write path, in another process;
 5. records when each connection that should hear a completion (the school's owner and admins, the session's
@@ -243,6 +244,18 @@ class Arrival:
     at: float
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One ``session.completed`` at one connection: from its request, and from its answer (negative when the
+    event came first: it is published on commit, before the response is written)."""
+
+    session_id: int
+    connection: int
+    sent_at: float
+    latency_ms: float
+    after_answer_ms: float
+
+
 @dataclass
 class Results:
     sent_at: dict[int, float] = field(default_factory=dict)  # session id -> when its completion was sent
@@ -386,10 +399,8 @@ async def settle(wanted: dict[int, set[Delivery]], results: Results, seconds: fl
 
 def tally(
     connected: dict[int, Listener], writes: list[Write], wanted: dict[int, set[Delivery]], results: Results
-) -> tuple[Counter[str], list[float], list[float]]:
-    """Deliveries, errors, and the latency of each ``session.completed`` at each connection that hears it:
-    from its request, and from its answer (negative when the event came first: it is published on commit,
-    before the response is written)."""
+) -> tuple[Counter[str], list[Sample]]:
+    """Deliveries, errors, and the latency of each ``session.completed`` at each connection that hears it."""
     entitled: dict[int, set[Delivery]] = {index: set() for index in connected}
     for write in writes:  # a completion whose answer was lost may still have committed: not foreign
         for index, listener in connected.items():
@@ -398,8 +409,7 @@ def tally(
                 if write.session_id in results.earning_of:
                     entitled[index].add((EARNINGS, results.earning_of[write.session_id]))
     counts: Counter[str] = Counter()
-    latencies: list[float] = []
-    after_answer: list[float] = []
+    samples: list[Sample] = []
     for index, want in wanted.items():
         arrivals = results.arrivals[index]
         got = Counter((a.type, a.ref) for a in arrivals)
@@ -416,9 +426,19 @@ def tally(
                 first_arrival.setdefault(a.ref, a.at)
         for session_id, at in first_arrival.items():
             if session_id is not None and (COMPLETED, session_id) in want:
-                latencies.append((at - results.sent_at[session_id]) * 1000)
-                after_answer.append((at - results.answered_at[session_id]) * 1000)
-    return counts, latencies, after_answer
+                sent, answered = results.sent_at[session_id], results.answered_at[session_id]
+                samples.append(Sample(session_id, index, sent, (at - sent) * 1000, (at - answered) * 1000))
+    return counts, samples
+
+
+def samples_write(path: Path, samples: list[Sample]) -> None:
+    """One line per delivery of a ``session.completed``, in the order the requests were sent."""
+    first = min((sample.sent_at for sample in samples), default=0.0)
+    rows = [
+        f"{s.sent_at - first:.3f},{s.session_id},{s.connection},{s.latency_ms:.1f},{s.after_answer_ms:.1f}"
+        for s in sorted(samples, key=lambda sample: (sample.sent_at, sample.connection))
+    ]
+    path.write_text("\n".join(["sent_s,session_id,connection,latency_ms,after_answer_ms", *rows]) + "\n")
 
 
 def sent_rate(results: Results) -> float | None:
@@ -454,7 +474,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     connected = {index: listeners[index] for index in sockets}
     log(f"{len(sockets)} connected in {connect_seconds:.1f} s, {sum(results.refused.values())} refused.")
     readers = [asyncio.create_task(listen(ws, index, results)) for index, ws in sockets.items()]
-    await asyncio.sleep(1)  # let every connection settle before the first write
+    # Measure dashboards that are open, not the wake of the connection burst: each connection polls the log
+    # and re-checks its token for the first time within the poll interval (10 s) after it opened.
+    log(f"Waiting {args.warmup:.0f} s for the connections to settle...")
+    await asyncio.sleep(args.warmup)
 
     log(f"Completing {len(writes)} sessions over HTTP at {args.rate}/s against {args.http}...")
     await send_writes(args, writes, results)
@@ -469,7 +492,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*(ws.close() for ws in sockets.values()), return_exceptions=True)
     await asyncio.gather(*readers, return_exceptions=True)
 
-    counts, latencies, after_answer = measured
+    counts, samples = measured
+    if args.samples:
+        samples_write(args.samples, samples)
     return {
         "http": args.http,
         "ws": args.ws,
@@ -481,6 +506,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "refused": dict(results.refused),
         "dropped": dict(results.dropped),
         "connect_seconds": round(connect_seconds, 2),
+        "warmup_seconds": args.warmup,
         "handshake_ms": percentiles(results.handshake_ms),
         "writes": len(writes),
         "writes_sent_per_second": sent_rate(results),
@@ -497,8 +523,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "out_of_order": counts["out_of_order"],
         "foreign": counts["foreign"],
         "other_messages": dict(results.other_messages),
-        "latency_ms": percentiles(latencies, mean=True),
-        "after_answer_ms": percentiles(after_answer, mean=True),
+        "latency_ms": percentiles([sample.latency_ms for sample in samples], mean=True),
+        "after_answer_ms": percentiles([sample.after_answer_ms for sample in samples], mean=True),
     }
 
 
@@ -530,10 +556,14 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--staff-per-school", type=int, default=5, help="the owner and the admins of a school")
     parser.add_argument("--parallel-connects", type=int, default=50)
     parser.add_argument("--http-concurrency", type=int, default=16, help="completion requests in flight, at most")
+    parser.add_argument(
+        "--warmup", type=float, default=12.0, help="seconds from the last connection to the first write"
+    )
     parser.add_argument("--settle", type=float, default=30.0, help="seconds to wait for the last deliveries")
     parser.add_argument("--timeout", type=float, default=300.0, help="the whole run, in seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep what the run created")
+    parser.add_argument("--samples", type=Path, help="write every delivery's latency to this CSV file")
     args = parser.parse_args()
 
     for option, schemes in (("http", ("http",)), ("ws", ("ws",))):
