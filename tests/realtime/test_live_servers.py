@@ -1,6 +1,6 @@
-"""Two real server processes on PostgreSQL and Redis: a write committed in a third process reaches
-dashboards connected to either server, and a dashboard that moves to the other server resumes without
-losing anything."""
+"""Two real server processes on PostgreSQL and Redis: a session completed over HTTP on one server reaches the
+dashboards connected to the other, and a dashboard that moves to the other server resumes without losing
+anything."""
 
 from __future__ import annotations
 
@@ -13,19 +13,27 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from websockets.asyncio.client import connect
 
 from chalkboard.accounts.services import token_create
+from chalkboard.people.models import Student, Teacher
+from chalkboard.scheduling.models import Session
+from tests import factories as f
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 10.0
+# Connections read the log every 10 s without a nudge: anything faster came through Redis.
+NUDGED_WITHIN = 8.0
+ENVELOPE = {"id", "type", "occurred_at", "school_id", "teacher_id", "data"}
 
 
 def free_port() -> int:
@@ -94,14 +102,23 @@ def servers(live_env: dict[str, str], tmp_path: Path) -> Iterator[list[int]]:
                 process.wait(timeout=10)
 
 
-def emit_elsewhere(env: dict[str, str], school_id: int, teacher_id: int | None, **data: Any) -> int:
-    """Commit an event from a process of its own."""
-    command = [sys.executable, "-m", "tests.realtime.emit_event", "--school", str(school_id)]
-    if teacher_id is not None:
-        command += ["--teacher", str(teacher_id)]
-    command += ["--type", "session.completed", "--data", json.dumps(data)]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=60, check=True)  # noqa: S603
-    return int(json.loads(result.stdout.decode().strip().splitlines()[-1])["id"])
+def started_session(teacher: Teacher, student: Student) -> Session:
+    """A scheduled session that began two hours ago: it may be completed now."""
+    return f.session_for(teacher, student, starts_at=timezone.now() - timedelta(hours=2))
+
+
+def complete_over_http(port: int, token: str, session: Session, student: Student) -> dict[str, Any]:
+    """``POST /api/sessions/{id}/complete/`` on the server at ``port``; the answer's body."""
+    body = {"attendance": [{"student_id": student.pk, "status": "present"}], "actual_duration_minutes": 50}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/sessions/{session.pk}/complete/",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=WAIT) as response:  # noqa: S310
+        assert response.status == 200
+        return dict(json.loads(response.read()))
 
 
 def ticket_from(port: int, token: str) -> str:
@@ -113,51 +130,85 @@ def ticket_from(port: int, token: str) -> str:
 
 
 async def next_event(ws: Any) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), WAIT)))
 
 
-def test_a_write_in_another_process_reaches_dashboards_on_both_servers(world, servers, live_env):
+async def completion_events(ws: Any, *, answer: dict[str, Any], school_id: int, teacher_id: int) -> int:
+    """Reads the two events of one completion, ``session.completed`` then ``earnings.updated``, checks them
+    against the HTTP answer, and returns the id of the last one."""
+    completed, earnings = await next_event(ws), await next_event(ws)
+    assert set(completed) == ENVELOPE
+    assert completed["type"] == "session.completed"
+    assert (completed["school_id"], completed["teacher_id"]) == (school_id, teacher_id)
+    assert completed["data"]["session"]["id"] == answer["id"]
+    assert completed["data"]["session"]["status"] == "completed"
+    # The event carries the session and its earning exactly as the completion answered them.
+    assert completed["data"] == {
+        "session": {k: v for k, v in answer.items() if k != "earning"},
+        "earning": answer["earning"],
+    }
+    assert set(earnings) == ENVELOPE
+    assert earnings["type"] == "earnings.updated"
+    assert earnings["id"] > completed["id"]
+    assert (earnings["school_id"], earnings["teacher_id"]) == (school_id, teacher_id)
+    assert earnings["data"] == {
+        "teacher_id": teacher_id,
+        "school_id": school_id,
+        "entry_ids": [answer["earning"]["id"]],
+    }
+    return int(earnings["id"])
+
+
+def test_a_completion_over_http_on_one_server_reaches_dashboards_on_the_other(world, servers):
     port_a, port_b = servers
+    school_id, teacher_id = world.school.pk, world.teacher.pk
+    first, missed, live = (started_session(world.teacher, world.student) for _ in range(3))
+    others = started_session(world.other_teacher, world.other_student)
     teacher_token, _ = token_create(user=world.teacher.user)
+    other_token, _ = token_create(user=world.other_teacher.user)
     admin_token, _ = token_create(user=world.admin)
+
+    async def complete(port: int, token: str, session: Session, student: Student) -> dict[str, Any]:
+        return await asyncio.to_thread(complete_over_http, port, token, session, student)
 
     async def scenario() -> None:
         teacher_url = f"ws://127.0.0.1:{port_a}/ws/dashboard/"
-        admin_url = f"ws://127.0.0.1:{port_b}/ws/dashboard/?ticket={ticket_from(port_b, admin_token)}"
+        # A ticket issued by one server opens a socket on the other.
+        admin_url = f"ws://127.0.0.1:{port_a}/ws/dashboard/?ticket={ticket_from(port_b, admin_token)}"
         headers = {"Authorization": f"Bearer {teacher_token}"}
         async with (
             connect(teacher_url, additional_headers=headers, open_timeout=WAIT) as teacher,
             connect(admin_url, open_timeout=WAIT) as admin,
         ):
             started = time.monotonic()
-            event_id = await asyncio.to_thread(
-                emit_elsewhere, live_env, world.school.pk, world.teacher.pk, session_id=world.session.pk
-            )
-            for ws in (teacher, admin):
-                message = await next_event(ws)
-                assert message["id"] == event_id
-                assert message["type"] == "session.completed"
-                assert message["school_id"] == world.school.pk
-                assert message["teacher_id"] == world.teacher.pk
-                assert message["data"] == {"session_id": world.session.pk}
-            # Nudged through Redis, not found by a poll (which comes every 10 s).
-            assert time.monotonic() - started < 8
+            answer = await complete(port_b, teacher_token, first, world.student)
+            assert answer["id"] == first.pk
+            last_ids = [
+                await completion_events(ws, answer=answer, school_id=school_id, teacher_id=teacher_id)
+                for ws in (teacher, admin)
+            ]
+            assert last_ids[0] == last_ids[1]
+            assert time.monotonic() - started < NUDGED_WITHIN
             await teacher.send(json.dumps({"type": "ping"}))
             assert json.loads(await asyncio.wait_for(teacher.recv(), WAIT)) == {"type": "pong"}
-            last_seen = event_id
+            last_seen = last_ids[0]
 
-        # Away from both servers, two more writes commit, one of them another teacher's.
-        missed = await asyncio.to_thread(emit_elsewhere, live_env, world.school.pk, world.teacher.pk, n=1)
-        await asyncio.to_thread(emit_elsewhere, live_env, world.school.pk, world.other_teacher.pk, n=2)
+        # Away from both sockets, two more sessions are completed, one of them another teacher's.
+        missed_answer = await complete(port_a, teacher_token, missed, world.student)
+        await complete(port_a, other_token, others, world.other_student)
 
-        # The teacher comes back through the other server and resumes from the last id they saw.
+        # The teacher comes back through the other server and resumes from the last id they saw: their own
+        # missed completion, none of the other teacher's, then live ones.
         resume_url = f"ws://127.0.0.1:{port_b}/ws/dashboard/?since={last_seen}"
         async with connect(resume_url, additional_headers=headers, open_timeout=WAIT) as teacher:
-            assert (await next_event(teacher))["id"] == missed
-            live = await asyncio.to_thread(emit_elsewhere, live_env, world.school.pk, world.teacher.pk, n=3)
-            assert (await next_event(teacher))["id"] == live
+            await completion_events(teacher, answer=missed_answer, school_id=school_id, teacher_id=teacher_id)
+            live_answer = await complete(port_a, teacher_token, live, world.student)
+            await completion_events(teacher, answer=live_answer, school_id=school_id, teacher_id=teacher_id)
 
     asyncio.run(scenario())
+    assert set(
+        Session.objects.filter(pk__in=[first.pk, missed.pk, live.pk, others.pk]).values_list("status", flat=True)
+    ) == {"completed"}
 
 
 def test_a_used_ticket_is_refused_by_the_other_server(world, servers):
