@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -28,6 +27,7 @@ from knox.models import AuthToken
 from rest_framework import exceptions
 
 from chalkboard.accounts.authentication import BearerTokenAuthentication
+from chalkboard.realtime.db import database_call
 from chalkboard.realtime.services import ticket_consume
 
 BEARER = b"bearer"
@@ -72,7 +72,7 @@ class TokenAuthMiddleware(BaseMiddleware):
     """Authenticates a WebSocket handshake by bearer token or single-use ticket (see the module docstring)."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        token = await database_sync_to_async(token_from_scope)(scope)
+        token = await database_call(token_from_scope)(scope)
         scope = {
             **scope,
             "user": token.user if token is not None else None,

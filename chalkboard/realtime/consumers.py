@@ -16,11 +16,11 @@ import logging
 import random
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chalkboard.accounts.models import User
 from chalkboard.realtime.auth import query_params
+from chalkboard.realtime.db import database_call
 from chalkboard.realtime.selectors import Audience, event_messages_after, replay_start, token_valid
 from chalkboard.schools.access import Viewer
 
@@ -87,14 +87,14 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.refuse(CLOSE_BAD_REQUEST, SINCE_INVALID)
             return
-        self.audience = await database_sync_to_async(audience_load)(user)
+        self.audience = await database_call(audience_load)(user)
         if self.audience.hears_nothing:
             await self.refuse(CLOSE_FORBIDDEN)
             return
         # Join, then read where to start, then accept: every event that commits after the client sees the
         # handshake complete is nudged or polled for, and has an id above the starting point.
         await self.groups_follow(self.audience)
-        self.last_id, resync = await database_sync_to_async(replay_start)(audience=self.audience, since=since)
+        self.last_id, resync = await database_call(replay_start)(audience=self.audience, since=since)
         await self.accept()
         if resync is not None:
             await self.send_json({"type": "resync", "reason": resync, "id": self.last_id})
@@ -183,7 +183,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         """Send every visible event after ``last_id``, in batches, until the log has no more."""
         while True:
             self.wake.clear()
-            messages = await database_sync_to_async(event_messages_after)(
+            messages = await database_call(event_messages_after)(
                 audience=self.audience, after_id=self.last_id, limit=BATCH_SIZE
             )
             for message in messages:
@@ -195,7 +195,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def recheck(self) -> bool:
         """Close the connection once its token is no longer valid (4401) or its viewer has no role left
         that hears events (4403); otherwise follow the viewer's current roles."""
-        audience = await database_sync_to_async(audience_recheck)(self.user_id, self.token_digest)
+        audience = await database_call(audience_recheck)(self.user_id, self.token_digest)
         if audience is None:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return False

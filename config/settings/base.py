@@ -126,6 +126,9 @@ else:
 # How long the real-time event log is kept, so a dashboard can resume after being away (at least a day).
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7)
 
+# Socket consumers run their database calls on the executor's threads, not one shared thread.
+REALTIME_DB_THREAD_SENSITIVE = env_bool("REALTIME_DB_THREAD_SENSITIVE")
+
 # --- Accounts and passwords. ----------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

@@ -1,5 +1,6 @@
 """Test settings: the same stack as production, with a fast password hasher."""
 
+from config.env import env_bool
 from config.settings.base import *  # noqa: F403
 from config.settings.base import REST_FRAMEWORK, THROTTLE_RATES
 
@@ -14,3 +15,6 @@ REST_FRAMEWORK = {
         "login_account": "5/min",
     },
 }
+
+# Test data lives in one uncommitted transaction, bound to the test's thread (see chalkboard.realtime.db).
+REALTIME_DB_THREAD_SENSITIVE = env_bool("REALTIME_DB_THREAD_SENSITIVE", default=True)

@@ -59,6 +59,7 @@ def live_env() -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": os.environ["REDIS_URL"],
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REALTIME_DB_THREAD_SENSITIVE": "0",  # the servers' data is committed: the production path
         "PYTHONUNBUFFERED": "1",
     }
 
