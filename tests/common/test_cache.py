@@ -120,7 +120,7 @@ def test_cached_versioned_builds_once_then_serves_the_cache():
 
 def test_cached_versioned_with_the_cache_down_builds_every_time():
     build = mock.Mock(return_value=1)
-    with mock.patch.object(cache, "get", side_effect=ConnectionError):
+    with mock.patch.object(cache, "get_many", side_effect=ConnectionError):
         assert cached_versioned("k", scopes=[], build=build, timeout=60) == 1
         assert cached_versioned("k", scopes=[], build=build, timeout=60) == 1
     assert build.call_count == 2
