@@ -147,6 +147,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "chalkboard.common.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "chalkboard.common.metadata.ViewMetadata",
     "EXCEPTION_HANDLER": "chalkboard.common.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["chalkboard.common.throttling.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
