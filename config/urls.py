@@ -6,6 +6,8 @@ from chalkboard.common.health import healthz, readyz
 
 register_converter(IdConverter, "id")
 
+handler404 = "chalkboard.common.errors.page_not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),

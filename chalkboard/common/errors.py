@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -130,3 +130,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     set_rollback()
     return Response(body, status=status_code, headers=headers)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's answer to a URL no route matches (``/api/sessions/abc/``), in the one error shape rather
+    than an HTML page."""
+    body = error_body(status_code=404, code="not_found", message="Not found.")
+    return JsonResponse(body, status=404, json_dumps_params={"separators": (",", ":")})

@@ -169,6 +169,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    # Ids in paths (``chalkboard.common.converters.IdConverter``): positive, at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chalkboard.common.openapi.document_common_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceEnum": "chalkboard.scheduling.models.Attendance",
         "NoteVisibilityEnum": "chalkboard.scheduling.models.NoteVisibility",

@@ -97,7 +97,9 @@ class Filled:
 
 def _complete(session: Session, *, by: User, minutes: int = 50) -> EarningEntry:
     viewer = Viewer.for_user(by)
-    marks = [completion.AttendanceMark(student_id=seat.student_id, status="present") for seat in session.attendees.all()]
+    marks = [
+        completion.AttendanceMark(student_id=seat.student_id, status="present") for seat in session.attendees.all()
+    ]
     completion.session_complete(viewer=viewer, session=session, attendance=marks, actual_duration_minutes=minutes)
     return EarningEntry.objects.get(session=session)
 
@@ -151,7 +153,11 @@ def fill(world: SchoolWorld) -> Filled:
         assessed_at=now - timedelta(days=2),
     )
     goal = ProgressGoal.objects.create(
-        student=w.student, subject=subject, title="Fractions at 80%", target_percentage=Decimal("80"), created_by=w.owner
+        student=w.student,
+        subject=subject,
+        title="Fractions at 80%",
+        target_percentage=Decimal("80"),
+        created_by=w.owner,
     )
     other_goal = ProgressGoal.objects.create(
         student=w.other_student, subject=subject, title="Algebra", target_percentage=Decimal("70"), created_by=w.owner

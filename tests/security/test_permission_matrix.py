@@ -7,6 +7,8 @@ back, so every actor meets the same data.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
 
 from tests.conftest import SchoolWorld
 from tests.security.matrix import EXCLUDED_ROUTES, ROWS, Row, all_rows, route_of
@@ -97,17 +100,37 @@ def shape(response: HttpResponse) -> tuple[int, Any, Any]:
     return response.status_code, None, None
 
 
+@functools.cache
+def documented_statuses() -> dict[tuple[str, str], set[int]]:
+    """The status codes the OpenAPI schema documents for each (path, method)."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        (path, method.upper()): {int(code) for code in operation["responses"]}
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def schema_path(row: Row) -> str:
+    """``api/sessions/<id:session_id>/`` as the schema writes it: ``/api/sessions/{session_id}/``."""
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route_of(row.path))
+
+
 @pytest.mark.parametrize("row", MATRIX, ids=lambda row: row.name)
 def test_permission_matrix(row: Row, scene: Scene) -> None:
     ids = scene.home.ids()
     ghost_ids = dict.fromkeys(ids, GHOST_ID)
     problems: list[str] = []
+    in_schema = row.method not in ("HEAD", "OPTIONS")  # Django's and DRF's own answers, not API operations
+    documented = documented_statuses()[(schema_path(row), row.method)] if in_schema else set()
     for actor in ACTORS:
         response = send(scene, row, actor, ids)
         expected = row.expect[actor]
         if response.status_code != expected:
             problems.append(f"{actor}: {response.status_code} (expected {expected}) {response.content[:200]!r}")
             continue
+        if in_schema and response.status_code not in documented:
+            problems.append(f"{actor}: {response.status_code} is not among the schema's answers {sorted(documented)}")
         body = body_of(response)
         if found := leaks(scene, actor, body):
             problems.append(f"{actor}: the body shows {', '.join(sorted(set(found)))}")
