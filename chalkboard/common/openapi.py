@@ -56,3 +56,53 @@ NOT_AUTHENTICATED = error_response(
 NOT_FOUND = error_response(
     404, "Missing, or not visible to the caller: both answer alike.", ("Not found", "not_found", "Not found.", None)
 )
+
+
+# --- Answers every operation can give, whatever its own annotations say. ---------------------------------
+
+COMMON_ERRORS = {
+    "400": "Invalid input or query parameters; `fields` names what is wrong.",
+    "401": "No valid bearer token.",
+    "404": "Missing, or not visible to the caller: both answer alike (or a page past the last).",
+    "429": "Too many requests: wait for the seconds in `Retry-After`.",
+}
+
+
+def _common_errors_for(operation: dict[str, Any]) -> list[str]:
+    parameters = operation.get("parameters", [])
+    codes = ["429"]
+    if operation.get("security") and operation["security"] != [{}]:
+        codes.append("401")
+    if "requestBody" in operation or any(parameter["in"] == "query" for parameter in parameters):
+        codes.append("400")
+    if any(parameter["in"] == "path" or parameter["name"] == "page" for parameter in parameters):
+        codes.append("404")
+    return codes
+
+
+def document_common_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A drf-spectacular post-processing hook: every operation documents the errors any request to it may get
+    (401 without a valid token, 429 when throttled, 400 for bad input, 404 for an id it cannot see or a page
+    past the last), in the one error shape, unless its own annotations describe them already."""
+    error = {"$ref": "#/components/schemas/ErrorOutput"}
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "ErrorOutput",
+        {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {}},
+            },
+            "required": ["code", "message", "status"],
+        },
+    )
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code in _common_errors_for(operation):
+                responses.setdefault(
+                    code, {"description": COMMON_ERRORS[code], "content": {"application/json": {"schema": error}}}
+                )
+    return result

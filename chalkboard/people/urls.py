@@ -4,9 +4,9 @@ from chalkboard.people import apis
 
 urlpatterns = [
     path("teachers/", apis.TeacherListApi.as_view(), name="teacher-list"),
-    path("teachers/<int:teacher_id>/", apis.TeacherDetailApi.as_view(), name="teacher-detail"),
+    path("teachers/<id:teacher_id>/", apis.TeacherDetailApi.as_view(), name="teacher-detail"),
     path("students/", apis.StudentListApi.as_view(), name="student-list"),
-    path("students/<int:student_id>/", apis.StudentDetailApi.as_view(), name="student-detail"),
+    path("students/<id:student_id>/", apis.StudentDetailApi.as_view(), name="student-detail"),
     path("guardians/", apis.GuardianListApi.as_view(), name="guardian-list"),
-    path("guardians/<int:guardian_id>/", apis.GuardianDetailApi.as_view(), name="guardian-detail"),
+    path("guardians/<id:guardian_id>/", apis.GuardianDetailApi.as_view(), name="guardian-detail"),
 ]

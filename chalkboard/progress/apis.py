@@ -265,7 +265,9 @@ class ProgressError(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     fields_ = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False, help_text="The fields at fault."
+        child=serializers.JSONField(),
+        required=False,
+        help_text="The fields at fault, each with its messages (nested like the input for nested fields).",
     )
 
     def get_fields(self) -> dict[str, serializers.Field]:

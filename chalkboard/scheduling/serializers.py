@@ -160,9 +160,9 @@ class SessionErrorOutput(serializers.Serializer):
         # ``fields`` cannot be declared as a class attribute: it is the serializer's own property.
         fields = super().get_fields()
         fields["fields"] = serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
+            child=serializers.JSONField(),
             required=False,
-            help_text="The fields at fault, each with its messages.",
+            help_text="The fields at fault, each with its messages (nested like the input for nested fields).",
         )
         return fields
 

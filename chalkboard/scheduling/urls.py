@@ -4,6 +4,6 @@ from chalkboard.scheduling.apis import SessionCancelApi, SessionDetailApi, Sessi
 
 urlpatterns = [
     path("sessions/", SessionListApi.as_view(), name="session-list"),
-    path("sessions/<int:session_id>/", SessionDetailApi.as_view(), name="session-detail"),
-    path("sessions/<int:session_id>/cancel/", SessionCancelApi.as_view(), name="session-cancel"),
+    path("sessions/<id:session_id>/", SessionDetailApi.as_view(), name="session-detail"),
+    path("sessions/<id:session_id>/cancel/", SessionCancelApi.as_view(), name="session-cancel"),
 ]

@@ -38,9 +38,9 @@ class ApiErrorOutput(serializers.Serializer):
     message = serializers.CharField()
     # The metaclass takes declared fields off the class, so this does not shadow ``Serializer.fields``.
     fields = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text="The input fields at fault, each with its messages.",
+        help_text="The input fields at fault, each with its messages (nested like the input for nested fields).",
     )
 
 
@@ -234,7 +234,11 @@ class MemberListApi(ScopedListApi):
         school = selectors.school_get_for_viewer(viewer=self.viewer, school_id=self.kwargs["school_id"])
         return selectors.membership_list(viewer=self.viewer, school=school)
 
-    @extend_schema(operation_id="schools_members_list", responses=MemberOutput(many=True))
+    @extend_schema(
+        operation_id="schools_members_list",
+        responses={200: MemberOutput(many=True), **error_responses(403, 404)},
+        description="Owners and admins only: another member of the school gets 403.",
+    )
     def get(self, request: Request, school_id: int) -> Response:
         return self.paginated(lambda page: [_member_data(m) for m in page], MemberOutput)
 

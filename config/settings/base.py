@@ -192,6 +192,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "chalkboard.common.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "chalkboard.common.metadata.ViewMetadata",
     "EXCEPTION_HANDLER": "chalkboard.common.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "chalkboard.common.throttling.UserThrottle",
@@ -212,6 +213,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    # Ids in paths (``chalkboard.common.converters.IdConverter``): positive, at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chalkboard.common.openapi.document_common_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceEnum": "chalkboard.scheduling.models.Attendance",
         "NoteVisibilityEnum": "chalkboard.scheduling.models.NoteVisibility",

@@ -28,7 +28,7 @@ def test_errors_are_documented_in_the_one_error_shape(schema):
     create = schema["paths"]["/api/assessments/"]["post"]["responses"]
 
     assert set(error["properties"]) == {"status", "code", "message", "fields"}
-    assert set(create) == {"201", "400", "401", "403"}
+    assert set(create) == {"201", "400", "401", "403", "429"}
     example = create["400"]["content"]["application/json"]["examples"]
     assert next(iter(example.values()))["value"]["fields"] == {
         "score": ["The score must be between 0 and the maximum score."]

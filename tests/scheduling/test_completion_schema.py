@@ -14,7 +14,7 @@ def test_the_schema_documents_completion_and_earnings_without_warnings(tmp_path)
     complete = paths["/api/sessions/{session_id}/complete/"]
     assert set(complete) >= {"post", "put"}
     assert {p["name"] for p in complete["post"]["parameters"]} >= {"Idempotency-Key", "session_id"}
-    assert set(complete["post"]["responses"]) == {"200", "400", "401", "403", "404", "409"}
+    assert set(complete["post"]["responses"]) == {"200", "400", "401", "403", "404", "409", "429"}
     earnings = paths["/api/teachers/{teacher_id}/earnings/"]["get"]
     assert set(earnings["responses"]["200"]["content"]) == {"application/json", "text/csv"}
     assert {p["name"] for p in earnings["parameters"]} >= {"from", "to", "group_by", "school", "format"}

@@ -1,0 +1,349 @@
+"""The permission matrix: every endpoint and method of the API, and what each actor gets from it.
+
+One row per (path, method). Its cells give the status each actor gets for "the object" of the row (see
+``scene.py``), in the columns of ``scene.ACTORS``:
+
+    own  adm  tch  otT  stu  otS  grd  otG  fOwn fAdm fTch rev  anon
+
+owner, admin, the object's teacher, another teacher of the school, the object's student, another student,
+the student's guardian, another student's guardian, the owner, admin and teacher of another school, the
+owner with a revoked token, and no token at all. The contract (``API.md``): no valid token 401; an object
+one may see but not act on 403; an object one may not see, in any school, 404, exactly as for an id that
+does not exist. Ids named in a body rather than the path follow each endpoint's documented rule (a school
+one does not belong to is "unknown": 400 on the field, or 404 where the endpoint says so).
+
+List rows also say which ids each actor must find in the list: exactly those, no more (``visible``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from chalkboard.earnings.models import EarningEntry, Payout
+from chalkboard.people.models import GuardianLink, Student
+from chalkboard.progress.models import ProgressAssessment, ProgressGoal
+from chalkboard.scheduling.models import Session, SessionStudent
+from chalkboard.schools.models import Membership, Role, Subject
+from tests.factories import PASSWORD
+from tests.security.scene import ACTORS, Filled
+
+Ids = dict[str, int]
+Body = Callable[[Ids, str | None], Any]
+
+# Not in the matrix: public by design, and they show no school's data.
+EXCLUDED_ROUTES = {
+    "api/schema/": "The OpenAPI schema: public documentation, the same for everyone, no data.",
+    "api/docs/": "The interactive documentation page: public, static, no data.",
+}
+
+STAFF_ROLES = ("owner", "admin")
+TEACHER_ROLES = ("teacher", "other_teacher")
+FAMILY_PUPIL = {
+    "student": "student",
+    "other_student": "other_student",
+    "guardian": "student",
+    "other_guardian": "other_student",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    endpoint: str  # "METHOD path", the path a template over the scene's ids: "GET /api/sessions/{session}/"
+    cells: str  # the status of each actor, in the order of ``scene.ACTORS``
+    body: Body | None = None
+    # For lists: the ids the actor's persona may see (see ``scene.PERSONA``), and how to read them off the body.
+    visible: Callable[[Filled, str], set[int]] | None = None
+    listed: Callable[[Any], list[int]] = field(default=lambda body: [item["id"] for item in body["results"]])
+    counted: bool = True  # a paginated list: its ``count`` must match, and one page holds it all
+
+    @property
+    def method(self) -> str:
+        return self.endpoint.split()[0]
+
+    @property
+    def path(self) -> str:
+        path = self.endpoint.split()[1]
+        return f"{path}?page_size=100" if self.visible is not None and self.counted else path
+
+    @property
+    def expect(self) -> dict[str, int]:
+        codes = [int(code) for code in self.cells.split()]
+        assert len(codes) == len(ACTORS), self.endpoint
+        return dict(zip(ACTORS, codes, strict=True))
+
+    @property
+    def name(self) -> str:
+        return self.endpoint
+
+
+# --- Who may see what, from the data itself (never through the selectors under test). ---------------------
+
+
+def _pupil(filled: Filled, role: str) -> Student:
+    return getattr(filled.world, FAMILY_PUPIL[role])
+
+
+def _teacher_id(filled: Filled, role: str) -> int:
+    return getattr(filled.world, role).pk
+
+
+def _taught(filled: Filled, role: str) -> set[int]:
+    """The students ``role`` (a teacher) has a session with in the school."""
+    return set(
+        SessionStudent.objects.filter(
+            session__school=filled.world.school, session__teacher_id=_teacher_id(filled, role)
+        ).values_list("student_id", flat=True)
+    )
+
+
+def visible_schools(filled: Filled, role: str) -> set[int]:
+    return {filled.world.school.pk}
+
+
+def visible_subjects(filled: Filled, role: str) -> set[int]:
+    return set(Subject.objects.filter(school=filled.world.school).values_list("pk", flat=True))
+
+
+def visible_members(filled: Filled, role: str) -> set[int]:
+    return set(Membership.objects.filter(school=filled.world.school).values_list("pk", flat=True))
+
+
+def visible_teachers(filled: Filled, role: str) -> set[int]:
+    if role in STAFF_ROLES:
+        return set(
+            Membership.objects.filter(school=filled.world.school, role=Role.TEACHER, is_active=True).values_list(
+                "user_id", flat=True
+            )
+        )
+    if role in TEACHER_ROLES:
+        return {_teacher_id(filled, role)}
+    return set()
+
+
+def visible_students(filled: Filled, role: str) -> set[int]:
+    if role in STAFF_ROLES:
+        return set(Student.objects.filter(school=filled.world.school).values_list("pk", flat=True))
+    if role in TEACHER_ROLES:
+        return _taught(filled, role)
+    return {_pupil(filled, role).pk}
+
+
+def visible_guardians(filled: Filled, role: str) -> set[int]:
+    links = GuardianLink.objects.filter(student__school=filled.world.school)
+    if role in STAFF_ROLES:
+        pass
+    elif role in TEACHER_ROLES:
+        links = links.filter(student_id__in=_taught(filled, role))
+    elif role in ("guardian", "other_guardian"):
+        links = links.filter(guardian=filled.world.user(role))
+    else:
+        return set()  # a student sees no guardian, not even their own
+    return set(links.values_list("guardian_id", flat=True))
+
+
+def visible_sessions(filled: Filled, role: str) -> set[int]:
+    sessions = Session.objects.filter(school=filled.world.school)
+    if role in TEACHER_ROLES:
+        sessions = sessions.filter(teacher_id=_teacher_id(filled, role))
+    elif role not in STAFF_ROLES:
+        sessions = sessions.filter(attendees__student=_pupil(filled, role))
+    return set(sessions.values_list("pk", flat=True))
+
+
+def visible_assessments(filled: Filled, role: str) -> set[int]:
+    assessments = ProgressAssessment.objects.filter(school=filled.world.school)
+    if role in TEACHER_ROLES:
+        assessments = assessments.filter(
+            Q(teacher_id=_teacher_id(filled, role)) | Q(student_id__in=_taught(filled, role))
+        )
+    elif role not in STAFF_ROLES:
+        assessments = assessments.filter(student=_pupil(filled, role))
+    return set(assessments.values_list("pk", flat=True))
+
+
+def _ledger(model: type[EarningEntry] | type[Payout], filled: Filled, role: str) -> set[int]:
+    rows = model.objects.filter(school=filled.world.school)
+    if role in TEACHER_ROLES:
+        rows = rows.filter(teacher_id=_teacher_id(filled, role))
+    elif role not in STAFF_ROLES:
+        return set()
+    return set(rows.values_list("pk", flat=True))
+
+
+def visible_entries(filled: Filled, role: str) -> set[int]:
+    return _ledger(EarningEntry, filled, role)
+
+
+def visible_payouts(filled: Filled, role: str) -> set[int]:
+    return _ledger(Payout, filled, role)
+
+
+def visible_goals(filled: Filled, role: str) -> set[int]:
+    return set(ProgressGoal.objects.filter(student=filled.world.student).values_list("pk", flat=True))
+
+
+# --- Bodies. --------------------------------------------------------------------------------------------------
+
+
+def _soon() -> str:
+    return (timezone.now() + timedelta(days=2)).isoformat()
+
+
+def body(fn: Callable[[Ids], Any]) -> Body:
+    return lambda ids, email: fn(ids)
+
+
+# fmt: off
+#                                                              own adm tch otT stu otS grd otG fOw fAd fTc rev ano
+ROWS: list[Row] = [
+    # Accounts.
+    Row("POST /api/auth/token/",                              "200 200 200 200 200 200 200 200 200 200 200 200 400",
+        body=lambda ids, email: {"email": email or "nobody@example.test", "password": PASSWORD}),
+    Row("POST /api/auth/logout/",                             "204 204 204 204 204 204 204 204 204 204 204 401 401"),
+    Row("GET /api/auth/token/info/",                          "200 200 200 200 200 200 200 200 200 200 200 401 401"),
+    # Any signed-in user may ask for a socket ticket; the socket itself then decides who hears what.
+    Row("POST /api/auth/ws-ticket/",                          "200 200 200 200 200 200 200 200 200 200 200 401 401"),
+    Row("GET /api/me/",                                       "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_schools, listed=lambda b: [m["school_id"] for m in b["memberships"]], counted=False),
+    # Schools, members, subjects, skills.
+    Row("GET /api/schools/",                                  "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_schools),
+    Row("POST /api/schools/",                                 "201 201 201 201 201 201 201 201 201 201 201 401 401",
+        body=body(lambda ids: {"name": "Porto Tutors", "timezone": "Europe/Lisbon"})),
+    Row("GET /api/schools/{school}/",                         "200 200 200 200 200 200 200 200 404 404 404 401 401"),
+    Row("PATCH /api/schools/{school}/",                       "200 200 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"name": "Renamed"})),
+    # The school has history, so its owner is refused by state (409), everyone else by role first.
+    Row("DELETE /api/schools/{school}/",                      "409 403 403 403 403 403 403 403 404 404 404 401 401"),
+    Row("GET /api/schools/{school}/members/",                 "200 200 403 403 403 403 403 403 404 404 404 401 401",
+        visible=visible_members),
+    Row("POST /api/schools/{school}/members/",                "201 201 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"email": "new.member@example.test", "full_name": "New Member", "role": "teacher"})),
+    Row("GET /api/schools/{school}/members/{membership}/",    "200 200 403 403 403 403 403 403 404 404 404 401 401"),
+    Row("DELETE /api/schools/{school}/members/{membership}/", "204 204 403 403 403 403 403 403 404 404 404 401 401"),
+    Row("GET /api/subjects/",                                 "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_subjects),
+    Row("POST /api/subjects/",                                "201 201 403 403 403 403 403 403 400 400 400 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "name": "Astronomy"})),
+    Row("GET /api/subjects/{subject}/",                       "200 200 200 200 200 200 200 200 404 404 404 401 401"),
+    Row("PATCH /api/subjects/{subject}/",                     "200 200 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"name": "Renamed"})),
+    Row("DELETE /api/subjects/{spare_subject}/",              "204 204 403 403 403 403 403 403 404 404 404 401 401"),
+    Row("POST /api/subjects/{subject}/skills/",               "201 201 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"name": "Orbits"})),
+    # People.
+    Row("GET /api/teachers/",                                 "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_teachers),
+    Row("POST /api/teachers/",                                "201 201 403 403 403 403 403 403 400 400 400 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "email": "new.teacher@example.test",
+                               "full_name": "New Teacher", "default_hourly_rate": "40.00"})),
+    Row("GET /api/teachers/{teacher}/",                       "200 200 200 404 404 404 404 404 404 404 404 401 401"),
+    Row("PATCH /api/teachers/{teacher}/",                     "200 200 403 404 404 404 404 404 404 404 404 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "default_hourly_rate": "45.00"})),
+    Row("DELETE /api/teachers/{teacher}/?school={school}",    "204 204 403 404 404 404 404 404 404 404 404 401 401"),
+    Row("GET /api/students/",                                 "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_students),
+    Row("POST /api/students/",                                "201 201 403 403 403 403 403 403 400 400 400 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "email": "new.student@example.test",
+                               "full_name": "New Student"})),
+    Row("GET /api/students/{student}/",                       "200 200 200 404 200 404 200 404 404 404 404 401 401"),
+    Row("PATCH /api/students/{student}/",                     "200 200 403 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"grade": "9"})),
+    Row("DELETE /api/students/{student}/",                    "204 204 403 404 403 404 403 404 404 404 404 401 401"),
+    Row("GET /api/guardians/",                                "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_guardians),
+    Row("POST /api/guardians/",                               "201 201 403 403 403 403 403 403 400 400 400 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "email": "new.guardian@example.test",
+                               "full_name": "New Guardian", "student_ids": [ids["student"]]})),
+    Row("GET /api/guardians/{guardian}/",                     "200 200 200 404 404 404 200 404 404 404 404 401 401"),
+    Row("PATCH /api/guardians/{guardian}/",                   "200 200 403 404 404 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "student_ids": [ids["student"]]})),
+    Row("DELETE /api/guardians/{guardian}/?school={school}",  "204 204 403 404 404 404 403 404 404 404 404 401 401"),
+    # Sessions.
+    Row("GET /api/sessions/",                                 "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_sessions),
+    Row("POST /api/sessions/",                                "201 201 201 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "teacher_id": ids["teacher"], "subject_id": ids["subject"],
+                               "student_ids": [ids["student"]], "starts_at": _soon(),
+                               "planned_duration_minutes": 60})),
+    Row("GET /api/sessions/{session}/",                       "200 200 200 404 200 404 200 404 404 404 404 401 401"),
+    Row("PATCH /api/sessions/{session}/",                     "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"location": "Room 9"})),
+    Row("POST /api/sessions/{session}/cancel/",               "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"reason": "Ill"})),
+    Row("POST /api/sessions/{started}/complete/",             "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"attendance": [{"student_id": ids["student"], "status": "present"}],
+                               "actual_duration_minutes": 50})),
+    Row("PUT /api/sessions/{completed}/complete/",            "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"actual_duration_minutes": 40})),
+    Row("POST /api/sessions/{started}/no-show/",              "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {})),
+    # Progress.
+    Row("GET /api/assessments/",                              "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_assessments),
+    # A student one may not see is an unknown ``student_id`` (400), like one that does not exist.
+    Row("POST /api/assessments/",                             "201 201 201 400 403 400 403 400 400 400 400 401 401",
+        body=body(lambda ids: {"student_id": ids["student"], "subject_id": ids["subject"], "kind": "quiz",
+                               "score": "8", "max_score": "10", "teacher_id": ids["teacher"]})),
+    Row("GET /api/students/{student}/progress/",              "200 200 200 404 200 404 200 404 404 404 404 401 401"),
+    Row("GET /api/students/{student}/goals/",                 "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        visible=visible_goals),
+    Row("POST /api/students/{student}/goals/",                "201 201 201 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"subject_id": ids["subject"], "title": "Reach 90%", "target_percentage": "90"})),
+    Row("GET /api/goals/{goal}/",                             "200 200 200 404 403 404 403 404 404 404 404 401 401"),
+    Row("PATCH /api/goals/{goal}/",                           "200 200 200 404 403 404 403 404 404 404 404 401 401",
+        body=body(lambda ids: {"title": "Fractions at 90%"})),
+    Row("DELETE /api/goals/{goal}/",                          "204 204 204 404 403 404 403 404 404 404 404 401 401"),
+    # Earnings and the dashboard.
+    Row("GET /api/teachers/{teacher}/earnings/",              "200 200 200 404 404 404 404 404 404 404 404 401 401"),
+    Row("GET /api/earnings/entries/",                         "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_entries),
+    Row("POST /api/earnings/approve/",                        "200 200 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "entry_ids": [ids["pending_entry"]]})),
+    Row("GET /api/payouts/",                                  "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_payouts),
+    Row("POST /api/payouts/",                                 "201 201 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "teacher_id": ids["teacher"],
+                               "entry_ids": [ids["approved_entry"]]})),
+    Row("GET /api/teachers/{teacher}/dashboard/",             "200 200 200 404 404 404 404 404 404 404 404 401 401"),
+]
+# fmt: on
+
+# ``OPTIONS`` answers what the endpoint is (name, description, media types), the same for every signed-in
+# caller and every id, so it shows nothing of any object.
+OPTIONS_EXPECT = "200 200 200 200 200 200 200 200 200 200 200 401 401"
+PUBLIC_OPTIONS_EXPECT = "200 200 200 200 200 200 200 200 200 200 200 200 200"
+PUBLIC_PATHS = {"/api/auth/token/"}  # logging in needs no token, nor does asking how
+
+
+def route_of(path: str) -> str:
+    """The URL pattern Django resolves the path to, as the coverage walk spells it."""
+    from django.urls import resolve
+
+    return resolve(path.split("?")[0].format_map(_AnyId())).route
+
+
+class _AnyId(dict[str, int]):
+    def __missing__(self, key: str) -> int:
+        return 1
+
+
+def all_rows() -> list[Row]:
+    """The table, plus ``HEAD`` for every ``GET`` (the same answer without a body) and ``OPTIONS`` for
+    every route the table names."""
+    rows = list(ROWS)
+    rows += [Row(f"HEAD {row.path}", row.cells) for row in ROWS if row.method == "GET"]
+    seen: dict[str, str] = {}
+    for row in ROWS:
+        seen.setdefault(route_of(row.path), row.path.split("?")[0])
+    rows += [
+        Row(f"OPTIONS {path}", PUBLIC_OPTIONS_EXPECT if path in PUBLIC_PATHS else OPTIONS_EXPECT)
+        for path in seen.values()
+    ]
+    return rows

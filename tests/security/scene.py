@@ -1,0 +1,232 @@
+"""The two schools every security test runs against, with one object of every kind and every actor.
+
+``world`` (from ``tests/conftest.py``) is the school under test; ``other_world`` is another school whose
+people are the "member of another school" actors. Both are filled alike, so that a list answered to the
+wrong person would show rows from the other school.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from chalkboard.accounts.models import User
+from chalkboard.earnings.models import EarningEntry, Payout
+from chalkboard.earnings.services import earnings_approve, payout_create
+from chalkboard.progress.models import ProgressAssessment, ProgressGoal
+from chalkboard.scheduling import completion
+from chalkboard.scheduling.models import Session
+from chalkboard.schools.access import Viewer
+from chalkboard.schools.models import Membership, Role, Skill, Subject
+from tests import factories as f
+from tests.conftest import SchoolWorld, client_for
+
+# The columns of the permission matrix, in the order the table writes them.
+ACTORS = (
+    "owner",
+    "admin",
+    "teacher",  # teaches "the object" (the session, the student, the entries...)
+    "other_teacher",  # teaches in the same school, not the object
+    "student",  # the student of the object
+    "other_student",
+    "guardian",  # the guardian of ``student``
+    "other_guardian",  # the guardian of ``other_student``
+    "foreign_owner",  # owner, admin and teacher of another school
+    "foreign_admin",
+    "foreign_teacher",
+    "revoked",  # the owner, with a token revoked by logout
+    "anonymous",
+)
+FAMILY = frozenset({"student", "other_student", "guardian", "other_guardian"})
+FOREIGN = frozenset({"foreign_owner", "foreign_admin", "foreign_teacher"})
+UNAUTHENTICATED = frozenset({"revoked", "anonymous"})
+
+STUDENT_RECORD = "Private record: staff only."
+NOTE_TEXTS = {"shared": "shared note", "staff": "staff note", "admin": "admin note"}
+
+
+@dataclass
+class Filled:
+    """One school of the scene: the ``SchoolWorld`` and the objects added to it."""
+
+    world: SchoolWorld
+    subject: Subject
+    spare_subject: Subject  # referenced by nothing, so it may be deleted
+    skill: Skill
+    started: Session  # the teacher's, begun two hours ago, still scheduled
+    completed: Session  # the teacher's, completed: its entry is pending
+    approved_entry: EarningEntry
+    payout: Payout
+    other_teacher_entry: EarningEntry
+    assessment: ProgressAssessment
+    other_assessment: ProgressAssessment
+    goal: ProgressGoal
+    other_goal: ProgressGoal
+
+    @property
+    def pending_entry(self) -> EarningEntry:
+        return EarningEntry.objects.get(session=self.completed)
+
+    def ids(self) -> dict[str, int]:
+        """The ids the table's paths and bodies name."""
+        w = self.world
+        return {
+            "school": w.school.pk,
+            "session": w.session.pk,
+            "started": self.started.pk,
+            "completed": self.completed.pk,
+            "subject": self.subject.pk,
+            "spare_subject": self.spare_subject.pk,
+            "skill": self.skill.pk,
+            "teacher": w.teacher.pk,
+            "student": w.student.pk,
+            "guardian": w.guardian.pk,
+            "membership": Membership.objects.get(user=w.teacher.user, school=w.school, role=Role.TEACHER).pk,
+            "assessment": self.assessment.pk,
+            "goal": self.goal.pk,
+            "pending_entry": self.pending_entry.pk,
+            "approved_entry": self.approved_entry.pk,
+            "payout": self.payout.pk,
+        }
+
+
+def _complete(session: Session, *, by: User, minutes: int = 50) -> EarningEntry:
+    viewer = Viewer.for_user(by)
+    marks = [
+        completion.AttendanceMark(student_id=seat.student_id, status="present") for seat in session.attendees.all()
+    ]
+    completion.session_complete(viewer=viewer, session=session, attendance=marks, actual_duration_minutes=minutes)
+    return EarningEntry.objects.get(session=session)
+
+
+def fill(world: SchoolWorld) -> Filled:
+    """Everything the table needs an object of, in ``world``'s school."""
+    now = timezone.now()
+    w = world
+    subject = w.session.subject
+    w.student.notes = STUDENT_RECORD
+    w.student.save(update_fields=["notes"])
+    w.other_student.notes = STUDENT_RECORD
+    w.other_student.save(update_fields=["notes"])
+    skill = f.SkillFactory(subject=subject)
+    spare_subject = f.SubjectFactory(school=w.school)
+    started = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(hours=2))
+    completed = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(days=3))
+    _complete(completed, by=w.teacher.user)
+    f.note_on(completed, author=w.teacher.user, visibility="staff", text=NOTE_TEXTS["staff"])
+    approved_session = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(days=4))
+    paid_session = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(days=5))
+    approved_entry = _complete(approved_session, by=w.teacher.user)
+    paid_entry = _complete(paid_session, by=w.teacher.user)
+    other_session = f.session_for(w.other_teacher, w.other_student, subject=subject, starts_at=now - timedelta(days=3))
+    other_teacher_entry = _complete(other_session, by=w.other_teacher.user)
+    f.note_on(other_session, author=w.other_teacher.user, visibility="admin", text=NOTE_TEXTS["admin"])
+    earnings_approve(actor=w.owner, school=w.school, entry_ids=[approved_entry.pk, paid_entry.pk])
+    payout = payout_create(actor=w.owner, school=w.school, teacher_id=w.teacher.pk, entry_ids=[paid_entry.pk])
+    assessment = ProgressAssessment.objects.create(
+        school=w.school,
+        student=w.student,
+        subject=subject,
+        skill=skill,
+        teacher=w.teacher,
+        session=completed,
+        kind="quiz",
+        score=Decimal("8"),
+        max_score=Decimal("10"),
+        percentage=Decimal("80.00"),
+        assessed_at=now - timedelta(days=3),
+    )
+    other_assessment = ProgressAssessment.objects.create(
+        school=w.school,
+        student=w.other_student,
+        subject=subject,
+        teacher=w.other_teacher,
+        kind="test",
+        score=Decimal("5"),
+        max_score=Decimal("10"),
+        percentage=Decimal("50.00"),
+        assessed_at=now - timedelta(days=2),
+    )
+    goal = ProgressGoal.objects.create(
+        student=w.student,
+        subject=subject,
+        title="Fractions at 80%",
+        target_percentage=Decimal("80"),
+        created_by=w.owner,
+    )
+    other_goal = ProgressGoal.objects.create(
+        student=w.other_student, subject=subject, title="Algebra", target_percentage=Decimal("70"), created_by=w.owner
+    )
+    return Filled(
+        world=w,
+        subject=subject,
+        spare_subject=spare_subject,
+        skill=skill,
+        started=started,
+        completed=completed,
+        approved_entry=approved_entry,
+        payout=payout,
+        other_teacher_entry=other_teacher_entry,
+        assessment=assessment,
+        other_assessment=other_assessment,
+        goal=goal,
+        other_goal=other_goal,
+    )
+
+
+# Which school, and which role there, each actor speaks for (the foreign actors are the other school's).
+PERSONA: dict[str, tuple[str, str]] = {
+    "owner": ("home", "owner"),
+    "admin": ("home", "admin"),
+    "teacher": ("home", "teacher"),
+    "other_teacher": ("home", "other_teacher"),
+    "student": ("home", "student"),
+    "other_student": ("home", "other_student"),
+    "guardian": ("home", "guardian"),
+    "other_guardian": ("home", "other_guardian"),
+    "foreign_owner": ("away", "owner"),
+    "foreign_admin": ("away", "admin"),
+    "foreign_teacher": ("away", "teacher"),
+    "revoked": ("home", "owner"),
+    "anonymous": ("home", "anonymous"),
+}
+
+
+@dataclass
+class Scene:
+    home: Filled
+    away: Filled
+    clients: dict[str, APIClient] = field(default_factory=dict)
+
+    def persona(self, actor: str) -> tuple[Filled, str]:
+        side, role = PERSONA[actor]
+        return (self.home if side == "home" else self.away), role
+
+    def user(self, actor: str) -> User | None:
+        if actor == "anonymous":
+            return None
+        filled, role = self.persona(actor)
+        return filled.world.user(role)
+
+    def client(self, actor: str) -> APIClient:
+        return self.clients[actor]
+
+    def emails(self, side: str) -> set[str]:
+        filled = self.home if side == "home" else self.away
+        return set(
+            Membership.objects.filter(school=filled.world.school).values_list("user__email", flat=True).distinct()
+        )
+
+
+def build_scene(world: SchoolWorld, other_world: SchoolWorld, *, actors: Any = ACTORS) -> Scene:
+    scene = Scene(home=fill(world), away=fill(other_world))
+    for actor in actors:
+        scene.clients[actor] = client_for(scene.user(actor))
+    if "revoked" in scene.clients:
+        assert scene.clients["revoked"].post("/api/auth/logout/").status_code == 204
+    return scene
