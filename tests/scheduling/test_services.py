@@ -142,3 +142,13 @@ def test_every_session_write_records_an_event(world):
     assert {e["school_id"] for e in events} == {world.school.pk}
     assert events[-1]["data"]["session"]["status"] == "cancelled"
     assert events[-1]["data"]["session"]["student_ids"] == [world.student.pk]
+
+
+@pytest.mark.parametrize("session_id", [0, -1, 2**63])
+def test_an_id_no_database_row_can_have_is_simply_not_found(world, session_id):
+    from chalkboard.common.errors import NotFound
+    from chalkboard.scheduling.selectors import session_get_for_viewer
+    from chalkboard.schools.access import Viewer
+
+    with pytest.raises(NotFound):
+        session_get_for_viewer(viewer=Viewer.for_user(world.owner), session_id=session_id)
