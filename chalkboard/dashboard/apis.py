@@ -27,6 +27,13 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in parse_etags(header))
 
 
+def _error(status: int, code: str, message: str, field: str | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"status": status, "code": code, "message": message}
+    if field:
+        body["fields"] = {field: ["A valid integer is required."]}
+    return body
+
+
 DASHBOARD_EXAMPLE = {
     "teacher": {"id": 7, "name": "Marta Sousa", "email": "marta@example.com"},
     "school": {"id": 1, "name": "Lisbon Learning Centre", "timezone": "Europe/Lisbon", "currency": "EUR"},
@@ -68,9 +75,27 @@ class TeacherDashboardApi(APIView):
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, examples=[OpenApiExample("Dashboard", DASHBOARD_EXAMPLE)]),
             304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match."),
-            400: OpenApiResponse(description="Invalid `school`."),
-            401: OpenApiResponse(description="No valid token."),
-            404: OpenApiResponse(description="No such teacher, or not one the caller may see."),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Invalid `school`.",
+                examples=[
+                    OpenApiExample("Invalid school", _error(400, "invalid", "Some fields are invalid.", "school"))
+                ],
+            ),
+            401: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="No valid token.",
+                examples=[
+                    OpenApiExample(
+                        "No token", _error(401, "not_authenticated", "Authentication credentials were not provided.")
+                    )
+                ],
+            ),
+            404: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="No such teacher, or not one the caller may see: the same answer.",
+                examples=[OpenApiExample("Not found", _error(404, "not_found", "Not found."))],
+            ),
         },
     )
     def get(self, request: Request, teacher_id: int) -> HttpResponse:

@@ -152,3 +152,7 @@ def test_an_id_no_database_row_can_have_is_simply_not_found(world, session_id):
 
     with pytest.raises(NotFound):
         session_get_for_viewer(viewer=Viewer.for_user(world.owner), session_id=session_id)
+
+
+def test_a_session_reads_as_its_subject_and_start(world):
+    assert str(world.session) == f"{world.session.subject_id} @ {world.session.starts_at:%Y-%m-%d %H:%M}"
