@@ -68,15 +68,6 @@ def teacher_get_for_viewer(*, viewer: Viewer, teacher_id: int) -> Teacher:
     return teacher
 
 
-def teacher_school_ids(*, teacher_id: int) -> list[int]:
-    """The schools a teacher actively teaches in, by id."""
-    return list(
-        Membership.objects.filter(user_id=teacher_id, role=Role.TEACHER, is_active=True)
-        .order_by("school_id")
-        .values_list("school_id", flat=True)
-    )
-
-
 def teacher_directory(*, viewer: Viewer) -> QuerySet[Teacher]:
     """``teacher_list`` with what the directory shows of each teacher, in a fixed number of queries: the
     schools they teach in, their subjects and their rates, all limited to the viewer's own schools. Which of

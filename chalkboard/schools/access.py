@@ -9,7 +9,6 @@ an access function that answers 404 alike for "does not exist" and "not yours". 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from enum import StrEnum
 from functools import cached_property
 
@@ -101,9 +100,6 @@ class Viewer:
     def schools_where(self, *roles: str) -> list[int]:
         return sorted(school_id for school_id, held in self.roles.items() if not held.isdisjoint(roles))
 
-    def schools_allowing(self, action: Action) -> list[int]:
-        return self.schools_where(*POLICY[action])
-
     @property
     def school_ids(self) -> list[int]:
         return sorted(self.roles)
@@ -150,12 +146,6 @@ class Viewer:
         return self.student_ids | self.ward_ids
 
 
-def ids_visible(requested: Iterable[int], visible: Iterable[int]) -> list[int]:
-    """The requested ids that are visible, preserving order."""
-    allowed = set(visible)
-    return [item for item in requested if item in allowed]
-
-
 def viewer_of(request: object) -> Viewer:
     """The request's viewer, built once per request."""
     viewer: Viewer | None = getattr(request, "_chalkboard_viewer", None)
@@ -163,11 +153,3 @@ def viewer_of(request: object) -> Viewer:
         viewer = Viewer.for_user(request.user)  # type: ignore[attr-defined]
         request._chalkboard_viewer = viewer  # type: ignore[attr-defined]
     return viewer
-
-
-class ViewerMixin:
-    """For API views: ``self.viewer`` is who is asking, with all their roles."""
-
-    @property
-    def viewer(self) -> Viewer:
-        return viewer_of(self.request)  # type: ignore[attr-defined]

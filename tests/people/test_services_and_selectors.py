@@ -8,7 +8,6 @@ from chalkboard.activity.models import ActivityLog
 from chalkboard.common.errors import NotFound, ValidationFailed
 from chalkboard.people import selectors, services
 from chalkboard.schools.access import Viewer
-from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
@@ -46,11 +45,3 @@ def test_teacher_get_for_viewer(world, other_world):
     assert selectors.teacher_get_for_viewer(viewer=viewer, teacher_id=world.teacher.pk) == world.teacher
     with pytest.raises(NotFound):
         selectors.teacher_get_for_viewer(viewer=viewer, teacher_id=other_world.teacher.pk)
-
-
-def test_teacher_school_ids_are_the_active_teaching_schools(world, other_world):
-    f.teacher_in(other_world.school, user=world.teacher.user)
-    assert selectors.teacher_school_ids(teacher_id=world.teacher.pk) == [world.school.pk, other_world.school.pk]
-
-    world.teacher.user.memberships.filter(school=world.school).update(is_active=False)
-    assert selectors.teacher_school_ids(teacher_id=world.teacher.pk) == [other_world.school.pk]

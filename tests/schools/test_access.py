@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chalkboard.common.errors import Forbidden
-from chalkboard.schools.access import Action, Viewer, ids_visible, viewer_of
+from chalkboard.schools.access import Action, Viewer, viewer_of
 from chalkboard.schools.models import Membership, Role
 from tests import factories as f
 
@@ -67,14 +67,6 @@ def test_require_refuses_with_forbidden(world):
         viewer.require(Action.PEOPLE_MANAGE, world.school.pk)
 
 
-def test_schools_allowing_an_action(world, other_world):
-    f.member(school=other_world.school, role=Role.OWNER, user=world.teacher.user)
-    viewer = Viewer.for_user(world.teacher.user)
-
-    assert viewer.schools_allowing(Action.PEOPLE_MANAGE) == [other_world.school.pk]
-    assert viewer.schools_allowing(Action.SESSIONS_MANAGE_OWN) == [world.school.pk]
-
-
 def test_student_ids_are_the_viewers_own_active_profiles(world, other_world):
     user = world.student.user
     other_profile = f.student_in(other_world.school, user=user)
@@ -116,24 +108,3 @@ def test_viewer_is_built_once_per_request(world, django_assert_num_queries):
         first = viewer_of(request)
         second = viewer_of(request)
     assert first is second
-
-
-def test_ids_visible_keeps_order_and_drops_the_rest():
-    assert ids_visible([5, 1, 9, 3], {1, 3, 5}) == [5, 1, 3]
-
-
-def test_views_get_the_request_viewer_through_the_mixin(world):
-    from rest_framework.test import APIRequestFactory
-
-    from chalkboard.schools.access import ViewerMixin
-
-    request = APIRequestFactory().get("/")
-    request.user = world.admin
-
-    class View(ViewerMixin):
-        pass
-
-    view = View()
-    view.request = request
-    assert view.viewer is viewer_of(request)
-    assert view.viewer.is_staff_of(world.school.pk)
