@@ -43,6 +43,8 @@ WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "3"))
 MIX_SECONDS = int(os.environ.get("BENCH_MIX_SECONDS", "120"))
 CLIENTS = (1, 16)
 MIX_CLIENTS = 64
+# BENCH_ONLY=floor,dashboard_uncached,ws reruns some scenarios (and "ws", the sockets); empty means all.
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 SEED = 1
 PASSWORD = "bench-demo-password"
 
@@ -110,12 +112,14 @@ def main() -> None:
     results: list[Result] = []
     with server(port, ws_port):
         for scenario in scenarios():
+            if ONLY and scenario.name not in ONLY:
+                continue
             for clients in scenario.clients:
                 result = scenario_run(scenario, clients=clients, port=port)
                 result.queries_per_request = queries.get(scenario.name)
                 results.append(result)
                 print(f"  {result.title:<44} {clients:>3} clients {result.requests_per_second:>8.1f} req/s", flush=True)
-        websocket = websocket_run(port=port, ws_port=ws_port)
+        websocket = websocket_run(port=port, ws_port=ws_port) if not ONLY or "ws" in ONLY else None
 
     floor = {r.clients: r.requests_per_second for r in results if r.scenario == "floor"}
     for result in results:
@@ -573,16 +577,17 @@ def report(results: list[Result], websocket: dict[str, Any] | None) -> None:
         "results": [asdict(r) for r in results],
         "websocket": websocket,
     }
-    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
+    name = "partial" if ONLY else "latest"  # a partial rerun never replaces the full results
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     table = table_markdown(results)
-    (RESULTS / "latest.md").write_text(table + "\n")
+    (RESULTS / f"{name}.md").write_text(table + "\n")
     print()
     print(table)
     if websocket:
         print()
         print("WebSockets:", json.dumps(websocket))
-    chart(results, RESULTS / "latest.png")
-    print(f"\nSaved {RESULTS / 'latest.json'}, latest.md and latest.png")
+    chart(results, RESULTS / f"{name}.png")
+    print(f"\nSaved {RESULTS / name}.json, {name}.md and {name}.png")
 
 
 def table_markdown(results: list[Result]) -> str:

@@ -10,30 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from django.db.models import (
     Avg,
-    BooleanField,
-    Case,
     Count,
-    DecimalField,
-    F,
     FilteredRelation,
-    IntegerField,
     Max,
     Min,
-    OuterRef,
-    Prefetch,
     Q,
-    QuerySet,
-    Subquery,
     Sum,
-    Value,
-    When,
-    Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from chalkboard.activity.models import ActivityLog
@@ -44,10 +32,9 @@ from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.people.models import Student
 from chalkboard.progress.models import ProgressAssessment, Trend
 from chalkboard.scheduling.models import ATTENDED, Session, SessionStatus, SessionStudent
-from chalkboard.scheduling.selectors import BOOKED, booked_students
-from chalkboard.scheduling.serializers import session_payload
+from chalkboard.scheduling.serializers import iso
 from chalkboard.schools.access import STAFF, Viewer
-from chalkboard.schools.models import Membership, Role, School
+from chalkboard.schools.models import Membership, Role
 
 UPCOMING_DAYS = 7
 CURRENT_STUDENT_DAYS = 90
@@ -119,112 +106,195 @@ def dashboard_render(*, teacher_id: int, school_id: int, now: datetime) -> Dashb
 
 
 def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[dict[str, Any], datetime]:
-    """The dashboard's data and the instant it turns stale by itself (a session starts, the day ends)."""
-    teaching = Membership.objects.filter(user_id=teacher_id, school_id=school_id, role=Role.TEACHER, is_active=True)
-    school = School.objects.filter(pk=school_id, memberships__in=teaching).first()
-    if school is None:
-        raise NotFound()
-    calendar = LocalCalendar(zone=school.zone, now=now)
-    membership = teaching.select_related("user", "school").annotate(**_figures(calendar=calendar)).get()
-    user = membership.user
-    sessions = _sessions_shown(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
+    """The dashboard's data and the instant it turns stale by itself (a session starts, the day ends).
 
-    today = [s for s in sessions if calendar.today_start <= s.starts_at < calendar.tomorrow_start]
-    upcoming = [s for s in sessions if calendar.tomorrow_start <= s.starts_at < calendar.days_ahead(UPCOMING_DAYS + 1)]
-    to_complete = [s for s in sessions if s.status == SessionStatus.SCHEDULED and s.starts_at <= now]
+    Every section is read as plain rows (``values_list``), never as model instances: a rebuild is on the
+    path of the first read after every write, and rows cost a fraction of the ORM's objects.
+    """
+    head = (
+        Membership.objects.filter(user_id=teacher_id, school_id=school_id, role=Role.TEACHER, is_active=True)
+        .values_list("user__full_name", "user__email", "school__name", "school__timezone", "school__currency")
+        .first()
+    )
+    if head is None:
+        raise NotFound()
+    name, email, school_name, school_timezone, currency = head
+    calendar = LocalCalendar(zone=ZoneInfo(school_timezone), now=now)
+    teacher = {"id": teacher_id, "name": name}
+    sessions = _sessions_shown(teacher=teacher, school_id=school_id, calendar=calendar)
+
+    tomorrow, week_end = calendar.tomorrow_start, calendar.days_ahead(UPCOMING_DAYS + 1)
+    today = [s for starts_at, s in sessions if calendar.today_start <= starts_at < tomorrow]
+    upcoming = [s for starts_at, s in sessions if tomorrow <= starts_at < week_end]
+    to_complete = [s for starts_at, s in sessions if s["status"] == SessionStatus.SCHEDULED and starts_at <= now]
+    figures = _figures(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
     data = {
-        "teacher": {"id": user.pk, "name": user.full_name, "email": user.email},
-        "school": {"id": school.pk, "name": school.name, "timezone": school.timezone, "currency": school.currency},
+        "teacher": {"id": teacher_id, "name": name, "email": email},
+        "school": {"id": school_id, "name": school_name, "timezone": school_timezone, "currency": currency},
         "generated_at": now,
-        "today": {"date": calendar.today.isoformat(), "sessions": [session_payload(s) for s in today]},
-        "upcoming": [session_payload(s) for s in upcoming],
-        "to_complete": [session_payload(s) for s in to_complete],
+        "today": {"date": calendar.today.isoformat(), "sessions": today},
+        "upcoming": upcoming,
+        "to_complete": to_complete,
         "students": _students(teacher_id=teacher_id, school_id=school_id, now=now),
         "recent_assessments": _recent_assessments(teacher_id=teacher_id, school_id=school_id),
-        "earnings": _earnings(membership, currency=school.currency),
-        "stats": _stats(membership),
+        "earnings": _earnings(figures, currency=currency),
+        "stats": _stats(figures),
         "activity": _activity(teacher_id=teacher_id, school_id=school_id),
     }
-    next_start = min((s.starts_at for s in sessions if s.starts_at > now), default=None)
+    next_start = min((starts_at for starts_at, _ in sessions if starts_at > now), default=None)
     valid_until = min(t for t in (now + timedelta(seconds=MAX_PAGE_SECONDS), calendar.tomorrow_start, next_start) if t)
     return data, valid_until
 
 
-def _sessions_shown(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> list[Session]:
-    """Today's and the next week's sessions, and the recent ones still waiting to be completed: two queries."""
+SESSION_COLUMNS = (
+    "id",
+    "subject_id",
+    "subject__name",
+    "starts_at",
+    "planned_duration_minutes",
+    "status",
+    "location",
+    "completed_at",
+    "actual_duration_minutes",
+    "version",
+    "attendees__student_id",
+    "attendees__student__user__full_name",
+    "attendees__attendance",
+)
+
+
+def _sessions_shown(
+    *, teacher: dict[str, Any], school_id: int, calendar: LocalCalendar
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """Today's and the next week's sessions, and the recent ones still waiting to be completed, as the
+    sessions API shows them, each with its start: one query, a row per booking."""
     coming = Q(starts_at__gte=calendar.today_start, starts_at__lt=calendar.days_ahead(UPCOMING_DAYS + 1))
     waiting = Q(
         status=SessionStatus.SCHEDULED,
         starts_at__gte=calendar.now - timedelta(days=TO_COMPLETE_DAYS),
         starts_at__lte=calendar.now,
     )
-    return list(
-        Session.objects.filter(coming | waiting, teacher_id=teacher_id, school_id=school_id)
-        .select_related("subject", "teacher__user")
-        .prefetch_related(Prefetch("attendees", queryset=booked_students(), to_attr=BOOKED))
-        .order_by("starts_at", "id")
+    rows = (
+        Session.objects.filter(coming | waiting, teacher_id=teacher["id"], school_id=school_id)
+        .order_by("starts_at", "id", "attendees__id")
+        .values_list(*SESSION_COLUMNS)
     )
+    shown: list[tuple[datetime, dict[str, Any]]] = []
+    payload: dict[str, Any] = {}
+    for (
+        session_id,
+        subject_id,
+        subject_name,
+        starts_at,
+        planned,
+        status,
+        location,
+        completed_at,
+        actual,
+        version,
+        student_id,
+        student_name,
+        attendance,
+    ) in rows:
+        if payload.get("id") != session_id:
+            payload = {
+                "id": session_id,
+                "school_id": school_id,
+                "teacher": teacher,
+                "subject": {"id": subject_id, "name": subject_name},
+                "starts_at": iso(starts_at),
+                "ends_at": iso(starts_at + timedelta(minutes=planned)),
+                "planned_duration_minutes": planned,
+                "status": status,
+                "location": location,
+                "students": [],
+                "completed_at": iso(completed_at),
+                "actual_duration_minutes": actual,
+                "version": version,
+            }
+            shown.append((starts_at, payload))
+        if student_id is not None:
+            payload["students"].append({"id": student_id, "name": student_name, "attendance": attendance or None})
+    return shown
 
 
-def _figures(*, calendar: LocalCalendar) -> dict[str, Any]:
-    """Earnings and this month's figures as scalar subqueries, so that they come back in the same row as
-    the check that the teacher teaches in the school: one round trip for all of them."""
-    teacher, school = OuterRef("user_id"), OuterRef("school_id")
-    month_start, month_end, last_month_start = (
-        calendar.month_start,
-        calendar.next_month_start,
-        calendar.last_month_start,
+@dataclass(frozen=True)
+class Figures:
+    earned_this_month: Decimal
+    earned_last_month: Decimal
+    earned_pending: Decimal
+    earned_approved: Decimal
+    earned_paid: Decimal
+    sessions_completed: int
+    minutes_taught: int
+    no_shows: int
+    marks: int
+    attended: int
+    assessment_average: Decimal | None
+
+
+def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Figures:
+    """Earnings and this local month's figures: one aggregate pass over each of the teacher's ledger,
+    month of sessions, month of attendance marks and month of assessments."""
+    this_month = {"gte": calendar.month_start, "lt": calendar.next_month_start}
+    last_month = {"gte": calendar.last_month_start, "lt": calendar.month_start}
+
+    def within(field: str, bounds: dict[str, datetime]) -> Q:
+        return Q(**{f"{field}__{bound}": value for bound, value in bounds.items()})
+
+    zero = Decimal(0)
+    earned = EarningEntry.objects.filter(teacher_id=teacher_id, school_id=school_id).aggregate(
+        this_month=Sum("amount", filter=within("earned_at", this_month), default=zero),
+        last_month=Sum("amount", filter=within("earned_at", last_month), default=zero),
+        pending=Sum("amount", filter=Q(status=EarningStatus.PENDING), default=zero),
+        approved=Sum("amount", filter=Q(status=EarningStatus.APPROVED), default=zero),
+        paid=Sum("amount", filter=Q(status=EarningStatus.PAID), default=zero),
     )
-
-    def scalar(queryset: QuerySet[Any], value: Any, *, default: Any) -> Any:
-        total = Subquery(queryset.order_by().values(group=Value(1)).annotate(value=value).values("value")[:1])
-        return total if default is None else Coalesce(total, default)
-
-    def earned(**where: Any) -> Any:
-        entries = EarningEntry.objects.filter(teacher_id=teacher, school_id=school, **where)
-        return scalar(entries, Sum("amount"), default=Value(Decimal(0), output_field=DecimalField()))
-
-    def counted(queryset: QuerySet[Any], value: Any = None) -> Any:
-        return scalar(queryset, value or Count("id"), default=Value(0))
-
+    completed = Q(status=SessionStatus.COMPLETED)
     month = Session.objects.filter(
-        teacher_id=teacher, school_id=school, starts_at__gte=month_start, starts_at__lt=month_end
+        within("starts_at", this_month), teacher_id=teacher_id, school_id=school_id
+    ).aggregate(
+        completed=Count("id", filter=completed),
+        minutes=Sum("actual_duration_minutes", filter=completed, default=0),
+        no_shows=Count("id", filter=Q(status=SessionStatus.NO_SHOW)),
     )
-    completed = month.filter(status=SessionStatus.COMPLETED)
-    marks = SessionStudent.objects.filter(
-        session__teacher_id=teacher,
-        session__school_id=school,
-        session__starts_at__gte=month_start,
-        session__starts_at__lt=month_end,
-        session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
-    ).exclude(attendance="")
+    marks = (
+        SessionStudent.objects.filter(
+            within("session__starts_at", this_month),
+            session__teacher_id=teacher_id,
+            session__school_id=school_id,
+            session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
+        )
+        .exclude(attendance="")
+        .aggregate(marks=Count("id"), attended=Count("id", filter=Q(attendance__in=ATTENDED)))
+    )
     assessed = ProgressAssessment.objects.filter(
-        teacher_id=teacher, school_id=school, assessed_at__gte=month_start, assessed_at__lt=month_end
+        within("assessed_at", this_month), teacher_id=teacher_id, school_id=school_id
+    ).aggregate(average=Avg("percentage"))
+    return Figures(
+        earned_this_month=earned["this_month"],
+        earned_last_month=earned["last_month"],
+        earned_pending=earned["pending"],
+        earned_approved=earned["approved"],
+        earned_paid=earned["paid"],
+        sessions_completed=month["completed"],
+        minutes_taught=month["minutes"],
+        no_shows=month["no_shows"],
+        marks=marks["marks"],
+        attended=marks["attended"],
+        assessment_average=assessed["average"],
     )
-    return {
-        "earned_this_month": earned(earned_at__gte=month_start, earned_at__lt=month_end),
-        "earned_last_month": earned(earned_at__gte=last_month_start, earned_at__lt=month_start),
-        "earned_pending": earned(status=EarningStatus.PENDING),
-        "earned_approved": earned(status=EarningStatus.APPROVED),
-        "earned_paid": earned(status=EarningStatus.PAID),
-        "sessions_completed": counted(completed),
-        "minutes_taught": counted(completed, Sum("actual_duration_minutes")),
-        "no_shows": counted(month.filter(status=SessionStatus.NO_SHOW)),
-        "marks": counted(marks),
-        "attended": counted(marks.filter(attendance__in=ATTENDED)),
-        "assessment_average": scalar(assessed, Avg("percentage"), default=None),
-    }
 
 
 def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
     """The teacher's current students in the school (a session with them in the last or the next
     ``CURRENT_STUDENT_DAYS`` days), with how they are doing: two queries.
 
-    Window functions over the teacher's bookings give each student's last and next session and the
-    attendance of their latest completed (or missed) one, keeping a single row per student; names and
-    subject standing are then read for those few students only.
+    One grouped pass over the teacher's bookings gives each student's last and next session, and the start
+    of their latest completed (or missed) session next to that of their latest attended one: the student
+    missed their last session when the two differ. Names and subject standing are then read for those
+    few students only.
     """
-    by_student = [F("student_id")]
     happened = Q(session__starts_at__lte=now) & ~Q(session__status=SessionStatus.CANCELLED)
     coming = Q(session__starts_at__gt=now, session__status=SessionStatus.SCHEDULED)
     final = Q(session__status__in=[SessionStatus.COMPLETED, SessionStatus.NO_SHOW])
@@ -236,28 +306,21 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
             session__starts_at__gte=now - current,
             session__starts_at__lt=now + current,
         )
+        .values("student_id")
+        .order_by()
         .annotate(
-            last_session_at=Window(Max(Case(When(happened, then=F("session__starts_at")))), partition_by=by_student),
-            next_session_at=Window(Min(Case(When(coming, then=F("session__starts_at")))), partition_by=by_student),
-            latest_final_first=Window(
-                RowNumber(),
-                partition_by=by_student,
-                order_by=[
-                    Case(When(final, then=0), default=1, output_field=IntegerField()).asc(),
-                    F("session__starts_at").desc(),
-                    F("session_id").desc(),
-                ],
-            ),
-            final_session=Case(When(final, then=True), default=False, output_field=BooleanField()),
+            last_session_at=Max("session__starts_at", filter=happened),
+            next_session_at=Min("session__starts_at", filter=coming),
+            last_final_at=Max("session__starts_at", filter=final),
+            last_attended_at=Max("session__starts_at", filter=final & Q(attendance__in=ATTENDED)),
         )
-        .filter(latest_final_first=1)
-        .values_list("student_id", "attendance", "final_session", "last_session_at", "next_session_at")
+        .values_list("student_id", "last_session_at", "next_session_at", "last_final_at", "last_attended_at")
     )
     bookings = {row[0]: row[1:] for row in rows}
     results = []
     for student_id, name, percentage, trend in _names_and_standing(list(bookings)):
-        attendance, final_session, last_session_at, next_session_at = bookings[student_id]
-        missed_last = final_session and attendance not in ATTENDED
+        last_session_at, next_session_at, last_final_at, last_attended_at = bookings[student_id]
+        missed_last = last_final_at is not None and last_attended_at != last_final_at
         results.append(
             {
                 "id": student_id,
@@ -300,31 +363,61 @@ def _names_and_standing(student_ids: list[int]) -> list[tuple[int, str, str | No
     return standing
 
 
+ASSESSMENT_COLUMNS = (
+    "id",
+    "student_id",
+    "student__user__full_name",
+    "subject_id",
+    "subject__name",
+    "skill_id",
+    "skill__name",
+    "kind",
+    "score",
+    "max_score",
+    "percentage",
+    "assessed_at",
+    "session_id",
+)
+
+
 def _recent_assessments(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
-    assessments = (
+    rows = (
         ProgressAssessment.objects.filter(teacher_id=teacher_id, school_id=school_id)
-        .select_related("student__user", "subject", "skill")
-        .order_by("-assessed_at", "-id")[:RECENT_ASSESSMENTS]
+        .order_by("-assessed_at", "-id")
+        .values_list(*ASSESSMENT_COLUMNS)[:RECENT_ASSESSMENTS]
     )
-    return [_assessment_item(assessment) for assessment in assessments]
+    return [
+        {
+            "id": assessment_id,
+            "student": {"id": student_id, "name": student_name},
+            "subject": {"id": subject_id, "name": subject_name},
+            "skill": {"id": skill_id, "name": skill_name} if skill_id is not None else None,
+            "kind": kind,
+            "score": str(score),
+            "max_score": str(max_score),
+            "percentage": str(percentage),
+            "assessed_at": assessed_at,
+            "session_id": session_id,
+        }
+        for (
+            assessment_id,
+            student_id,
+            student_name,
+            subject_id,
+            subject_name,
+            skill_id,
+            skill_name,
+            kind,
+            score,
+            max_score,
+            percentage,
+            assessed_at,
+            session_id,
+        ) in rows
+    ]
 
 
-def _assessment_item(assessment: ProgressAssessment) -> dict[str, Any]:
-    return {
-        "id": assessment.pk,
-        "student": {"id": assessment.student_id, "name": assessment.student.user.full_name},
-        "subject": {"id": assessment.subject_id, "name": assessment.subject.name},
-        "skill": {"id": assessment.skill_id, "name": assessment.skill.name} if assessment.skill else None,
-        "kind": assessment.kind,
-        "score": str(assessment.score),
-        "max_score": str(assessment.max_score),
-        "percentage": str(assessment.percentage),
-        "assessed_at": assessment.assessed_at,
-        "session_id": assessment.session_id,
-    }
-
-
-def _earnings(figures: Any, *, currency: str) -> dict[str, Any]:
+def _earnings(figures: Figures, *, currency: str) -> dict[str, Any]:
     """Earned this month and last month (local), and all-time totals by status."""
     return {
         "currency": currency,
@@ -336,7 +429,7 @@ def _earnings(figures: Any, *, currency: str) -> dict[str, Any]:
     }
 
 
-def _stats(figures: Any) -> dict[str, Any]:
+def _stats(figures: Figures) -> dict[str, Any]:
     """This local month's sessions, hours, attendance, no-shows and average assessment."""
     average = figures.assessment_average
     return {
@@ -349,21 +442,23 @@ def _stats(figures: Any) -> dict[str, Any]:
 
 
 def _activity(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
-    entries = (
+    rows = (
         ActivityLog.objects.filter(teacher_id=teacher_id, school_id=school_id)
-        .select_related("actor")
-        .order_by("-created_at", "-id")[:RECENT_ACTIVITY]
+        .order_by("-created_at", "-id")
+        .values_list("id", "verb", "object_type", "object_id", "actor_id", "actor__full_name", "created_at")[
+            :RECENT_ACTIVITY
+        ]
     )
     return [
         {
-            "id": entry.pk,
-            "verb": entry.verb,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "actor": {"id": entry.actor_id, "name": entry.actor.full_name} if entry.actor else None,
-            "created_at": entry.created_at,
+            "id": entry_id,
+            "verb": verb,
+            "object_type": object_type,
+            "object_id": object_id,
+            "actor": {"id": actor_id, "name": actor_name} if actor_id is not None else None,
+            "created_at": created_at,
         }
-        for entry in entries
+        for entry_id, verb, object_type, object_id, actor_id, actor_name, created_at in rows
     ]
 
 

@@ -168,6 +168,24 @@ def test_sessions_are_placed_by_the_schools_day(world, clock):
     }
 
 
+def test_sessions_list_their_students_in_booking_order_and_survive_losing_them(world, clock):
+    """Students in the order they were booked; a session whose only student has left the school (their
+    booking deleted with them) still shows, with no students, rather than vanishing."""
+    teacher = world.teacher
+    Session.objects.all().delete()
+    first, second = world.student, f.student_in(world.school)
+    group = f.session_for(teacher, second, starts_at=at(27, 15))
+    SessionStudent.objects.create(session=group, student=first)
+    emptied = f.session_for(teacher, world.student, starts_at=at(27, 17))
+    SessionStudent.objects.filter(session=emptied).delete()
+
+    today = client_for(teacher.user).get(url(teacher)).json()["today"]["sessions"]
+
+    assert [s["id"] for s in today] == [group.pk, emptied.pk]
+    assert [student["id"] for student in today[0]["students"]] == [second.pk, first.pk]
+    assert today[1]["students"] == []
+
+
 def test_today_follows_the_schools_time_zone_not_utc():
     world = build_world(timezone="America/Chicago")
     chicago = ZoneInfo("America/Chicago")
@@ -225,6 +243,34 @@ def test_students_with_progress_and_who_needs_attention(world, clock):
     assert by_id[unbooked.pk]["trend"] is None
     assert by_id[unbooked.pk]["needs_attention"] is True
     assert world.other_student.pk not in by_id
+
+
+def test_missed_last_session_is_about_the_latest_completed_or_missed_one(world, clock):
+    """Missing an earlier session, then attending, is not "missed"; a later session still waiting to be
+    completed, or one cancelled, does not change it; a late arrival counts as attending."""
+    teacher = world.teacher
+    Session.objects.all().delete()
+    recovered, late, lapsed, waiting = (world.student, *[f.student_in(world.school) for _ in range(3)])
+    subject = f.SubjectFactory(school=world.school)
+    for student in (recovered, lapsed):
+        complete(f.session_for(teacher, student, subject=subject, starts_at=at(10, 10)), attendance="absent")
+    complete(f.session_for(teacher, recovered, subject=subject, starts_at=at(12, 10)))
+    complete(f.session_for(teacher, late, subject=subject, starts_at=at(12, 10)), attendance="late")
+    f.session_for(teacher, lapsed, subject=subject, starts_at=at(20, 10))  # past, not completed yet
+    cancelled = f.session_for(teacher, lapsed, subject=subject, starts_at=at(21, 10))
+    Session.objects.filter(pk=cancelled.pk).update(status="cancelled")
+    f.session_for(teacher, waiting, subject=subject, starts_at=at(22, 10))
+    no_show = f.session_for(teacher, late, subject=subject, starts_at=at(5, 10))
+    Session.objects.filter(pk=no_show.pk).update(status="no_show", completed_at=no_show.starts_at)
+    SessionStudent.objects.filter(session=no_show).update(attendance="absent")
+
+    students = client_for(teacher.user).get(url(teacher)).json()["students"]["results"]
+
+    missed = {row["id"]: row["missed_last_session"] for row in students}
+    assert missed == {recovered.pk: False, late.pk: False, lapsed.pk: True, waiting.pk: False}
+    last = {row["id"]: row["last_session_at"] for row in students}
+    assert last[lapsed.pk] == "2026-11-20T10:00:00Z"  # the cancelled one never happened
+    assert last[waiting.pk] == "2026-11-22T10:00:00Z"
 
 
 def add_entry(world, *, amount, status="pending", earned_at, kind="session", teacher=None):
@@ -397,7 +443,7 @@ def populate(world, students):
 
 
 # authentication, the viewer's roles, then the dashboard's own queries
-DASHBOARD_QUERIES = 1 + 1 + 8
+DASHBOARD_QUERIES = 1 + 1 + 10
 
 
 @pytest.mark.parametrize("students", [3, 30])
