@@ -67,3 +67,65 @@ def test_a_publish_failure_does_not_break_the_writer(world, monkeypatch):
         )
 
     assert Event.objects.get().pk == event.pk
+
+
+def redis_clients() -> int:
+    import redis
+    from django.conf import settings
+
+    return len(redis.Redis.from_url(settings.REDIS_URL).client_list())
+
+
+@pytest.mark.redis
+def test_nudges_from_sync_code_reuse_one_loop_and_its_connections():
+    event_publish(event_id=1, school_id=1, teacher_id=2)
+    loop, before = publishing._sender._loop, redis_clients()
+
+    for event_id in range(2, 22):
+        event_publish(event_id=event_id, school_id=1, teacher_id=2)
+
+    assert publishing._sender._loop is loop
+    assert loop is not None
+    assert loop.is_running()
+    assert redis_clients() == before
+
+
+@pytest.mark.redis
+def test_a_forked_child_sends_from_a_loop_of_its_own(monkeypatch):
+    event_publish(event_id=1, school_id=1, teacher_id=None)
+    parent = publishing._sender._loop
+
+    monkeypatch.setattr(publishing.os, "getpid", lambda: -1)
+    event_publish(event_id=2, school_id=1, teacher_id=None)
+
+    assert publishing._sender._loop is not parent
+
+
+@pytest.mark.redis
+def test_the_sender_follows_a_channel_layer_made_anew():
+    event_publish(event_id=1, school_id=1, teacher_id=None)
+    first = publishing._sender._layer
+
+    publishing.channel_layers.backends.clear()
+    event_publish(event_id=2, school_id=1, teacher_id=None)
+
+    assert publishing._sender._layer is not first
+    assert publishing._sender._source is publishing.get_channel_layer()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_nudge_from_sync_code_reaches_a_listener_on_another_loop():
+    """The sender's own loop and layer deliver to a consumer's channel read on a different loop."""
+    from asgiref.sync import async_to_sync
+
+    async def listen_then_publish() -> dict[str, object]:
+        layer = publishing.get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(staff_group(9), channel)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: event_publish(event_id=77, school_id=9, teacher_id=None)
+        )
+        return await asyncio.wait_for(layer.receive(channel), timeout=3)
+
+    assert async_to_sync(listen_then_publish)() == {"type": "events.available", "id": 77}
