@@ -1,4 +1,5 @@
-"""The permission matrix: every endpoint and method of the API, and what each actor gets from it.
+"""The permission matrix: every endpoint and method of the API and every WebSocket route, and what each actor
+gets from them.
 
 One row per (path, method). Its cells give the status each actor gets for "the object" of the row (see
 ``scene.py``), in the columns of ``scene.ACTORS``:
@@ -13,6 +14,13 @@ does not exist. Ids named in a body rather than the path follow each endpoint's 
 one does not belong to is "unknown": 400 on the field, or 404 where the endpoint says so).
 
 List rows also say which ids each actor must find in the list: exactly those, no more (``visible``).
+
+The dashboard socket is in the matrix too: ``SOCKET_ROWS`` has one row per WebSocket route, in the same
+columns, saying what opening it does for each actor (open, or the close code the server ends it with: 4401
+without a valid credential, 4403 for a user with no owner, admin or teacher role) and, for each change
+(``SOCKET_CHANGES``: the object's session completed, amended, booked or cancelled, its student assessed, its
+teacher's pay approved; another teacher's session cancelled; another school's session completed), exactly
+which events each actor then receives.
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ from django.utils import timezone
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.people.models import GuardianLink, Student
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal
+from chalkboard.scheduling import completion
 from chalkboard.scheduling.models import Session, SessionStudent
+from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Membership, Role, Subject
 from tests.factories import PASSWORD
-from tests.security.scene import ACTORS, Filled
+from tests.security.scene import ACTORS, NOTE_TEXTS, Filled, Scene
 
 Ids = dict[str, int]
 Body = Callable[[Ids, str | None], Any]
@@ -347,3 +357,160 @@ def all_rows() -> list[Row]:
         for path in seen.values()
     ]
     return rows
+
+
+# --- The dashboard socket. ------------------------------------------------------------------------------------
+#
+# One row per WebSocket route. ``cells`` says what opening it does for each actor, with the actor's own
+# credential (the bearer token of its HTTP requests, or a ticket bought with it): ``ok``, accepted and open,
+# or the close code the server ends the connection with at once (``docs/realtime.md``: 4401 no valid
+# credential, 4403 no owner, admin or teacher role anywhere). ``hears`` says, for each change of the object
+# (``SOCKET_CHANGES``), which events each actor then receives, in order, one letter per event
+# (``EVENT_LETTERS``): ``-`` nothing, ``.`` not connected.
+
+EVENT_LETTERS = {
+    "N": "session.created",
+    "U": "session.updated",
+    "X": "session.cancelled",
+    "C": "session.completed",
+    "A": "assessment.created",
+    "P": "progress.updated",
+    "E": "earnings.updated",
+}
+OPEN = "ok"
+NOT_CONNECTED = "."
+HEARS_NOTHING = "-"
+
+
+@dataclass(frozen=True)
+class SocketChange:
+    """A change of the object made while every actor listens: a real write, over HTTP or through the service."""
+
+    description: str
+    make: Callable[[Scene], None]
+
+
+@dataclass(frozen=True)
+class SocketRow:
+    path: str  # the route, as a client opens it: "/ws/dashboard/"
+    cells: str  # ``ok`` or a close code, per actor, in the order of ``scene.ACTORS``
+    hears: dict[str, str]  # for each change (a key of ``SOCKET_CHANGES``): event letters per actor
+
+    @property
+    def expect(self) -> dict[str, str]:
+        cells = self.cells.split()
+        assert len(cells) == len(ACTORS), self.path
+        return dict(zip(ACTORS, cells, strict=True))
+
+    def expect_events(self, change: str) -> dict[str, list[str] | None]:
+        """The event types each actor receives for ``change``, in order (``None``: not connected)."""
+        cells = self.hears[change].split()
+        assert len(cells) == len(ACTORS), (self.path, change)
+        return {actor: _event_types(cell) for actor, cell in zip(ACTORS, cells, strict=True)}
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+
+def _event_types(cell: str) -> list[str] | None:
+    if cell == NOT_CONNECTED:
+        return None
+    if cell == HEARS_NOTHING:
+        return []
+    return [EVENT_LETTERS[letter] for letter in cell]
+
+
+def _write(scene: Scene, actor: str, method: str, path: str, data: Any, status: int = 200) -> None:
+    """The actor's request over HTTP (``path`` a template over the scene's ids); the change must go through."""
+    response = getattr(scene.client(actor), method)(path.format_map(scene.home.ids()), data, format="json")
+    assert response.status_code == status, (path, response.status_code, response.content[:300])
+
+
+def complete_with_every_note(scene: Scene) -> None:
+    ids = scene.home.ids()
+    notes = [{"visibility": level, "text": text} for level, text in NOTE_TEXTS.items()]
+    attendance = [{"student_id": ids["student"], "status": "present"}]
+    path = "/api/sessions/{started}/complete/"
+    _write(scene, "owner", "post", path, {"attendance": attendance, "actual_duration_minutes": 50, "notes": notes})
+
+
+def amend(scene: Scene) -> None:
+    _write(scene, "teacher", "put", "/api/sessions/{completed}/complete/", {"actual_duration_minutes": 40})
+
+
+def book(scene: Scene) -> None:
+    ids = scene.home.ids()
+    data = {
+        "school_id": ids["school"],
+        "teacher_id": ids["teacher"],
+        "subject_id": ids["subject"],
+        "student_ids": [ids["student"]],
+        "starts_at": _soon(),
+        "planned_duration_minutes": 60,
+    }
+    _write(scene, "admin", "post", "/api/sessions/", data, status=201)
+
+
+def cancel(scene: Scene) -> None:
+    _write(scene, "teacher", "post", "/api/sessions/{session}/cancel/", {"reason": "Ill"})
+
+
+def assess(scene: Scene) -> None:
+    ids = scene.home.ids()
+    data = {"student_id": ids["student"], "subject_id": ids["subject"], "kind": "quiz", "score": "9", "max_score": "10"}
+    _write(scene, "teacher", "post", "/api/assessments/", data, status=201)
+
+
+def approve(scene: Scene) -> None:
+    ids = scene.home.ids()
+    data = {"school_id": ids["school"], "entry_ids": [ids["pending_entry"]]}
+    _write(scene, "owner", "post", "/api/earnings/approve/", data)
+
+
+def other_teacher_cancels(scene: Scene) -> None:
+    _write(scene, "other_teacher", "post", f"/api/sessions/{scene.home.world.other_session.pk}/cancel/", {})
+
+
+def other_school_completes(scene: Scene) -> None:
+    """Through the service, as the other school's teacher."""
+    session = scene.away.started
+    marks = [
+        completion.AttendanceMark(student_id=seat.student_id, status="present") for seat in session.attendees.all()
+    ]
+    viewer = Viewer.for_user(scene.away.world.teacher.user)
+    completion.session_complete(viewer=viewer, session=session, attendance=marks, actual_duration_minutes=45)
+
+
+SOCKET_CHANGES: dict[str, SocketChange] = {
+    "complete": SocketChange(
+        "The owner completes the teacher's started session over HTTP, with a shared, a staff and an admin note.",
+        complete_with_every_note,
+    ),
+    "amend": SocketChange("The teacher amends their completed session's duration (its entry follows).", amend),
+    "book": SocketChange("An admin books a session with the teacher over HTTP.", book),
+    "cancel": SocketChange("The teacher cancels their session, which has a note at every level, over HTTP.", cancel),
+    "assess": SocketChange("The teacher records an assessment of their student over HTTP.", assess),
+    "approve": SocketChange("The owner approves the teacher's pending entry over HTTP.", approve),
+    "other_teacher": SocketChange("The school's other teacher cancels their own session.", other_teacher_cancels),
+    "other_school": SocketChange("The other school's teacher completes their started session.", other_school_completes),
+}
+
+# fmt: off
+#                                                     own  adm  tch  otT  stu  otS  grd  otG  fOw  fAd  fTc  rev  ano
+SOCKET_ROWS: list[SocketRow] = [
+    # Staff hear every event of their school, a teacher the events of their own sessions, students and
+    # earnings; students and guardians have no dashboard (4403); no valid credential is 4401.
+    SocketRow("/ws/dashboard/",                     "ok   ok   ok   ok   4403 4403 4403 4403 ok   ok   ok   4401 4401",
+        hears={
+            "complete":                             "CE   CE   CE   -    .    .    .    .    -    -    -    .    .",
+            "amend":                                "UE   UE   UE   -    .    .    .    .    -    -    -    .    .",
+            "book":                                 "N    N    N    -    .    .    .    .    -    -    -    .    .",
+            "cancel":                               "X    X    X    -    .    .    .    .    -    -    -    .    .",
+            "assess":                               "AP   AP   AP   -    .    .    .    .    -    -    -    .    .",
+            "approve":                              "E    E    E    -    .    .    .    .    -    -    -    .    .",
+            "other_teacher":                        "X    X    -    X    .    .    .    .    -    -    -    .    .",
+            "other_school":                         "-    -    -    -    .    .    .    .    CE   CE   CE   .    .",
+        }),
+]
+# fmt: on

@@ -7,6 +7,7 @@ wrong person would show rows from the other school.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -216,6 +217,11 @@ class Scene:
     def client(self, actor: str) -> APIClient:
         return self.clients[actor]
 
+    def authorization(self, actor: str) -> str | None:
+        """The ``Authorization`` header the actor's client sends (``None`` for ``anonymous``): the socket is
+        opened with the same credential as the actor's HTTP requests, revoked for ``revoked``."""
+        return self.clients[actor]._credentials.get("HTTP_AUTHORIZATION")
+
     def emails(self, side: str) -> set[str]:
         filled = self.home if side == "home" else self.away
         return set(
@@ -230,3 +236,43 @@ def build_scene(world: SchoolWorld, other_world: SchoolWorld, *, actors: Any = A
     if "revoked" in scene.clients:
         assert scene.clients["revoked"].post("/api/auth/logout/").status_code == 204
     return scene
+
+
+def walk(value: Any) -> Iterator[tuple[str | None, Any]]:
+    """Every (key, value) pair in a JSON document, at any depth (``None`` for list items and the root)."""
+    yield None, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+def leaks(scene: Scene, actor: str, body: Any) -> list[str]:
+    """What the body (an HTTP answer, or a message on the dashboard socket) shows that the actor may never see."""
+    _, role = scene.persona(actor)
+    other_side = "home" if actor in FOREIGN else "away"
+    other_school = (scene.home if other_side == "home" else scene.away).world.school.name
+    forbidden_text = scene.emails(other_side) | {other_school}
+    forbidden_keys: set[str] = set()
+    forbidden_levels: set[str] = set()
+    if actor in FAMILY:
+        forbidden_text |= {NOTE_TEXTS["staff"], NOTE_TEXTS["admin"], STUDENT_RECORD}
+        forbidden_keys |= {"rates", "hourly_rate"}
+        forbidden_levels |= {"staff", "admin"}
+    elif role in ("teacher", "other_teacher"):
+        forbidden_text |= {NOTE_TEXTS["admin"], STUDENT_RECORD}
+        forbidden_levels.add("admin")
+        if role == "other_teacher":  # every staff note of the school is on the other teacher's sessions
+            forbidden_text.add(NOTE_TEXTS["staff"])
+    found = []
+    for key, value in walk(body):
+        if key in forbidden_keys:
+            found.append(f"key {key!r}")
+        if isinstance(value, str) and value in forbidden_text:
+            found.append(f"text {value!r}")
+        if isinstance(value, dict) and "text" in value and value.get("visibility") in forbidden_levels:
+            found.append(f"a {value['visibility']} note")
+    return found

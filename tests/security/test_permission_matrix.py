@@ -21,7 +21,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from tests.conftest import SchoolWorld
 from tests.security.matrix import EXCLUDED_ROUTES, ROWS, Row, all_rows, route_of
-from tests.security.scene import ACTORS, FAMILY, FOREIGN, NOTE_TEXTS, STUDENT_RECORD, Scene, build_scene
+from tests.security.scene import ACTORS, FOREIGN, Scene, build_scene, leaks
 
 # An id no row of any table has: what "an object that does not exist" answers.
 GHOST_ID = 2**40 + 7
@@ -51,46 +51,6 @@ def body_of(response: HttpResponse) -> Any:
     if not response.content or "json" not in response.get("Content-Type", ""):
         return None
     return response.json()
-
-
-def walk(value: Any) -> Iterator[tuple[str | None, Any]]:
-    """Every (key, value) pair in a JSON document, at any depth (``None`` for list items and the root)."""
-    yield None, value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key, item
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
-
-
-def leaks(scene: Scene, actor: str, body: Any) -> list[str]:
-    """What the body shows that the actor may never see."""
-    _, role = scene.persona(actor)
-    other_side = "home" if actor in FOREIGN else "away"
-    other_school = (scene.home if other_side == "home" else scene.away).world.school.name
-    forbidden_text = scene.emails(other_side) | {other_school}
-    forbidden_keys: set[str] = set()
-    forbidden_levels: set[str] = set()
-    if actor in FAMILY:
-        forbidden_text |= {NOTE_TEXTS["staff"], NOTE_TEXTS["admin"], STUDENT_RECORD}
-        forbidden_keys |= {"rates", "hourly_rate"}
-        forbidden_levels |= {"staff", "admin"}
-    elif role in ("teacher", "other_teacher"):
-        forbidden_text |= {NOTE_TEXTS["admin"], STUDENT_RECORD}
-        forbidden_levels.add("admin")
-        if role == "other_teacher":  # every staff note of the school is on the other teacher's sessions
-            forbidden_text.add(NOTE_TEXTS["staff"])
-    found = []
-    for key, value in walk(body):
-        if key in forbidden_keys:
-            found.append(f"key {key!r}")
-        if isinstance(value, str) and value in forbidden_text:
-            found.append(f"text {value!r}")
-        if isinstance(value, dict) and "text" in value and value.get("visibility") in forbidden_levels:
-            found.append(f"a {value['visibility']} note")
-    return found
 
 
 def shape(response: HttpResponse) -> tuple[int, Any, Any]:
