@@ -542,6 +542,7 @@ def websocket_run(*, port: int, ws_port: int) -> dict[str, Any] | None:
         return None
     command = [str(PYTHON), str(script), "--http", f"http://127.0.0.1:{port}", "--ws", f"ws://127.0.0.1:{ws_port}"]
     command += ["--connections", "1000", "--writes", "200", "--rate", "20", "--timeout", "480"]
+    command += ["--samples", str(WORK / "ws_samples.csv")]  # every delivery's latency, for a closer look
     print("  dashboard sockets: 1,000 connected, 200 completions over HTTP at 20/s...", flush=True)
     log = WORK / "ws_load.log"
     try:

@@ -228,22 +228,37 @@ def assessment_create(
         data={"assessment": item},
         student_ids=[student.pk],
     )
+    # Every teacher of the student shows their standing on the dashboard: each hears the change, and each
+    # one's dashboard is rebuilt (event_emit bumps the teacher's cache version).
+    concerned = [teacher.pk, *(other for other in _teachers_of(student) if other != teacher.pk)]
     for progress in updated:
-        event_emit(
-            type=EventType.PROGRESS_UPDATED,
-            school_id=student.school_id,
-            teacher_id=teacher.pk,
-            data={
-                "student_id": student.pk,
-                "subject_id": progress.subject_id,
-                "skill_id": progress.skill_id,
-                "level": progress.level,
-                "percentage": decimal_text(progress.percentage),
-                "trend": progress.trend,
-            },
-            student_ids=[student.pk],
-        )
+        data = {
+            "student_id": student.pk,
+            "subject_id": progress.subject_id,
+            "skill_id": progress.skill_id,
+            "level": progress.level,
+            "percentage": decimal_text(progress.percentage),
+            "trend": progress.trend,
+        }
+        for teacher_id in concerned:
+            event_emit(
+                type=EventType.PROGRESS_UPDATED,
+                school_id=student.school_id,
+                teacher_id=teacher_id,
+                data=data,
+                student_ids=[student.pk],
+            )
     return assessment
+
+
+def _teachers_of(student: Student) -> list[int]:
+    """The teachers with a session with the student in the student's school (the teachers who see them)."""
+    return list(
+        SessionStudent.objects.filter(student=student, session__school_id=student.school_id)
+        .order_by("session__teacher_id")
+        .values_list("session__teacher_id", flat=True)
+        .distinct()
+    )
 
 
 # --- Goals. -----------------------------------------------------------------------------------------

@@ -132,6 +132,32 @@ def test_adding_an_assessment(world, day):
     assert page["stats"]["average_assessment_percentage"] == "70.00"
 
 
+def test_another_teachers_assessment_of_a_shared_student(world, day):
+    """The student's standing is the student's, whoever assessed them: the dashboard of every teacher of the
+    student shows the new figure at once, not only the assessing teacher's."""
+    f.session_for(world.other_teacher, world.student, starts_at=day - timedelta(days=2))
+    student_of = {row["id"]: row for row in dashboard(world)["students"]["results"]}
+    assert student_of[world.student.pk]["progress_percentage"] is None
+
+    response = client_for(world.other_teacher.user).post(
+        "/api/assessments/",
+        {
+            "student_id": world.student.pk,
+            "subject_id": world.session.subject_id,
+            "kind": "test",
+            "score": "4",
+            "max_score": "10",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    page = dashboard(world)
+    student_of = {row["id"]: row for row in page["students"]["results"]}
+    assert student_of[world.student.pk]["progress_percentage"] == "40.00"
+    assert page["recent_assessments"] == []  # the other teacher's assessment is theirs, not this teacher's
+
+
 def test_approving_and_paying(world, day):
     complete(world)
     entry = EarningEntry.objects.get()

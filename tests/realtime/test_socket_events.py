@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
@@ -36,6 +37,44 @@ async def test_a_teacher_hears_their_own_events_and_never_another_teachers(world
     assert ids(await receive(teacher)) == [own.pk]
     assert await teacher.receive_nothing(0.2)
     await teacher.disconnect()
+
+
+def assess(world, teacher, student) -> None:
+    from chalkboard.progress.services import assessment_create
+    from chalkboard.schools.access import Viewer
+
+    assessment_create(
+        viewer=Viewer.for_user(teacher.user),
+        student_id=student.pk,
+        subject_id=world.session.subject_id,
+        kind="quiz",
+        score=Decimal("6"),
+        max_score=Decimal("10"),
+    )
+
+
+@run_async
+async def test_every_teacher_of_a_student_hears_their_progress_change(world, no_poll):
+    """An assessment is the assessing teacher's event; the progress it changes concerns every teacher of the
+    student, and only them."""
+    await database_sync_to_async(f.session_for)(world.other_teacher, world.student)
+    outsider = await database_sync_to_async(f.teacher_in)(world.school)
+    teacher, other, stranger = [
+        await connect_as(user) for user in (world.teacher.user, world.other_teacher.user, outsider.user)
+    ]
+
+    await database_sync_to_async(assess)(world, world.other_teacher, world.student)
+
+    heard = await receive(teacher)
+    assert [(m["type"], m["teacher_id"], m["data"]["student_id"]) for m in heard] == [
+        ("progress.updated", world.teacher.pk, world.student.pk)
+    ]
+    assert heard[0]["data"]["percentage"] == "60.00"
+    assert [m["type"] for m in await receive(other, 2)] == ["assessment.created", "progress.updated"]
+    assert await teacher.receive_nothing(0.2)
+    assert await stranger.receive_nothing(0.2)
+    for communicator in (teacher, other, stranger):
+        await communicator.disconnect()
 
 
 @pytest.mark.parametrize("role", ["owner", "admin"])
