@@ -55,6 +55,17 @@ def audience_recheck(user_id: int, token_digest: str) -> Audience | None:
     return audience_load(token.user)
 
 
+def audience_and_events(
+    user_id: int, token_digest: str, after_id: int, limit: int
+) -> tuple[Audience | None, list[dict[str, Any]]]:
+    """The periodic check in one trip to the database: the connection's audience while its token is valid
+    (``None`` once it is not), and the events that audience may see after ``after_id``."""
+    audience = audience_recheck(user_id, token_digest)
+    if audience is None or audience.hears_nothing:
+        return audience, []
+    return audience, event_messages_after(audience=audience, after_id=after_id, limit=limit)
+
+
 def parse_since(value: str | None) -> int | None:
     """``?since=`` as an event id; raises ``ValueError`` for anything but a non-negative integer."""
     if value is None:
@@ -153,7 +164,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     # --- The relay: one task per connection. ------------------------------------------------------
     async def relay(self) -> None:
         """Send what the log holds after ``last_id``, then again on every nudge and every poll interval,
-        re-checking the token and the viewer's roles at each interval."""
+        re-checking the token and the viewer's roles at each interval (in the same database call)."""
         loop = asyncio.get_running_loop()
         # Spread the polls of connections opened together over the interval (jitter, not a secret).
         next_check = loop.time() + POLL_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311
@@ -162,11 +173,17 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=max(0.0, next_check - loop.time()))
-                if loop.time() >= next_check:
-                    if not await self.recheck():
-                        return
-                    next_check = loop.time() + POLL_SECONDS
-                await self.drain()
+                if loop.time() < next_check:
+                    await self.drain()
+                    continue
+                self.wake.clear()
+                audience, messages = await database_call(audience_and_events)(
+                    self.user_id, self.token_digest, self.last_id, BATCH_SIZE
+                )
+                if not await self.follow(audience):
+                    return
+                next_check = loop.time() + POLL_SECONDS
+                await self.drain(messages)
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -179,23 +196,25 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(OSError):
                 await self.close(code=CLOSE_INTERNAL_ERROR)
 
-    async def drain(self) -> None:
-        """Send every visible event after ``last_id``, in batches, until the log has no more."""
+    async def drain(self, messages: list[dict[str, Any]] | None = None) -> None:
+        """Send every visible event after ``last_id``, in batches, until the log has no more (starting with
+        ``messages`` when they were just read)."""
         while True:
-            self.wake.clear()
-            messages = await database_call(event_messages_after)(
-                audience=self.audience, after_id=self.last_id, limit=BATCH_SIZE
-            )
+            if messages is None:
+                self.wake.clear()
+                messages = await database_call(event_messages_after)(
+                    audience=self.audience, after_id=self.last_id, limit=BATCH_SIZE
+                )
             for message in messages:
                 await self.send_json(message)
                 self.last_id = message["id"]
             if len(messages) < BATCH_SIZE:
                 return
+            messages = None
 
-    async def recheck(self) -> bool:
+    async def follow(self, audience: Audience | None) -> bool:
         """Close the connection once its token is no longer valid (4401) or its viewer has no role left
         that hears events (4403); otherwise follow the viewer's current roles."""
-        audience = await database_call(audience_recheck)(self.user_id, self.token_digest)
         if audience is None:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return False
