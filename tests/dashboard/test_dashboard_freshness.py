@@ -45,6 +45,18 @@ def complete(world, **extra):
     return client_for(world.admin).post(f"/api/sessions/{world.session.pk}/complete/", body, format="json")
 
 
+def assess(world, teacher, *, kind, score):
+    """The teacher assesses the world's student, out of 10, in the subject of the world's session."""
+    body = {
+        "student_id": world.student.pk,
+        "subject_id": world.session.subject_id,
+        "kind": kind,
+        "score": score,
+        "max_score": "10",
+    }
+    return client_for(teacher.user).post("/api/assessments/", body, format="json")
+
+
 def to_complete_ids(page):
     return [s["id"] for s in page["to_complete"]]
 
@@ -114,17 +126,7 @@ def test_booking_rescheduling_and_cancelling(world, day):
 def test_adding_an_assessment(world, day):
     assert dashboard(world)["recent_assessments"] == []
 
-    response = client_for(world.teacher.user).post(
-        "/api/assessments/",
-        {
-            "student_id": world.student.pk,
-            "subject_id": world.session.subject_id,
-            "kind": "quiz",
-            "score": "7",
-            "max_score": "10",
-        },
-        format="json",
-    )
+    response = assess(world, world.teacher, kind="quiz", score="7")
 
     assert response.status_code == 201
     page = dashboard(world)
@@ -139,17 +141,7 @@ def test_another_teachers_assessment_of_a_shared_student(world, day):
     student_of = {row["id"]: row for row in dashboard(world)["students"]["results"]}
     assert student_of[world.student.pk]["progress_percentage"] is None
 
-    response = client_for(world.other_teacher.user).post(
-        "/api/assessments/",
-        {
-            "student_id": world.student.pk,
-            "subject_id": world.session.subject_id,
-            "kind": "test",
-            "score": "4",
-            "max_score": "10",
-        },
-        format="json",
-    )
+    response = assess(world, world.other_teacher, kind="test", score="4")
 
     assert response.status_code == 201
     page = dashboard(world)

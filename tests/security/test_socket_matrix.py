@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
 from channels.routing import URLRouter
 from channels.testing.websocket import WebsocketCommunicator
 from django.db import transaction
@@ -33,7 +31,9 @@ from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from config.asgi import application
 from tests.conftest import SchoolWorld
-from tests.realtime.conftest import TIMEOUT, run_async
+
+# The socket tests' own fixture: each test gets a channel layer of its own, empty (autouse).
+from tests.realtime.conftest import TIMEOUT, _fresh_channel_layer, run_async  # noqa: F401
 from tests.security.matrix import (
     ACTORS,
     EVENT_LETTERS,
@@ -53,16 +53,6 @@ MARKER = "matrix_marker"  # the key of a marker event's data: no real event has 
 TEACHER_PERSONAS = ("teacher", "other_teacher")
 # How long an answer the test is sure of may take (a ping's, a marker's): generous, it is only spent on failure.
 WAIT = 10
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer() -> Iterator[None]:
-    """Each test runs in an event loop of its own: it gets a channel layer of its own, empty."""
-    channel_layers.backends.clear()
-    async_to_sync(get_channel_layer().flush)()
-    yield
-    async_to_sync(get_channel_layer().flush)()
-    channel_layers.backends.clear()
 
 
 @pytest.fixture
