@@ -32,7 +32,7 @@ from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.people.models import Student
 from chalkboard.progress.models import ProgressAssessment, Trend
 from chalkboard.scheduling.models import ATTENDED, Session, SessionStatus, SessionStudent
-from chalkboard.scheduling.serializers import iso
+from chalkboard.scheduling.serializers import session_shape
 from chalkboard.schools.access import STAFF, Viewer
 from chalkboard.schools.models import Membership, Role
 
@@ -197,21 +197,20 @@ def _sessions_shown(
         attendance,
     ) in rows:
         if payload.get("id") != session_id:
-            payload = {
-                "id": session_id,
-                "school_id": school_id,
-                "teacher": teacher,
-                "subject": {"id": subject_id, "name": subject_name},
-                "starts_at": iso(starts_at),
-                "ends_at": iso(starts_at + timedelta(minutes=planned)),
-                "planned_duration_minutes": planned,
-                "status": status,
-                "location": location,
-                "students": [],
-                "completed_at": iso(completed_at),
-                "actual_duration_minutes": actual,
-                "version": version,
-            }
+            payload = session_shape(
+                session_id=session_id,
+                school_id=school_id,
+                teacher=teacher,
+                subject={"id": subject_id, "name": subject_name},
+                starts_at=starts_at,
+                planned_duration_minutes=planned,
+                status=status,
+                location=location,
+                students=[],
+                completed_at=completed_at,
+                actual_duration_minutes=actual,
+                version=version,
+            )
             shown.append((starts_at, payload))
         if student_id is not None:
             payload["students"].append({"id": student_id, "name": student_name, "attendance": attendance or None})

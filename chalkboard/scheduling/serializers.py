@@ -7,7 +7,7 @@ Output is built as plain dicts (``session_payload``), because the session list i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -175,26 +175,58 @@ def iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def session_shape(
+    *,
+    session_id: int,
+    school_id: int,
+    teacher: dict[str, Any],
+    subject: dict[str, Any],
+    starts_at: datetime,
+    planned_duration_minutes: int,
+    status: str,
+    location: str,
+    students: list[dict[str, Any]],
+    completed_at: datetime | None,
+    actual_duration_minutes: int | None,
+    version: int,
+) -> dict[str, Any]:
+    """A session as the API shows it, from its values (model instances or rows)."""
+    return {
+        "id": session_id,
+        "school_id": school_id,
+        "teacher": teacher,
+        "subject": subject,
+        "starts_at": iso(starts_at),
+        "ends_at": iso(starts_at + timedelta(minutes=planned_duration_minutes)),
+        "planned_duration_minutes": planned_duration_minutes,
+        "status": status,
+        "location": location,
+        "students": students,
+        "completed_at": iso(completed_at),
+        "actual_duration_minutes": actual_duration_minutes,
+        "version": version,
+    }
+
+
 def session_payload(session: Session) -> dict[str, Any]:
     """A session as the API shows it. Expects ``session_list``'s related objects to be loaded (``booked``)."""
-    return {
-        "id": session.pk,
-        "school_id": session.school_id,
-        "teacher": {"id": session.teacher_id, "name": session.teacher.user.full_name},
-        "subject": {"id": session.subject_id, "name": session.subject.name},
-        "starts_at": iso(session.starts_at),
-        "ends_at": iso(session.ends_at),
-        "planned_duration_minutes": session.planned_duration_minutes,
-        "status": session.status,
-        "location": session.location,
-        "students": [
+    return session_shape(
+        session_id=session.pk,
+        school_id=session.school_id,
+        teacher={"id": session.teacher_id, "name": session.teacher.user.full_name},
+        subject={"id": session.subject_id, "name": session.subject.name},
+        starts_at=session.starts_at,
+        planned_duration_minutes=session.planned_duration_minutes,
+        status=session.status,
+        location=session.location,
+        students=[
             {"id": booked.student_id, "name": booked.student.user.full_name, "attendance": booked.attendance or None}
             for booked in session.booked  # type: ignore[attr-defined]
         ],
-        "completed_at": iso(session.completed_at),
-        "actual_duration_minutes": session.actual_duration_minutes,
-        "version": session.version,
-    }
+        completed_at=session.completed_at,
+        actual_duration_minutes=session.actual_duration_minutes,
+        version=session.version,
+    )
 
 
 def session_detail_payload(session: Session, *, notes: Iterable[SessionNote]) -> dict[str, Any]:

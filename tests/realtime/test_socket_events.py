@@ -9,10 +9,12 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
 
+from chalkboard.progress.services import assessment_create
 from chalkboard.realtime import consumers, publishing, selectors
 from chalkboard.realtime.consumers import CLOSE_BAD_REQUEST, CLOSE_INTERNAL_ERROR
 from chalkboard.realtime.models import Event, EventType
 from chalkboard.realtime.services import event_emit
+from chalkboard.schools.access import Viewer
 from tests import factories as f
 from tests.realtime.conftest import aemit, closed_with, connect_as, emit, receive, run_async
 
@@ -40,9 +42,6 @@ async def test_a_teacher_hears_their_own_events_and_never_another_teachers(world
 
 
 def assess(world, teacher, student) -> None:
-    from chalkboard.progress.services import assessment_create
-    from chalkboard.schools.access import Viewer
-
     assessment_create(
         viewer=Viewer.for_user(teacher.user),
         student_id=student.pk,
