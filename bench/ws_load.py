@@ -10,12 +10,14 @@ script. It:
 1. creates, directly in the database, its own schools (names starting ``ws-load``), each with an owner,
    admins, teachers with an hourly rate, students and one subject; one owner, admin or teacher per
    connection (emails under ``@ws-load.invalid``), and a bearer token for each (``token_create``);
-2. creates ``--writes`` scheduled sessions that started in the past, each of a teacher picked at random
-   with one of their school's students;
+2. creates ``--warm-writes`` + ``--writes`` scheduled sessions that started in the past, each of a teacher
+   picked at random with one of their school's students;
 3. opens one authenticated WebSocket per user against ``--ws`` (``/ws/dashboard/``), and waits ``--warmup``
    seconds, so that every connection has made its first poll of the log before the writes begin;
 4. completes the sessions one by one, ``--rate`` per second, each by its teacher with
-   ``POST /api/sessions/{id}/complete/`` against ``--http``: the real write path, in another process;
+   ``POST /api/sessions/{id}/complete/`` against ``--http``: the real write path, in another process. The
+   first ``--warm-writes`` warm the HTTP workers (a worker's first completion loads code and opens
+   connections): their deliveries are checked like the others', but they are not timed;
 5. records when each connection that should hear a completion (the school's owner and admins, the session's
    teacher) receives its ``session.completed`` and ``earnings.updated``, and checks that every such
    delivery came, once, in id order, and that nobody heard anything else.
@@ -208,7 +210,7 @@ def fixture_create(args: argparse.Namespace) -> tuple[list[Listener], list[Write
         teachers = [listener for listener in listeners if not listener.is_staff]
         now = datetime.now(UTC)
         planned = []
-        for _ in range(args.writes):
+        for _ in range(args.warm_writes + args.writes):
             teacher = rng.choice(teachers)
             session = Session(
                 school_id=teacher.school_id,
@@ -262,6 +264,7 @@ class Results:
     answered_at: dict[int, float] = field(default_factory=dict)  # session id -> when its answer had arrived
     earning_of: dict[int, int] = field(default_factory=dict)  # session id -> its earning entry, once answered
     http_ms: list[float] = field(default_factory=list)
+    warm: set[int] = field(default_factory=set)  # sessions of the warm-up writes: checked, not timed
     http_errors: Counter[str] = field(default_factory=Counter)
     arrivals: dict[int, list[Arrival]] = field(default_factory=lambda: defaultdict(list))
     other_messages: Counter[str] = field(default_factory=Counter)  # resync, error, or not an event at all
@@ -292,7 +295,8 @@ def complete_over_http(http_url: str, write: Write, results: Results) -> None:
         response = connection.getresponse()
         payload = response.read()
         results.answered_at[write.session_id] = answered = time.perf_counter()
-        results.http_ms.append((answered - sent) * 1000)
+        if write.session_id not in results.warm:
+            results.http_ms.append((answered - sent) * 1000)
         if response.status != 200:
             results.http_error(f"HTTP {response.status}")
             return
@@ -425,7 +429,7 @@ def tally(
             if a.type == COMPLETED:
                 first_arrival.setdefault(a.ref, a.at)
         for session_id, at in first_arrival.items():
-            if session_id is not None and (COMPLETED, session_id) in want:
+            if session_id is not None and (COMPLETED, session_id) in want and session_id not in results.warm:
                 sent, answered = results.sent_at[session_id], results.answered_at[session_id]
                 samples.append(Sample(session_id, index, sent, (at - sent) * 1000, (at - answered) * 1000))
     return counts, samples
@@ -442,8 +446,8 @@ def samples_write(path: Path, samples: list[Sample]) -> None:
 
 
 def sent_rate(results: Results) -> float | None:
-    """Completions sent per second, first to last request."""
-    sent = sorted(results.sent_at.values())
+    """Timed completions sent per second, first to last request."""
+    sent = sorted(at for session_id, at in results.sent_at.items() if session_id not in results.warm)
     return round((len(sent) - 1) / (sent[-1] - sent[0]), 1) if len(sent) > 1 and sent[-1] > sent[0] else None
 
 
@@ -479,8 +483,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     log(f"Waiting {args.warmup:.0f} s for the connections to settle...")
     await asyncio.sleep(args.warmup)
 
-    log(f"Completing {len(writes)} sessions over HTTP at {args.rate}/s against {args.http}...")
-    await send_writes(args, writes, results)
+    warm, measured_writes = writes[: args.warm_writes], writes[args.warm_writes :]
+    results.warm = {write.session_id for write in warm}
+    log(f"Warming the HTTP workers' write path with {len(warm)} completions (checked, not timed)...")
+    await send_writes(args, warm, results)
+    await asyncio.sleep(1.0)
+    log(f"Completing {len(measured_writes)} sessions over HTTP at {args.rate}/s against {args.http}...")
+    await send_writes(args, measured_writes, results)
     errors = sum(results.http_errors.values())
     log(f"{len(results.earning_of)} completed, {errors} HTTP errors; waiting for the deliveries...")
     wanted = wanted_by(connected, writes, results)
@@ -508,7 +517,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "connect_seconds": round(connect_seconds, 2),
         "warmup_seconds": args.warmup,
         "handshake_ms": percentiles(results.handshake_ms),
-        "writes": len(writes),
+        "writes": len(writes) - args.warm_writes,
+        "warm_writes": args.warm_writes,
         "writes_sent_per_second": sent_rate(results),
         "completions_ok": len(results.earning_of),
         "http_errors": sum(results.http_errors.values()),
@@ -550,7 +560,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--http", default="http://127.0.0.1:8000", help="the HTTP API (127.0.0.1 only)")
     parser.add_argument("--ws", default="ws://127.0.0.1:8001", help="the WebSocket server (127.0.0.1 only)")
     parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--writes", type=int, default=200, help="sessions completed over HTTP")
+    parser.add_argument("--writes", type=int, default=200, help="sessions completed over HTTP, timed")
+    parser.add_argument(
+        "--warm-writes",
+        type=int,
+        default=20,
+        help="completions sent first to warm the HTTP workers (their deliveries are checked, not timed)",
+    )
     parser.add_argument("--rate", type=float, default=20.0, help="completions per second")
     parser.add_argument("--schools", type=int, default=10)
     parser.add_argument("--staff-per-school", type=int, default=5, help="the owner and the admins of a school")
@@ -574,7 +590,7 @@ def arguments() -> argparse.Namespace:
         parser.error("--connections must be 1..20000, --schools and --staff-per-school at least 1")
     if args.connections < args.schools * (args.staff_per_school + 1):
         parser.error("each school needs its staff and at least one teacher: raise --connections")
-    if args.writes < 1 or not 0 < args.rate <= 1000 or args.http_concurrency < 1:
+    if args.writes < 1 or args.warm_writes < 0 or not 0 < args.rate <= 1000 or args.http_concurrency < 1:
         parser.error("--writes must be at least 1, --rate in (0, 1000], --http-concurrency at least 1")
     return args
 

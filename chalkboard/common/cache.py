@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -108,6 +108,17 @@ class _Entry:
     value: Any
 
 
+def cache_read_many(keys: Iterable[str]) -> Mapping[str, Any] | None:
+    """Several entries and versions in one round trip, for ``cached_versioned(found=...)`` calls that would
+    each read their own; ``None`` when the cache does not answer."""
+    _retry_missed_bumps()
+    try:
+        return dict(cache.get_many(list(keys)))
+    except Exception:
+        logger.warning("cache unavailable while reading")
+        return None
+
+
 def cached_versioned(
     key: str,
     *,
@@ -115,19 +126,20 @@ def cached_versioned(
     build: Callable[[], T],
     timeout: int | Callable[[T], int],
     is_fresh: Callable[[T], bool] = lambda value: True,
+    found: Mapping[str, Any] | None = None,
 ) -> T:
     """The value cached at ``key`` if it was built at the current versions of ``scopes``, else built anew.
 
-    The versions and the entry are read in one round trip. Only one process rebuilds a missing entry
-    while the others wait briefly for it. ``timeout`` is in seconds, or a function of the built value
-    (for pages that turn stale at a known time); ``is_fresh`` rejects an entry that has turned stale
-    before the cache expired it. Without a cache, the value is simply built.
+    The versions and the entry are read in one round trip, or taken from ``found``, the result of a
+    ``cache_read_many`` that included them. Only one process rebuilds a missing entry while the others wait
+    briefly for it. ``timeout`` is in seconds, or a function of the built value (for pages that turn stale
+    at a known time); ``is_fresh`` rejects an entry that has turned stale before the cache expired it.
+    Without a cache, the value is simply built.
     """
     scopes = list(scopes)
-    _retry_missed_bumps()
-    try:
-        found = cache.get_many([*scopes, key])
-    except Exception:
+    if found is None:
+        found = cache_read_many([*scopes, key])
+    if found is None:
         logger.warning("cache unavailable: building %s from the database", key.split(":")[0])
         return build()
     versions = tuple(int(found.get(scope, 0)) for scope in scopes)

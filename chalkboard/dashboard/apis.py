@@ -10,12 +10,24 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from chalkboard.dashboard.selectors import dashboard_page
-from chalkboard.schools.access import viewer_of
+from chalkboard.common.cache import cache_read_many
+from chalkboard.dashboard.selectors import dashboard_cache_keys, dashboard_page
+from chalkboard.schools.access import viewer_cache_keys, viewer_of
+
+# One field, not a serializer per request: a serializer's construction alone measured 0.2 ms, an eighth of
+# a cached dashboard.
+SCHOOL_PARAMETER = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class DashboardQuery(serializers.Serializer):
-    school = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+def _school_asked(request: Request) -> int | None:
+    """``?school=``, validated as a serializer would (an empty value counts as absent)."""
+    value = request.query_params.get("school", "")
+    if value == "":
+        return None
+    try:
+        return int(SCHOOL_PARAMETER.run_validation(value))
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError({"school": error.detail}) from error
 
 
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
@@ -99,11 +111,14 @@ class TeacherDashboardApi(APIView):
         },
     )
     def get(self, request: Request, teacher_id: int) -> HttpResponse:
-        query = DashboardQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        page = dashboard_page(
-            viewer=viewer_of(request), teacher_id=teacher_id, school_id=query.validated_data.get("school")
-        )
+        school_id, user_id = _school_asked(request), request.user.pk
+        found = None
+        if school_id is not None and user_id is not None:
+            # The viewer's roles and the page, with the versions of both, in one round trip to the cache.
+            key, scopes = dashboard_cache_keys(teacher_id=teacher_id, school_id=school_id)
+            found = cache_read_many([*viewer_cache_keys(user_id), *scopes, key])
+        viewer = viewer_of(request, found=found)
+        page = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=school_id, found=found)
         headers = {"ETag": page.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Accept-Encoding"}
         if _etag_matches(request.headers.get("If-None-Match", ""), page.etag):
             return HttpResponse(status=304, headers=headers)

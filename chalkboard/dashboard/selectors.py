@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -84,15 +85,26 @@ def dashboard_school_id(*, viewer: Viewer, teacher_id: int, school_id: int | Non
     return first
 
 
-def dashboard_page(*, viewer: Viewer, teacher_id: int, school_id: int | None) -> DashboardPage:
-    """The dashboard as JSON bytes with its ETag, from the cache when it is current."""
+def dashboard_cache_keys(*, teacher_id: int, school_id: int) -> tuple[str, list[str]]:
+    """The cache key of a dashboard, and the scopes whose versions it is checked against."""
+    return f"dashboard:{teacher_id}:{school_id}", [teacher_scope(teacher_id, school_id), school_scope(school_id)]
+
+
+def dashboard_page(
+    *, viewer: Viewer, teacher_id: int, school_id: int | None, found: Mapping[str, Any] | None = None
+) -> DashboardPage:
+    """The dashboard as JSON bytes with its ETag, from the cache when it is current. ``found``: the
+    cache's answer for ``dashboard_cache_keys`` of the school asked for, when a caller already read them."""
+    asked = school_id
     school_id = dashboard_school_id(viewer=viewer, teacher_id=teacher_id, school_id=school_id)
+    key, scopes = dashboard_cache_keys(teacher_id=teacher_id, school_id=school_id)
     return cached_versioned(
-        f"dashboard:{teacher_id}:{school_id}",
-        scopes=[teacher_scope(teacher_id, school_id), school_scope(school_id)],
+        key,
+        scopes=scopes,
         build=lambda: dashboard_render(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
         timeout=lambda page: max(1, int((page.valid_until - timezone.now()).total_seconds())),
         is_fresh=lambda page: timezone.now() < page.valid_until,
+        found=found if asked is not None else None,
     )
 
 

@@ -1,10 +1,12 @@
 """The dashboard socket: ``/ws/dashboard/``.
 
 Each connection relays, in id order and exactly once, the events of the log its viewer may see. The log in
-the database is the source of truth; the channel layer only nudges a connection to look again, and every
-connection also looks again every ``POLL_SECONDS``, so a nudge that is lost (Redis down, a channel over
-capacity) delays an event, never loses it. One task per connection reads the log and sends: a slow client
-only ever waits for itself. The protocol is described in ``docs/realtime.md``.
+the database is the source of truth. A new connection replays what it asked for (``?since=``) from the log
+itself; from then on the process's ``Hub`` reads each new event once for all its connections and offers it
+to those that hear it. The channel layer only nudges the hub to read again, and the hub also reads at a
+short interval, so a nudge that is lost (Redis down, a channel over capacity) delays an event, never loses
+it. Every connection sends from its own queue: a slow client only ever waits for itself. The protocol is
+described in ``docs/realtime.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -21,7 +22,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from chalkboard.accounts.models import User
 from chalkboard.realtime.auth import query_params
 from chalkboard.realtime.db import database_call
-from chalkboard.realtime.selectors import Audience, event_messages_after, replay_start, token_valid
+from chalkboard.realtime.hub import Hub, Message, hub
+from chalkboard.realtime.selectors import Audience, event_messages_after, replay_start
 from chalkboard.schools.access import Viewer
 
 logger = logging.getLogger("chalkboard.realtime")
@@ -32,11 +34,11 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_INTERNAL_ERROR = 1011
 
-# How often a connection reads the log without a nudge, and re-checks its token and its viewer's roles.
-POLL_SECONDS = 10.0
-# Events read per query; a backlog is sent in batches of this size.
+# Events read per query when a connection replays from the log; a backlog is sent in batches of this size.
 BATCH_SIZE = 200
-
+# Events a connection holds for a client that does not read; past this it forgets them and reads the log
+# again once the client catches up (memory stays bounded, nothing is lost).
+OUTBOX_LIMIT = 1_000
 MESSAGE_NOT_JSON = "Messages must be JSON text."
 MESSAGE_UNKNOWN = 'Unknown message: the only message a client sends is {"type": "ping"}.'
 SINCE_INVALID = "since must be the id of the last event received: a non-negative integer."
@@ -45,25 +47,6 @@ SINCE_INVALID = "since must be the id of the last event received: a non-negative
 def audience_load(user: User) -> Audience:
     """The user's audience from their current roles (the same ``Viewer`` as every HTTP request)."""
     return Audience.of(Viewer.for_user(user))
-
-
-def audience_recheck(user_id: int, token_digest: str) -> Audience | None:
-    """The audience of the connection's token while that token is valid; ``None`` once it is not."""
-    token = token_valid(digest=token_digest)
-    if token is None or token.user_id != user_id:
-        return None
-    return audience_load(token.user)
-
-
-def audience_and_events(
-    user_id: int, token_digest: str, after_id: int, limit: int
-) -> tuple[Audience | None, list[dict[str, Any]]]:
-    """The periodic check in one trip to the database: the connection's audience while its token is valid
-    (``None`` once it is not), and the events that audience may see after ``after_id``."""
-    audience = audience_recheck(user_id, token_digest)
-    if audience is None or audience.hears_nothing:
-        return audience, []
-    return audience, event_messages_after(audience=audience, after_id=after_id, limit=limit)
 
 
 def parse_since(value: str | None) -> int | None:
@@ -82,13 +65,14 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     last_id = 0
     user_id: int
     token_digest: str
+    hub: Hub | None = None
     pump: asyncio.Task[None] | None = None
     joined: frozenset[str] = frozenset()
 
     async def connect(self) -> None:
         user: User | None = self.scope.get("user")
         token_digest: str | None = self.scope.get("token_digest")
-        self.wake = asyncio.Event()
+        self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
         if user is None or token_digest is None:
             await self.refuse(CLOSE_UNAUTHORIZED)
             return
@@ -103,8 +87,10 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         # Join, then read where to start, then accept: every event that commits after the client sees the
-        # handshake complete is nudged or polled for, and has an id above the starting point.
+        # handshake complete is offered by the hub, and has an id above the starting point.
         await self.groups_follow(self.audience)
+        self.hub = hub()
+        await self.hub.join(self)
         self.last_id, resync = await database_call(replay_start)(audience=self.audience, since=since)
         await self.accept()
         if resync is not None:
@@ -120,6 +106,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
+        if self.hub is not None:
+            self.hub.leave(self)
         if self.pump is not None:
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -141,8 +129,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     # --- From the channel layer. ------------------------------------------------------------------
     async def events_available(self, message: dict[str, Any]) -> None:
-        if message.get("id", 0) > self.last_id:
-            self.wake.set()
+        if self.hub is not None:
+            self.hub.nudge(int(message.get("id", 0)))
 
     # --- From the client. ---------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
@@ -161,29 +149,50 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.send_json({"type": "error", "message": MESSAGE_UNKNOWN})
 
+    # --- From the hub. ------------------------------------------------------------------------------
+    def offer(self, message: Message) -> None:
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+            self.outbox.put_nowait(None)  # read the log again from the last id sent
+        self.outbox.put_nowait(message)
+
+    async def follow(self, audience: Audience | None) -> bool:
+        """Close the connection once its token is no longer valid (4401) or its viewer has no role left
+        that hears events (4403); otherwise follow the viewer's current roles."""
+        if audience is None:
+            await self.end(CLOSE_UNAUTHORIZED)
+            return False
+        if audience.hears_nothing:
+            await self.end(CLOSE_FORBIDDEN)
+            return False
+        if audience != self.audience:
+            await self.groups_follow(audience)
+            self.audience = audience
+        return True
+
+    async def fail(self) -> None:
+        await self.end(CLOSE_INTERNAL_ERROR)
+
+    async def end(self, code: int) -> None:
+        """Stop listening and close with ``code``."""
+        if self.hub is not None:
+            self.hub.leave(self)
+        with contextlib.suppress(OSError):
+            await self.close(code=code)
+
     # --- The relay: one task per connection. ------------------------------------------------------
     async def relay(self) -> None:
-        """Send what the log holds after ``last_id``, then again on every nudge and every poll interval,
-        re-checking the token and the viewer's roles at each interval (in the same database call)."""
-        loop = asyncio.get_running_loop()
-        # Spread the polls of connections opened together over the interval (jitter, not a secret).
-        next_check = loop.time() + POLL_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311
+        """Send what the log holds after ``last_id``, then every event the hub offers, in id order."""
         try:
-            await self.drain()
+            await self.replay()
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=max(0.0, next_check - loop.time()))
-                if loop.time() < next_check:
-                    await self.drain()
-                    continue
-                self.wake.clear()
-                audience, messages = await database_call(audience_and_events)(
-                    self.user_id, self.token_digest, self.last_id, BATCH_SIZE
-                )
-                if not await self.follow(audience):
-                    return
-                next_check = loop.time() + POLL_SECONDS
-                await self.drain(messages)
+                message = await self.outbox.get()
+                if message is None:
+                    await self.replay()
+                elif message.id > self.last_id:
+                    await self.send(text_data=message.text)
+                    self.last_id = message.id
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -193,35 +202,16 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
                 return
             # The client reconnects with ?since= and loses nothing.
             logger.exception("dashboard relay failed; closing the connection")
-            with contextlib.suppress(OSError):
-                await self.close(code=CLOSE_INTERNAL_ERROR)
+            await self.fail()
 
-    async def drain(self, messages: list[dict[str, Any]] | None = None) -> None:
-        """Send every visible event after ``last_id``, in batches, until the log has no more (starting with
-        ``messages`` when they were just read)."""
+    async def replay(self) -> None:
+        """Send every visible event after ``last_id`` from the log, in batches, until it has no more."""
         while True:
-            if messages is None:
-                self.wake.clear()
-                messages = await database_call(event_messages_after)(
-                    audience=self.audience, after_id=self.last_id, limit=BATCH_SIZE
-                )
+            messages = await database_call(event_messages_after)(
+                audience=self.audience, after_id=self.last_id, limit=BATCH_SIZE
+            )
             for message in messages:
-                await self.send_json(message)
+                await self.send(text_data=json.dumps(message))
                 self.last_id = message["id"]
             if len(messages) < BATCH_SIZE:
                 return
-            messages = None
-
-    async def follow(self, audience: Audience | None) -> bool:
-        """Close the connection once its token is no longer valid (4401) or its viewer has no role left
-        that hears events (4403); otherwise follow the viewer's current roles."""
-        if audience is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
-            return False
-        if audience.hears_nothing:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return False
-        if audience != self.audience:
-            await self.groups_follow(audience)
-            self.audience = audience
-        return True

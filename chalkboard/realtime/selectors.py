@@ -8,7 +8,7 @@ same ``Viewer``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from rest_framework.fields import DateTimeField
 
 from chalkboard.realtime.models import Event
 from chalkboard.realtime.publishing import staff_group, teacher_group
-from chalkboard.schools.access import STAFF, Viewer
+from chalkboard.schools.access import STAFF, Viewer, roles_load_many
 from chalkboard.schools.models import Role
 
 # A client further behind than this is told to reload rather than replayed event by event.
@@ -43,10 +43,14 @@ class Audience:
 
     @classmethod
     def of(cls, viewer: Viewer) -> Audience:
+        return cls.from_roles(viewer.user_id, viewer.roles)
+
+    @classmethod
+    def from_roles(cls, user_id: int, roles: Mapping[int, frozenset[str]]) -> Audience:
         return cls(
-            user_id=viewer.user_id,
-            staff_school_ids=frozenset(viewer.schools_where(*STAFF)),
-            teaching_school_ids=frozenset(viewer.schools_where(Role.TEACHER)),
+            user_id=user_id,
+            staff_school_ids=frozenset(school_id for school_id, held in roles.items() if not held.isdisjoint(STAFF)),
+            teaching_school_ids=frozenset(school_id for school_id, held in roles.items() if Role.TEACHER in held),
         )
 
     @property
@@ -60,6 +64,12 @@ class Audience:
             [staff_group(school_id) for school_id in self.staff_school_ids]
             + [teacher_group(self.user_id, school_id) for school_id in self.teaching_school_ids]
         )
+
+    def hears(self, *, school_id: int, teacher_id: int | None) -> bool:
+        """Whether an event of this school and teacher is for this audience: ``visibility()`` in Python."""
+        if school_id in self.staff_school_ids:
+            return True
+        return teacher_id == self.user_id and school_id in self.teaching_school_ids
 
     def visibility(self) -> Q:
         visible = Q(school_id__in=sorted(self.staff_school_ids))
@@ -84,13 +94,18 @@ def event_message(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+MESSAGE_COLUMNS = ("id", "type", "occurred_at", "school_id", "teacher_id", "data")
+
+
 def event_messages_after(*, audience: Audience, after_id: int, limit: int) -> list[dict[str, Any]]:
     """Up to ``limit`` visible events with an id above ``after_id``, oldest first, ready to send. One query."""
-    rows = (
-        events_visible(audience=audience)
-        .filter(id__gt=after_id)
-        .values("id", "type", "occurred_at", "school_id", "teacher_id", "data")[:limit]
-    )
+    rows = events_visible(audience=audience).filter(id__gt=after_id).values(*MESSAGE_COLUMNS)[:limit]
+    return [event_message(row) for row in rows]
+
+
+def event_messages_all_after(*, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` events of every school with an id above ``after_id``, oldest first. One query."""
+    rows = Event.objects.filter(id__gt=after_id).order_by("id").values(*MESSAGE_COLUMNS)[:limit]
     return [event_message(row) for row in rows]
 
 
@@ -127,3 +142,19 @@ def token_valid(*, digest: str) -> AuthToken | None:
     if token.expiry is not None and token.expiry <= timezone.now():
         return None
     return token
+
+
+def audiences_of_tokens(tokens: Collection[tuple[int, str]]) -> dict[tuple[int, str], Audience]:
+    """For many connections at once, each ``(user id, token digest)``: its audience while the token is valid
+    (as ``token_valid`` decides) and still the user's. Connections whose token is not are left out. Two
+    queries, however many connections."""
+    digests = {digest for _, digest in tokens}
+    now = timezone.now()
+    owners = dict(
+        AuthToken.objects.filter(digest__in=digests, user__is_active=True)
+        .filter(Q(expiry__isnull=True) | Q(expiry__gt=now))
+        .values_list("digest", "user_id")
+    )
+    valid = [(user_id, digest) for user_id, digest in tokens if owners.get(digest) == user_id]
+    roles = roles_load_many({user_id for user_id, _ in valid})
+    return {(user_id, digest): Audience.from_roles(user_id, roles.get(user_id, {})) for user_id, digest in valid}

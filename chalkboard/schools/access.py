@@ -9,8 +9,10 @@ an access function that answers 404 alike for "does not exist" and "not yours". 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from chalkboard.accounts.models import User
 from chalkboard.common.cache import cached_versioned, user_scope
@@ -53,10 +55,19 @@ ROLES_TIMEOUT = 300
 
 def roles_load(user_id: int) -> dict[int, frozenset[str]]:
     """The user's active roles in every school, from the database."""
-    grouped: dict[int, set[str]] = defaultdict(set)
-    for school_id, role in Membership.objects.filter(user_id=user_id, is_active=True).values_list("school_id", "role"):
-        grouped[school_id].add(role)
-    return {school_id: frozenset(roles) for school_id, roles in grouped.items()}
+    return roles_load_many([user_id]).get(user_id, {})
+
+
+def roles_load_many(user_ids: Iterable[int]) -> dict[int, dict[int, frozenset[str]]]:
+    """``roles_load`` for several users in one query; a user with no active role is left out."""
+    grouped: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    memberships = Membership.objects.filter(user_id__in=list(user_ids), is_active=True)
+    for user_id, school_id, role in memberships.values_list("user_id", "school_id", "role"):
+        grouped[user_id][school_id].add(role)
+    return {
+        user_id: {school_id: frozenset(roles) for school_id, roles in schools.items()}
+        for user_id, schools in grouped.items()
+    }
 
 
 class Viewer:
@@ -67,15 +78,14 @@ class Viewer:
         self.roles = roles
 
     @classmethod
-    def for_user(cls, user: User) -> Viewer:
-        """The user's roles, from the cache when it has them (memberships bump ``user_scope`` on commit)."""
+    def for_user(cls, user: User, *, found: Mapping[str, Any] | None = None) -> Viewer:
+        """The user's roles, from the cache when it has them (memberships bump ``user_scope`` on commit).
+        ``found``: the cache's answer for ``viewer_cache_keys``, when a caller already read them."""
         if not user.is_active:
             return cls(user, {})
+        key, scope = viewer_cache_keys(user.pk)
         roles = cached_versioned(
-            f"viewer:{user.pk}",
-            scopes=[user_scope(user.pk)],
-            build=lambda: roles_load(user.pk),
-            timeout=ROLES_TIMEOUT,
+            key, scopes=[scope], build=lambda: roles_load(user.pk), timeout=ROLES_TIMEOUT, found=found
         )
         return cls(user, roles)
 
@@ -146,10 +156,15 @@ class Viewer:
         return self.student_ids | self.ward_ids
 
 
-def viewer_of(request: object) -> Viewer:
-    """The request's viewer, built once per request."""
+def viewer_cache_keys(user_id: int) -> tuple[str, str]:
+    """The cache keys of a user's roles: the entry, and the version it is checked against."""
+    return f"viewer:{user_id}", user_scope(user_id)
+
+
+def viewer_of(request: object, *, found: Mapping[str, Any] | None = None) -> Viewer:
+    """The request's viewer, built once per request (``found``: as in ``Viewer.for_user``)."""
     viewer: Viewer | None = getattr(request, "_chalkboard_viewer", None)
     if viewer is None:
-        viewer = Viewer.for_user(request.user)  # type: ignore[attr-defined]
+        viewer = Viewer.for_user(request.user, found=found)  # type: ignore[attr-defined]
         request._chalkboard_viewer = viewer  # type: ignore[attr-defined]
     return viewer

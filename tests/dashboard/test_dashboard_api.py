@@ -112,6 +112,27 @@ def test_invalid_school_is_a_400(world, school):
     assert "school" in response.json()["fields"]
 
 
+def test_an_empty_school_is_no_school(world, clock):
+    client = client_for(world.teacher.user)
+
+    response = client.get(f"{url(world.teacher)}?school=")
+
+    assert response.status_code == 200
+    assert response.json()["school"]["id"] == world.school.pk
+
+
+def test_a_cached_dashboard_of_a_school_costs_one_cache_round_trip(world, clock):
+    client = client_for(world.teacher.user)
+    first = client.get(url(world.teacher, world.school))
+    with mock.patch.object(cache, "get_many", wraps=cache.get_many) as get_many:
+        again = client.get(url(world.teacher, world.school))
+
+    assert again.content == first.content
+    # The viewer's roles and the page, with the versions of both, in one read.
+    get_many.assert_called_once()
+    assert f"dashboard:{world.teacher.pk}:{world.school.pk}" in get_many.call_args.args[0]
+
+
 def test_a_teacher_in_two_schools_sees_one_at_a_time(world, other_world):
     f.teacher_in(other_world.school, user=world.teacher.user)
     client = client_for(world.teacher.user)

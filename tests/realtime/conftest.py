@@ -13,7 +13,7 @@ from django.db import transaction
 
 from chalkboard.accounts.models import User
 from chalkboard.accounts.services import token_create
-from chalkboard.realtime import consumers
+from chalkboard.realtime import hub
 from chalkboard.realtime.models import Event, EventType
 from chalkboard.realtime.services import event_emit
 from config.asgi import application
@@ -45,15 +45,17 @@ def _fresh_channel_layer() -> Iterator[None]:
 
 @pytest.fixture
 def fast_poll(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Connections poll the log (and re-check their token and roles) every 0.1 s instead of every 10 s."""
-    monkeypatch.setattr(consumers, "POLL_SECONDS", 0.1)
+    """The hub polls the log, and re-checks every connection's token and roles, every 0.1 s."""
+    monkeypatch.setattr(hub, "LOG_POLL_SECONDS", 0.1)
+    monkeypatch.setattr(hub, "RECHECK_SECONDS", 0.1)
     return 0.1
 
 
 @pytest.fixture
 def no_poll(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Connections never poll within a test: anything they receive came by a nudge (or the replay)."""
-    monkeypatch.setattr(consumers, "POLL_SECONDS", 3600.0)
+    """The hub never polls within a test: anything a connection receives came by a nudge (or its replay)."""
+    monkeypatch.setattr(hub, "LOG_POLL_SECONDS", 3600.0)
+    monkeypatch.setattr(hub, "RECHECK_SECONDS", 3600.0)
 
 
 def bearer(user: User) -> list[tuple[bytes, bytes]]:

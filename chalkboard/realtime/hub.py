@@ -1,0 +1,147 @@
+"""One reader of the event log per process, for every dashboard socket the process holds.
+
+Each socket server process has one ``Hub`` (per event loop). The hub reads each new event from the log once
+and offers it to every connection whose audience hears it, so the log costs one query per batch of events
+whatever the number of connections; each connection then sends from its own queue, so a slow client only
+ever waits for itself. The hub reads when a nudge says that the log holds an event it has not read, and
+also every ``LOG_POLL_SECONDS``, so a lost nudge delays an event by at most that long. Every
+``RECHECK_SECONDS`` it re-checks the token and the roles of every connection in one database call, and
+each connection follows the answer (closing when its token is no longer valid or no role hears events).
+
+The log's ids commit in order (``chalkboard.realtime.services``), so "every event after the last id read"
+is exactly what the hub has not offered yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Protocol
+
+from chalkboard.realtime.db import database_call
+from chalkboard.realtime.selectors import Audience, audiences_of_tokens, event_latest_id, event_messages_all_after
+
+logger = logging.getLogger("chalkboard.realtime")
+
+# How often the log is read without a nudge: the longest a lost nudge delays an event. One query a process.
+LOG_POLL_SECONDS = 1.0
+# How often every connection's token and roles are re-checked: two queries a process, whatever its size.
+RECHECK_SECONDS = 10.0
+# Events read per query; a backlog is read in batches of this size.
+BATCH_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Message:
+    """An event as every connection that hears it sends it: its JSON text, made once."""
+
+    id: int
+    school_id: int
+    teacher_id: int | None
+    text: str
+
+
+class Listener(Protocol):
+    """A connection, as the hub sees it."""
+
+    user_id: int
+    token_digest: str
+    audience: Audience
+
+    def offer(self, message: Message) -> None:
+        """Queue the message to be sent (never waits)."""
+
+    async def follow(self, audience: Audience | None) -> bool:
+        """Follow the viewer's current audience; close (and answer ``False``) when there is none."""
+
+    async def fail(self) -> None:
+        """Close: the log could not be read. The client resumes with ``?since=`` and loses nothing."""
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.listeners: set[Listener] = set()
+        self.last_id: int | None = None
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.starting = asyncio.Lock()
+
+    async def join(self, listener: Listener) -> None:
+        """From now on the listener is offered every event it hears that commits after the hub's last read;
+        the events before that are in the log, where the listener's own replay finds them."""
+        async with self.starting:
+            if self.last_id is None:
+                self.last_id = await database_call(event_latest_id)()
+        self.listeners.add(listener)
+        if self.task is None:
+            self.task = asyncio.create_task(self.run())
+
+    def leave(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        if not self.listeners and self.task is not None:
+            # Nobody listens: stop, and start from the then newest event when somebody joins again.
+            self.task.cancel()
+            self.task, self.last_id = None, None
+
+    def nudge(self, event_id: int) -> None:
+        if self.last_id is not None and event_id > self.last_id:
+            self.wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_recheck = loop.time() + RECHECK_SECONDS
+        while True:
+            timeout = max(0.0, min(LOG_POLL_SECONDS, next_recheck - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=timeout)
+            self.wake.clear()
+            try:
+                if loop.time() >= next_recheck:
+                    next_recheck = loop.time() + RECHECK_SECONDS
+                    await self.recheck()
+                await self.read()
+            except Exception:
+                logger.exception("reading the event log failed; closing this process's dashboards")
+                for listener in list(self.listeners):
+                    await listener.fail()
+
+    async def read(self) -> None:
+        """Offer every event after the last one read to the listeners that hear it, in id order."""
+        while self.listeners and self.last_id is not None:
+            rows = await database_call(event_messages_all_after)(after_id=self.last_id, limit=BATCH_SIZE)
+            for row in rows:
+                message = Message(row["id"], row["school_id"], row["teacher_id"], json.dumps(row))
+                for listener in self.listeners:
+                    if listener.audience.hears(school_id=message.school_id, teacher_id=message.teacher_id):
+                        listener.offer(message)
+                self.last_id = message.id
+            if len(rows) < BATCH_SIZE:
+                return
+
+    async def recheck(self) -> None:
+        listeners = list(self.listeners)
+        audiences = await database_call(audiences_of_tokens)(
+            {(listener.user_id, listener.token_digest) for listener in listeners}
+        )
+        for listener in listeners:
+            try:
+                await listener.follow(audiences.get((listener.user_id, listener.token_digest)))
+            except Exception:  # this connection only: its groups could not be changed
+                logger.warning("could not follow a dashboard's new roles; closing it", exc_info=True)
+                await listener.fail()
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> Hub:
+    """The hub of the running event loop."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub()
+    return found
