@@ -2,7 +2,8 @@
 
 1. Seeds the bench dataset into its own PostgreSQL database (once; reused when it is already there).
 2. Prepares requests: tokens of many teachers, the sessions they may complete, their students.
-3. Starts `bin/serve-production` (the README's production command) on 127.0.0.1.
+3. Starts `bin/serve-production` (the README's production command) on 127.0.0.1, behind nginx configured with
+   `deploy/nginx.conf`, as in production.
 4. Drives each scenario with wrk from a separate process, at 1 and 16 concurrent clients, for a fixed
    time, after a short warm-up; counts the SQL queries of each scenario's request in-process.
 5. Prints a table and saves it as JSON and as a chart (PNG) under bench/results/.
@@ -47,6 +48,9 @@ BUMP_SECONDS = 0.005
 # BENCH_ONLY=floor,dashboard_uncached,ws reruns some scenarios (and "ws", the sockets); empty means all.
 ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 SEED = 1
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# BENCH_PROXY=0 drives the servers directly instead of through nginx (to measure what the proxy costs).
+PROXY = os.environ.get("BENCH_PROXY", "1") != "0"
 PASSWORD = "bench-demo-password"
 
 # The production settings, on plain HTTP over loopback; the rate limits are raised so that the benchmark
@@ -94,9 +98,10 @@ class Result:
 
 
 def main() -> None:
-    if not shutil.which("wrk"):
-        print("Installing wrk (Debian package) for the load generator...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    for command, package, purpose in (("wrk", "wrk", "the load generator"), (NGINX, "nginx-light", "the proxy")):
+        if not shutil.which(command):
+            print(f"Installing {package} (Debian package) for {purpose}...", flush=True)
+            subprocess.run(["apt-get", "install", "-y", "-q", package], check=True, stdout=subprocess.DEVNULL)
     RESULTS.mkdir(parents=True, exist_ok=True)
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.update(SERVER_ENV)
@@ -109,9 +114,10 @@ def main() -> None:
     plan = requests_prepare()
     queries = queries_count(plan)
 
-    port, ws_port = free_port(), free_port()
+    app_port, ws_port = free_port(), free_port()
+    port = free_port() if PROXY else app_port
     results: list[Result] = []
-    with server(port, ws_port):
+    with server(app_port, ws_port), proxy(port, app_port=app_port, ws_port=ws_port):
         for scenario in scenarios():
             if ONLY and scenario.name not in ONLY:
                 continue
@@ -125,7 +131,7 @@ def main() -> None:
                     f"  {result.title:<44} {clients:>3} clients {result.requests_per_second:>8.1f} req/s{note}",
                     flush=True,
                 )
-        websocket = websocket_run(port=port, ws_port=ws_port) if not ONLY or "ws" in ONLY else None
+        websocket = websocket_run(port=port, ws_port=port if PROXY else ws_port) if not ONLY or "ws" in ONLY else None
 
     floor = {r.clients: r.requests_per_second for r in results if r.scenario == "floor"}
     for result in results:
@@ -422,6 +428,47 @@ def server(port: int, ws_port: int) -> Iterator[None]:
             time.sleep(0.3)
         else:
             raise RuntimeError("the server did not answer within 60 s")
+        yield
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        log.close()
+
+
+@contextmanager
+def proxy(port: int, *, app_port: int, ws_port: int) -> Iterator[None]:
+    """nginx with the project's configuration (``deploy/nginx.conf``) on ``port``, in front of the servers,
+    as in production: the sync workers never wait on a client (the mix's clients think on open connections)."""
+    if not PROXY:
+        yield
+        return
+    run = WORK / "nginx"
+    run.mkdir(parents=True, exist_ok=True)
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    for placeholder, value in {
+        "__LISTEN__": f"127.0.0.1:{port}",
+        "__HTTP__": f"127.0.0.1:{app_port}",
+        "__WS__": f"127.0.0.1:{ws_port}",
+        "__RUN__": str(run),
+    }.items():
+        config = config.replace(placeholder, value)
+    (run / "nginx.conf").write_text(config)
+    log = (run / "nginx.log").open("w")
+    process = subprocess.Popen(
+        [NGINX, "-c", str(run / "nginx.conf"), "-p", str(run), "-e", str(run / "error.log")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not answers(port, "/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start: see {run / 'error.log'}")
+            time.sleep(0.2)
         yield
     finally:
         os.killpg(process.pid, 15)
