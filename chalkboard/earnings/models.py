@@ -80,5 +80,6 @@ class EarningEntry(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["teacher", "school", "earned_at"], name="earning_teacher_earned"),
-            models.Index(fields=["teacher", "school", "status"], name="earning_teacher_status"),
+            # Also the dashboard's ledger totals, read from the index alone (status, date and amount).
+            models.Index(fields=["teacher", "school", "status", "earned_at", "amount"], name="earning_teacher_ledger"),
         ]

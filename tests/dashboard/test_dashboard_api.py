@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -11,6 +11,7 @@ import time_machine
 from django.core.cache import cache
 
 from chalkboard.activity.services import activity_record
+from chalkboard.dashboard import selectors
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.progress.models import ProgressAssessment, StudentProgress
 from chalkboard.realtime.models import EventType
@@ -464,7 +465,7 @@ def populate(world, students):
 
 
 # authentication, the viewer's roles, then the dashboard's own queries
-DASHBOARD_QUERIES = 1 + 1 + 10
+DASHBOARD_QUERIES = 1 + 1 + 7
 
 
 @pytest.mark.parametrize("students", [3, 30])
@@ -600,3 +601,38 @@ def test_students_are_the_current_ones(world, clock):
     students = client_for(world.teacher.user).get(url(world.teacher)).json()["students"]
 
     assert [row["id"] for row in students["results"]] == [current.pk]
+
+
+# --- Values read by the dashboard's SQL, as each database returns them ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-11-27 10:00:00", datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # SQLite: UTC text
+        ("2026-11-27 10:00:00.250000", datetime(2026, 11, 27, 10, 0, 0, 250000, tzinfo=UTC)),
+        (datetime(2026, 11, 27, 10, 0, tzinfo=UTC), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # PostgreSQL
+        (datetime(2026, 11, 27, 10, 0), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # SQLite: a UTC column  # noqa: DTZ001
+        (None, None),
+    ],
+)
+def test_a_raw_timestamp_reads_alike_from_either_database(raw, expected):
+    assert selectors._instant(raw) == expected
+
+
+def test_a_raw_timestamp_that_is_not_one_is_an_error():
+    with pytest.raises(ValueError, match="not a timestamp"):
+        selectors._instant("not a time")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, Decimal("0")),  # a sum over no rows
+        (0.1 + 0.2, Decimal("0.30")),  # SQLite sums decimals as floats
+        (7, Decimal("7.00")),
+        (Decimal("12.50"), Decimal("12.50")),  # PostgreSQL
+    ],
+)
+def test_a_raw_sum_reads_alike_from_either_database(raw, expected):
+    assert selectors._decimal(raw).quantize(Decimal("0.01")) == expected
