@@ -145,6 +145,20 @@ def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[
     return data, valid_until
 
 
+# The values the statements below compare statuses and attendance with, under the names they use.
+PRESENT, LATE = ATTENDED
+STATUSES = {
+    "scheduled": SessionStatus.SCHEDULED.value,
+    "completed": SessionStatus.COMPLETED.value,
+    "no_show": SessionStatus.NO_SHOW.value,
+    "cancelled": SessionStatus.CANCELLED.value,
+    "pending": EarningStatus.PENDING.value,
+    "approved": EarningStatus.APPROVED.value,
+    "paid": EarningStatus.PAID.value,
+    "present": PRESENT.value,
+    "late": LATE.value,
+}
+
 HEAD_SQL = """
 SELECT person.full_name, person.email, school.name, school.timezone, school.currency
 FROM schools_membership AS membership
@@ -183,7 +197,7 @@ def _sessions_shown(
             "school": school_id,
             "today": when(calendar.today_start),
             "week_end": when(calendar.days_ahead(UPCOMING_DAYS + 1)),
-            "scheduled": SessionStatus.SCHEDULED.value,
+            **STATUSES,
             "waiting_since": when(calendar.now - timedelta(days=TO_COMPLETE_DAYS)),
             "now": when(calendar.now),
         },
@@ -285,24 +299,15 @@ def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Fig
     """Earnings and this local month's figures: one aggregate pass over each of the teacher's ledger,
     month of sessions, month of attendance marks and month of assessments, in one query."""
     when = connection.ops.adapt_datetimefield_value
-    present, late = ATTENDED
     params = {
+        **STATUSES,
         "teacher": teacher_id,
         "school": school_id,
         "month": when(calendar.month_start),
         "next_month": when(calendar.next_month_start),
         "last_month": when(calendar.last_month_start),
-        "pending": EarningStatus.PENDING.value,
-        "approved": EarningStatus.APPROVED.value,
-        "paid": EarningStatus.PAID.value,
-        "completed": SessionStatus.COMPLETED.value,
-        "no_show": SessionStatus.NO_SHOW.value,
-        "present": present.value,
-        "late": late.value,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(FIGURES_SQL, params)
-        row = cursor.fetchone()
+    (row,) = _rows(FIGURES_SQL, params)
     this_month, last_month, pending, approved, paid, completed, minutes, no_shows, marks, attended, average = row
     return Figures(
         earned_this_month=_decimal(this_month),
@@ -367,19 +372,13 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
     """
     when = connection.ops.adapt_datetimefield_value
     current = timedelta(days=CURRENT_STUDENT_DAYS)
-    present, late = ATTENDED
     params = {
+        **STATUSES,
         "teacher": teacher_id,
         "school": school_id,
         "now": when(now),
         "since": when(now - current),
         "until": when(now + current),
-        "cancelled": SessionStatus.CANCELLED.value,
-        "scheduled": SessionStatus.SCHEDULED.value,
-        "completed": SessionStatus.COMPLETED.value,
-        "no_show": SessionStatus.NO_SHOW.value,
-        "present": present.value,
-        "late": late.value,
     }
     students: dict[int, tuple[str, datetime | None, datetime | None, bool]] = {}
     percentages: dict[int, list[Decimal]] = defaultdict(list)

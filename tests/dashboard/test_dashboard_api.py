@@ -612,7 +612,8 @@ def test_students_are_the_current_ones(world, clock):
         ("2026-11-27 10:00:00", datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # SQLite: UTC text
         ("2026-11-27 10:00:00.250000", datetime(2026, 11, 27, 10, 0, 0, 250000, tzinfo=UTC)),
         (datetime(2026, 11, 27, 10, 0, tzinfo=UTC), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # PostgreSQL
-        (datetime(2026, 11, 27, 10, 0), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # SQLite: a UTC column  # noqa: DTZ001
+        # SQLite: a column, naive, in UTC
+        (datetime(2026, 11, 27, 10, 0), datetime(2026, 11, 27, 10, 0, tzinfo=UTC)),  # noqa: DTZ001
         (None, None),
     ],
 )
