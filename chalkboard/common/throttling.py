@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework.request import Request
@@ -51,7 +52,16 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def client_address(request: Request | HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
+    """The client's address: the peer's, or, when the peer is a trusted proxy (``FORWARDED_ALLOW_IPS``),
+    the address that proxy appended to ``X-Forwarded-For`` (the last one: those before it came from the
+    client and prove nothing). Behind the proxy every peer is the proxy, and per-address limits would
+    otherwise count every client as one."""
+    peer = str(request.META.get("REMOTE_ADDR", "unknown"))
+    if peer in settings.FORWARDED_ALLOW_IPS:
+        forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", "")).rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded
+    return peer
 
 
 @dataclass(frozen=True)

@@ -92,22 +92,33 @@ class Hub:
             self.wake.set()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_recheck = loop.time() + RECHECK_SECONDS
+        # Re-checks run beside the reads: a re-check of a thousand connections must not hold up an event.
+        checks = asyncio.create_task(self.recheck_every_interval())
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=LOG_POLL_SECONDS)
+                self.wake.clear()
+                try:
+                    await self.read()
+                except Exception:
+                    logger.exception("reading the event log failed; closing this process's dashboards")
+                    await self.fail_all()
+        finally:
+            checks.cancel()
+
+    async def recheck_every_interval(self) -> None:
         while True:
-            timeout = max(0.0, min(LOG_POLL_SECONDS, next_recheck - loop.time()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=timeout)
-            self.wake.clear()
+            await asyncio.sleep(RECHECK_SECONDS)
             try:
-                if loop.time() >= next_recheck:
-                    next_recheck = loop.time() + RECHECK_SECONDS
-                    await self.recheck()
-                await self.read()
+                await self.recheck()
             except Exception:
-                logger.exception("reading the event log failed; closing this process's dashboards")
-                for listener in list(self.listeners):
-                    await listener.fail()
+                logger.exception("re-checking the dashboards' tokens failed; closing this process's dashboards")
+                await self.fail_all()
+
+    async def fail_all(self) -> None:
+        for listener in list(self.listeners):
+            await listener.fail()
 
     async def read(self) -> None:
         """Offer every event after the last one read to the listeners that hear it, in id order."""

@@ -161,6 +161,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# The proxies whose X-Forwarded-For names the client (per-address rate limits): deploy/nginx.conf on the
+# same host, by default. Only the address the proxy itself appends is taken.
+FORWARDED_ALLOW_IPS = frozenset(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]))
+
 # --- Rate limits (chalkboard.common.throttling): each scope's rate from THROTTLE_<SCOPE>. -----------
 THROTTLE_RATES = {
     scope: env_str(f"THROTTLE_{scope.upper()}", default)

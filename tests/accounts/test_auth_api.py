@@ -8,6 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 from knox.models import AuthToken
 
+from chalkboard.common.throttling import client_address
 from tests import factories as f
 from tests.conftest import client_for
 
@@ -94,6 +95,36 @@ def test_login_is_throttled_per_address(api_client, settings):
         assert login(api_client, "another@example.test").status_code == 429
         other_address = login(api_client, "another@example.test", REMOTE_ADDR="10.0.0.9")
         assert other_address.status_code == 400
+
+
+@time_machine.travel("2026-11-27 10:00:10", tick=False)
+def test_behind_the_proxy_login_is_throttled_per_client_not_per_proxy(api_client, settings):
+    """The proxy (a trusted peer) appends the client's address to X-Forwarded-For: that address counts."""
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_address": "3/min"}
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
+        for n in range(3):
+            response = login(api_client, f"user{n}@example.test", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)
+            assert response.status_code == 400
+        refused = login(api_client, "another@example.test", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)
+        other_client = login(api_client, "another@example.test", HTTP_X_FORWARDED_FOR="203.0.113.8", **proxy)
+        # A client cannot pick its address by sending the header itself: only the proxy's last entry counts.
+        spoofed = login(api_client, "another@example.test", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7", **proxy)
+    assert (refused.status_code, other_client.status_code, spoofed.status_code) == (429, 400, 429)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "counted"),
+    [
+        ("127.0.0.1", "203.0.113.7", "203.0.113.7"),
+        ("::1", "198.51.100.1, 203.0.113.7", "203.0.113.7"),
+        ("127.0.0.1", "", "127.0.0.1"),  # the proxy itself, or a local client
+        ("192.0.2.10", "203.0.113.7", "192.0.2.10"),  # not a trusted proxy: its header proves nothing
+    ],
+)
+def test_the_client_address_is_the_trusted_proxys_last_entry(rf, peer, forwarded, counted):
+    request = rf.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == counted
 
 
 def test_logout_revokes_the_token(api_client):

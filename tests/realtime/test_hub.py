@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
@@ -208,3 +209,36 @@ async def test_a_connection_whose_groups_cannot_follow_its_roles_is_closed_alone
     await admin.send_json_to({"type": "ping"})
     assert await receive(admin) == [{"type": "pong"}]
     await admin.disconnect()
+
+
+@run_async
+async def test_a_recheck_in_progress_does_not_hold_up_events(world, fast_poll, monkeypatch, settings):
+    settings.REALTIME_DB_THREAD_SENSITIVE = False  # as in production: each database call on its own thread
+    started, release = threading.Event(), threading.Event()
+    original = hub.audiences_of_tokens
+
+    def slow_recheck(tokens):
+        started.set()
+        release.wait(5)
+        return original(tokens)
+
+    monkeypatch.setattr(hub, "audiences_of_tokens", slow_recheck)
+    admin = await connect_as(world.admin)
+    try:
+        assert await asyncio.to_thread(started.wait, 3)
+        event = await aemit(world.school.pk, None)
+        assert ids(await receive(admin)) == [event.pk]
+    finally:
+        release.set()
+    await admin.disconnect()
+
+
+@run_async
+async def test_a_failing_recheck_closes_the_sockets_so_the_clients_resume(world, fast_poll, monkeypatch):
+    admin = await connect_as(world.admin)
+
+    def broken(tokens):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(hub, "audiences_of_tokens", broken)
+    assert await closed_with(admin) == CLOSE_INTERNAL_ERROR
