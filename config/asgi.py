@@ -1,5 +1,6 @@
 """HTTP and WebSockets on one ASGI application."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -19,3 +20,8 @@ application = ProtocolTypeRouter(
         "websocket": allowed_hosts_origin_validator(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything loaded so far lives as long as the process: keep it out of the garbage collector's full
+# passes, which otherwise walk it again and again. With 1,000 dashboards connected, a full pass held the
+# event loop long enough to put the socket latency's p99 at 90 ms; 46 ms without (docs/performance.md).
+gc.freeze()
