@@ -37,7 +37,8 @@ MANIFEST = ROOT / "var" / "bench-manifest.json"
 LUA = ROOT / "bench" / "requests.lua"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/chalkboard_bench")
+DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/chalkboard_bench"
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "3"))
@@ -167,10 +168,17 @@ def database_prepare() -> None:
         subprocess.run(["createdb", "--maintenance-db", admin, name], check=True)
     print("Migrating the bench database...", flush=True)
     manage("migrate", "--noinput")
+    if has_schools() and not MANIFEST.exists():
+        # Seeded from another checkout: without its manifest the requests cannot be prepared. The default
+        # database is the benchmark's own, so it is made again; any other one is left to its owner.
+        if DATABASE_URL != DEFAULT_DATABASE_URL:
+            sys.exit(f"{name} has data but {MANIFEST} is missing: drop the database (dropdb {name}) to reseed.")
+        print(f"{name} was seeded from another checkout (no {MANIFEST.name} here): making it again...", flush=True)
+        subprocess.run(["dropdb", "--maintenance-db", admin, "--force", name], check=True)
+        subprocess.run(["createdb", "--maintenance-db", admin, name], check=True)
+        manage("migrate", "--noinput")
     if MANIFEST.exists() and has_schools():
         print("Reusing the bench dataset already loaded.", flush=True)
-    elif has_schools():
-        sys.exit(f"{name} has data but {MANIFEST} is missing: drop the database (dropdb {name}) to reseed.")
     else:
         print("Seeding the bench dataset (10 schools, 400 teachers, 8,000 students, 500,000 sessions)...", flush=True)
         started = time.monotonic()

@@ -169,6 +169,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if audience != self.audience:
             await self.groups_follow(audience)
             self.audience = audience
+            # The hub may have passed over events the new roles hear: read them from the log.
+            self.outbox.put_nowait(None)
         return True
 
     async def fail(self) -> None:

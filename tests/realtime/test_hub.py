@@ -242,3 +242,23 @@ async def test_a_failing_recheck_closes_the_sockets_so_the_clients_resume(world,
 
     monkeypatch.setattr(hub, "audiences_of_tokens", broken)
     assert await closed_with(admin) == CLOSE_INTERNAL_ERROR
+
+
+@run_async
+async def test_roles_gained_hear_what_the_hub_passed_over_before_the_recheck(world, other_world, no_poll):
+    teacher = await connect_as(world.teacher.user)
+    the_hub = hub.hub()
+
+    def promote() -> None:
+        f.member(school=other_world.school, role=Role.ADMIN, user=world.teacher.user)
+
+    await database_sync_to_async(promote)()
+    event = await aemit(other_world.school.pk, other_world.teacher.pk)
+    the_hub.nudge(event.pk)
+    await asyncio.wait_for(_hub_has_read(the_hub, event.pk), timeout=3)
+    # Read by the hub, and not offered: the connection still follows the roles it had.
+    assert await teacher.receive_nothing(0.1)
+
+    await the_hub.recheck()
+    assert ids(await receive(teacher)) == [event.pk]
+    await teacher.disconnect()
