@@ -23,8 +23,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -419,34 +419,37 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(port: int, ws_port: int) -> Iterator[None]:
-    log = (WORK / "server.log").open("w")
-    process = subprocess.Popen(
+def background(command: list[str], *, log: Path, ready: Callable[[], bool], what: str, **popen: Any) -> Iterator[None]:
+    """Runs ``command`` in a session of its own (its output in ``log``) until the block ends; the block starts
+    once ``ready()`` answers, within 60 s."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, **popen)
+        try:
+            deadline = time.monotonic() + 60
+            while not ready():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{what} exited: see {log}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{what} did not answer within 60 s: see {log}")
+                time.sleep(0.3)
+            yield
+        finally:
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+
+
+def server(port: int, ws_port: int) -> AbstractContextManager[None]:
+    return background(
         [str(ROOT / "bin" / "serve-production")],
+        log=WORK / "server.log",
+        ready=lambda: answers(port, "/healthz") and answers(ws_port, "/healthz"),
+        what="the server",
         cwd=ROOT,
         env={**os.environ, "PORT": str(port), "WS_PORT": str(ws_port), "HOST": "127.0.0.1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: see {WORK / 'server.log'}")
-            if answers(port, "/healthz") and answers(ws_port, "/healthz"):
-                break
-            time.sleep(0.3)
-        else:
-            raise RuntimeError("the server did not answer within 60 s")
-        yield
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-        log.close()
 
 
 @contextmanager
@@ -467,27 +470,9 @@ def proxy(port: int, *, app_port: int, ws_port: int) -> Iterator[None]:
     }.items():
         config = config.replace(placeholder, value)
     (run / "nginx.conf").write_text(config)
-    log = (run / "nginx.log").open("w")
-    process = subprocess.Popen(
-        [NGINX, "-c", str(run / "nginx.conf"), "-p", str(run), "-e", str(run / "error.log")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not answers(port, "/healthz"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start: see {run / 'error.log'}")
-            time.sleep(0.2)
+    command = [NGINX, "-c", str(run / "nginx.conf"), "-p", str(run), "-e", str(run / "error.log")]
+    with background(command, log=run / "nginx.log", ready=lambda: answers(port, "/healthz"), what="nginx"):
         yield
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-        log.close()
 
 
 def answers(port: int, path: str) -> bool:

@@ -383,20 +383,17 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
     students: dict[int, tuple[str, datetime | None, datetime | None, bool]] = {}
     percentages: dict[int, list[Decimal]] = defaultdict(list)
     trends: dict[int, set[str]] = defaultdict(set)
-    with connection.cursor() as cursor:
-        cursor.execute(BOOKINGS_SQL, params)
-        bookings = {row[0]: row[1:] for row in cursor.fetchall()}
-        if bookings:
-            ids = list(bookings)
-            cursor.execute(STANDING_SQL.format(ids=", ".join(["%s"] * len(ids))), ids)
-            for student_id, name, percentage, trend in cursor.fetchall():
-                last_at, next_at, last_final_at, last_attended_at = bookings[student_id]
-                missed_last = last_final_at is not None and last_attended_at != last_final_at
-                students[student_id] = (name, _instant(last_at), _instant(next_at), missed_last)
-                if trend is not None:
-                    trends[student_id].add(trend)
-                if percentage is not None:
-                    percentages[student_id].append(_decimal(percentage))
+    bookings = {row[0]: row[1:] for row in _rows(BOOKINGS_SQL, params)}
+    ids = list(bookings)
+    standing = _rows(STANDING_SQL.format(ids=", ".join(["%s"] * len(ids))), ids) if ids else []
+    for student_id, name, percentage, trend in standing:
+        last_at, next_at, last_final_at, last_attended_at = bookings[student_id]
+        missed_last = last_final_at is not None and last_attended_at != last_final_at
+        students[student_id] = (name, _instant(last_at), _instant(next_at), missed_last)
+        if trend is not None:
+            trends[student_id].add(trend)
+        if percentage is not None:
+            percentages[student_id].append(_decimal(percentage))
     results = []
     for student_id, (name, last_session_at, next_session_at, missed_last) in sorted(
         students.items(), key=lambda item: (item[1][0], item[0])
@@ -533,7 +530,7 @@ def _activity(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _rows(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -133,28 +133,22 @@ def replay_start(*, audience: Audience, since: int | None) -> tuple[int, str | N
     return since, None
 
 
+def tokens_in_force() -> QuerySet[AuthToken]:
+    """The bearer tokens that may still be used: not revoked (deleted), not expired, their user active."""
+    return AuthToken.objects.filter(user__is_active=True).filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+
+
 def token_valid(*, digest: str) -> AuthToken | None:
-    """The bearer token with this digest while it may still be used: not revoked, not expired, its user
-    active. ``None`` otherwise."""
-    token = AuthToken.objects.select_related("user").filter(digest=digest).first()
-    if token is None or not token.user.is_active:
-        return None
-    if token.expiry is not None and token.expiry <= timezone.now():
-        return None
-    return token
+    """The bearer token with this digest while it is in force; ``None`` otherwise."""
+    return tokens_in_force().select_related("user").filter(digest=digest).first()
 
 
 def audiences_of_tokens(tokens: Collection[tuple[int, str]]) -> dict[tuple[int, str], Audience]:
     """For many connections at once, each ``(user id, token digest)``: its audience while the token is valid
-    (as ``token_valid`` decides) and still the user's. Connections whose token is not are left out. Two
+    (``tokens_in_force``) and still the user's. Connections whose token is not are left out. Two
     queries, however many connections."""
     digests = {digest for _, digest in tokens}
-    now = timezone.now()
-    owners = dict(
-        AuthToken.objects.filter(digest__in=digests, user__is_active=True)
-        .filter(Q(expiry__isnull=True) | Q(expiry__gt=now))
-        .values_list("digest", "user_id")
-    )
+    owners = dict(tokens_in_force().filter(digest__in=digests).values_list("digest", "user_id"))
     valid = [(user_id, digest) for user_id, digest in tokens if owners.get(digest) == user_id]
     roles = roles_load_many({user_id for user_id, _ in valid})
     return {(user_id, digest): Audience.from_roles(user_id, roles.get(user_id, {})) for user_id, digest in valid}
