@@ -12,9 +12,16 @@ CRITICAL := */services.py,*/selectors.py,*/access.py,*/permissions.py
 
 .PHONY: install run serve serve-production test test-fast lint audit format lock bench clean
 
+# The locks are complete (every package, pinned, with its hashes): pip installs them as they are and
+# resolves nothing against the index (--no-deps), takes wheels only so no build step fetches unpinned build
+# tools (--only-binary), then checks that what it installed agrees with itself (pip check). A release
+# published tomorrow changes nothing here.
+PIP_INSTALL_LOCK := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: --require-hashes -r
+
 $(INSTALLED): requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	$(PIP_INSTALL_LOCK) requirements/dev.txt
+	$(BIN)/python -m pip check
 	touch $@
 
 install: $(INSTALLED)
@@ -62,8 +69,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# uv is pinned too, so that the same .in files compile the same way. Its output lists every package
+# the requirements need, so the locks install with --no-deps as above.
+UV_VERSION := 0.13.8
 lock:
-	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
 	cd requirements && $(PYTHON) -m uv pip compile --quiet --python-version 3.11 --generate-hashes -o base.txt base.in
 	cd requirements && $(PYTHON) -m uv pip compile --quiet --python-version 3.11 --generate-hashes -o dev.txt dev.in base.in
 	cd requirements && $(PYTHON) -m uv pip compile --quiet --python-version 3.11 --generate-hashes -o bench.txt bench.in dev.in base.in
@@ -71,7 +81,8 @@ lock:
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
 $(BENCH_INSTALLED): requirements/bench.txt $(INSTALLED)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/bench.txt
+	$(PIP_INSTALL_LOCK) requirements/bench.txt
+	$(BIN)/python -m pip check
 	touch $@
 
 # Seeds the bench dataset into PostgreSQL (once), serves it as in production, drives it with wrk.

@@ -3,9 +3,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
@@ -16,6 +18,36 @@ from chalkboard.people.models import Student, Teacher
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.models import Role, School
 from tests import factories as f
+
+
+# Where every test's clock starts. CI runs the suite again with CHALKBOARD_TEST_NOW moved far ahead and onto
+# awkward instants (a month's last evening, the nights clocks change): a test must pass on any of them.
+DEFAULT_TEST_NOW = "2026-11-27T10:00:00+00:00"
+
+
+def test_clock_start() -> datetime:
+    moment = datetime.fromisoformat(os.environ.get("CHALKBOARD_TEST_NOW") or DEFAULT_TEST_NOW)
+    if moment.tzinfo is None:
+        raise ValueError("CHALKBOARD_TEST_NOW needs a UTC offset, e.g. 2031-01-31T23:10:00+00:00")
+    return moment
+
+
+test_clock_start.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Traveller | None]:
+    """Every test runs on a clock of its own, never the machine's: it starts at ``test_clock_start()`` and
+    ticks. Because it is autouse and comes first, fixtures and factories that take "now" (a session booked
+    for tomorrow, a token's expiry) take it from this clock too. A module that needs another instant
+    overrides ``clock``; its override then runs first in the same way.
+
+    Tests marked ``wall_clock`` keep the machine's clock: they start server processes, which read it."""
+    if request.node.get_closest_marker("wall_clock"):
+        yield None
+        return
+    with time_machine.travel(test_clock_start(), tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ from chalkboard.people.models import Student, Teacher
 from chalkboard.scheduling.models import Session
 from tests import factories as f
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.wall_clock]
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 10.0

@@ -31,7 +31,7 @@ from chalkboard.earnings.models import EarningEntry
 from chalkboard.scheduling.models import Session
 from tests.reliability.faults import free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.wall_clock]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "complete-7f1c-after-crash"
