@@ -19,7 +19,6 @@ from chalkboard.scheduling.models import Session
 from chalkboard.schools.models import Role, School
 from tests import factories as f
 
-
 # Where every test's clock starts. CI runs the suite again with CHALKBOARD_TEST_NOW moved far ahead and onto
 # awkward instants (a month's last evening, the nights clocks change): a test must pass on any of them.
 DEFAULT_TEST_NOW = "2026-11-27T10:00:00+00:00"
