@@ -6,6 +6,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# The settings give every ASGI process a bounded connection pool (config/settings/base.py).
+os.environ["CHALKBOARD_ASGI"] = "1"
 # Django is set up before anything imports models.
 django_asgi_app = get_asgi_application()
 

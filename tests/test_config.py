@@ -66,6 +66,56 @@ def test_database_cache_and_channel_layer_follow_the_environment(monkeypatch, va
         importlib.reload(base)
 
 
+def reload_settings_with(monkeypatch, **variables):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    from config.settings import base
+
+    return importlib.reload(base)
+
+
+def test_an_asgi_process_always_shares_a_bounded_pool(monkeypatch):
+    monkeypatch.delenv("DATABASE_POOL", raising=False)
+    settings = reload_settings_with(monkeypatch, DATABASE_URL="postgres://u@db:5432/cb", CHALKBOARD_ASGI="1")
+    try:
+        database = settings.DATABASES["default"]
+        assert database["CONN_MAX_AGE"] == 0
+        assert database["OPTIONS"]["pool"]["max_size"] == settings.DEFAULT_ASGI_POOL
+        assert database["CONN_HEALTH_CHECKS"] is False
+    finally:
+        monkeypatch.undo()
+        importlib.reload(settings)
+
+
+def test_an_asgi_process_refuses_to_run_without_a_pool(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        with pytest.raises(ImproperlyConfigured, match="DATABASE_POOL"):
+            reload_settings_with(
+                monkeypatch, DATABASE_URL="postgres://u@db:5432/cb", CHALKBOARD_ASGI="1", DATABASE_POOL="0"
+            )
+    finally:
+        monkeypatch.undo()
+        from config.settings import base
+
+        importlib.reload(base)
+
+
+def test_a_wsgi_worker_keeps_one_persistent_connection(monkeypatch):
+    monkeypatch.delenv("DATABASE_POOL", raising=False)
+    monkeypatch.delenv("CHALKBOARD_ASGI", raising=False)
+    settings = reload_settings_with(monkeypatch, DATABASE_URL="postgres://u@db:5432/cb")
+    try:
+        database = settings.DATABASES["default"]
+        assert "pool" not in database["OPTIONS"]
+        assert database["CONN_MAX_AGE"] == 60
+        assert database["CONN_HEALTH_CHECKS"] is True
+    finally:
+        monkeypatch.undo()
+        importlib.reload(settings)
+
+
 def test_asgi_processes_can_share_a_connection_pool(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db:5432/cb")
     monkeypatch.setenv("DATABASE_POOL", "8")
@@ -79,3 +129,18 @@ def test_asgi_processes_can_share_a_connection_pool(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(base)
+
+
+@pytest.mark.parametrize(
+    ("url", "worker", "expected"),
+    [
+        ("redis://127.0.0.1:6379/14", "gw0", "redis://127.0.0.1:6379/14"),
+        ("redis://127.0.0.1:6379/14", "gw1", "redis://127.0.0.1:6379/15"),
+        ("redis://127.0.0.1:6379/15", "gw1", "redis://127.0.0.1:6379/0"),
+        ("redis://:secret@cache:6380", "gw3", "redis://:secret@cache:6380/3"),
+    ],
+)
+def test_each_test_worker_has_a_redis_database_of_its_own(url, worker, expected):
+    from config.settings.test import redis_url_of_worker
+
+    assert redis_url_of_worker(url, worker) == expected

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import VAR_DIR, env_bool, env_int, env_list, env_str, secret_key
 
@@ -65,6 +66,9 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite under var/ unless DATABASE_URL names another one. -------------------------------
+DEFAULT_ASGI_POOL = 8
+# A request that finds every pooled connection busy waits this long for one, then answers 503.
+POOL_WAIT_SECONDS = 10
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'chalkboard.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
@@ -80,10 +84,17 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # Short OLTP queries: JIT compilation costs more than it saves (measured ~25 ms on the dashboard).
     _database["OPTIONS"] = {"options": "-c jit=off"}
-    if pool_size := env_int("DATABASE_POOL", 0):
-        # ASGI processes run sync code on many threads: they share a pool instead of one connection each.
+    # An ASGI process (`make run`, any uvicorn, the socket process) runs each request's sync code on a thread
+    # of its own, and a persistent connection per thread means as many connections as requests in flight:
+    # it always shares a bounded pool (DATABASE_POOL connections at most, 8 unless set). A WSGI worker
+    # serves one request at a time and keeps one persistent connection, unless DATABASE_POOL asks for a pool.
+    SERVES_ASGI = env_bool("CHALKBOARD_ASGI")
+    pool_size = env_int("DATABASE_POOL", DEFAULT_ASGI_POOL if SERVES_ASGI else 0)
+    if SERVES_ASGI and pool_size < 1:
+        raise ImproperlyConfigured("An ASGI process needs a connection pool: DATABASE_POOL must be 1 or more.")
+    if pool_size:
         _database["CONN_MAX_AGE"] = 0
-        _database["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        _database["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": POOL_WAIT_SECONDS}
     else:
         _database["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
