@@ -76,7 +76,7 @@ class Hub:
         async with self.starting:
             if self.last_id is None:
                 self.last_id = await database_call(event_latest_id)()
-        self.listeners.add(listener)
+            self.listeners.add(listener)
         if self.task is None:
             self.task = asyncio.create_task(self.run())
 
