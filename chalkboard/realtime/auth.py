@@ -53,7 +53,7 @@ def token_from_header(header: bytes) -> AuthToken | None:
         return None
     try:
         _user, token = BearerTokenAuthentication().authenticate_credentials(parts[1])
-    except (exceptions.AuthenticationFailed, UnicodeDecodeError):
+    except exceptions.AuthenticationFailed:
         return None
     return token
 
