@@ -39,16 +39,20 @@ def decimal_fits(field: models.DecimalField[Any, Any], value: Decimal) -> bool:
     return value == value.quantize(Decimal(1).scaleb(-places))
 
 
+def decimal_too_large_message(*, model: type[models.Model], name: str, what: str) -> str:
+    field = decimal_column(model, name)
+    places = field.decimal_places or 0
+    return AMOUNT_TOO_LARGE.format(what=what, whole=(field.max_digits or 0) - places, places=places)
+
+
 def decimal_for_column(
     *, model: type[models.Model], name: str, value: Decimal, what: str, input_field: str | None = None
 ) -> Decimal:
     """``value``, if ``model.name`` can hold it; else a ``400 amount_too_large`` (naming ``input_field``,
     the input that led to it, when there is one)."""
-    field = decimal_column(model, name)
-    if decimal_fits(field, value):
+    if decimal_fits(decimal_column(model, name), value):
         return value
-    places = field.decimal_places or 0
-    message = AMOUNT_TOO_LARGE.format(what=what, whole=(field.max_digits or 0) - places, places=places)
+    message = decimal_too_large_message(model=model, name=name, what=what)
     raise ValidationFailed(message, fields={input_field: [message]} if input_field else None, code="amount_too_large")
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
-from chalkboard.common.decimals import decimal_for_column
+from chalkboard.common.decimals import decimal_for_column, decimal_too_large_message
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout
 from chalkboard.people.models import TeacherRate
@@ -35,6 +35,8 @@ ENTRY_EXISTS = "This session already has an earning entry."
 ENTRIES_NOT_PENDING = "These entries are unknown or not pending in this school: {ids}."
 ENTRIES_UNKNOWN = "These entries are unknown for this teacher in this school: {ids}."
 ENTRIES_NOT_APPROVED = "Only approved entries can be paid. Not approved: {ids}."
+PAYOUT_AMOUNT = "A payout's amount, the sum of its entries,"
+PAYOUT_TOO_LARGE = decimal_too_large_message(model=Payout, name="amount", what=PAYOUT_AMOUNT)
 
 CENTS_PER_UNIT = 100
 MINUTES_PER_HOUR = 60
@@ -236,7 +238,7 @@ def payout_create(
         model=Payout,
         name="amount",
         value=sum((entry.amount for entry in entries), Decimal("0.00")),
-        what="A payout's amount, the sum of its entries,",
+        what=PAYOUT_AMOUNT,
         input_field="entry_ids",
     )
     payout = Payout.objects.create(
