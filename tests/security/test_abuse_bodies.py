@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.utils import timezone
 
 from chalkboard.accounts.services import token_create
@@ -208,8 +210,16 @@ def wsgi_request(
         key = name.upper().replace("-", "_")
         environ[key if key in {"CONTENT_TYPE", "CONTENT_LENGTH"} else f"HTTP_{key}"] = value
     started: list[str] = []
-    answer = wsgi_application(environ, lambda status, headers, exc_info=None: started.append(status))
-    body = b"".join(answer)
+    # As Django's test client does: the request must not close the test's connection (and its transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        answer = wsgi_application(environ, lambda status, headers, exc_info=None: started.append(status))
+        body = b"".join(answer)
+        answer.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return int(started[0].split()[0]), json.loads(body)
 
 
