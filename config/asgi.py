@@ -13,12 +13,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chalkboard.common.bodies import BodyLimitASGI  # noqa: E402
 from chalkboard.realtime.auth import TokenAuthMiddleware, allowed_hosts_origin_validator  # noqa: E402
 from chalkboard.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies are counted as they arrive, before Django reads any (chalkboard.common.bodies).
+        "http": BodyLimitASGI(django_asgi_app),
         "websocket": allowed_hosts_origin_validator(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

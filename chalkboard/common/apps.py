@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class CommonConfig(AppConfig):
     name = "chalkboard.common"
+
+    def ready(self) -> None:
+        from chalkboard.common.logs import redact_every_handler
+
+        # Logging is configured by now (Django's settings, and the server's own before it loaded us).
+        redact_every_handler()

@@ -17,6 +17,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
+from chalkboard.common.bodies import BODY_TOO_LARGE, declared_length
 from chalkboard.common.errors import error_body
 from chalkboard.common.throttling import quota_to_report
 
@@ -33,6 +34,7 @@ DOCS_PATHS = ("/api/docs/",)
 _INLINE_STYLE = re.compile(rb"<style[^>]*>(.*?)</style>", re.DOTALL)
 
 TOO_LARGE = "The request body is larger than {limit} bytes."
+LENGTH_REQUIRED = "This server cannot read a body without a Content-Length: send one."
 
 
 class _PureMiddleware:
@@ -65,25 +67,29 @@ class _PureMiddleware:
 
 
 class RequestSizeLimitMiddleware(_PureMiddleware):
-    """``413`` in the error shape for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, before anything reads it.
+    """``413`` in the error shape for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, before anything reads it;
+    ``411`` for a body whose length Django cannot know.
 
     Django enforces that limit only when the body is read through ``request.body`` or a form; DRF's JSON
-    parser reads the stream itself, so the limit is enforced here, from ``Content-Length``. (Under ASGI a
-    body without ``Content-Length`` is not parsed at all.)
+    parser reads the stream itself, so the limit is enforced here: from ``Content-Length``, or from the
+    mark ``chalkboard.common.bodies`` leaves on a body that went over it as it arrived (a chunked body
+    has no ``Content-Length``; those wrappers count it and give it one when it fits).
+
+    A ``Transfer-Encoding`` that reaches Django without a ``Content-Length`` is a body no one will read
+    (Django reads none without a length): it is refused, never accepted and then dropped.
     """
 
     def before(self, request: HttpRequest) -> HttpResponseBase | None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is None:
-            return None
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length <= limit:
-            return None
-        message = TOO_LARGE.format(limit=limit)
-        return JsonResponse(error_body(status_code=413, code="too_large", message=message), status=413)
+        length = declared_length(request.META.get("CONTENT_LENGTH") or None)
+        refused = request.META.get(BODY_TOO_LARGE) or getattr(request, "scope", {}).get(BODY_TOO_LARGE)
+        if refused or (limit is not None and length is not None and length > limit):
+            message = TOO_LARGE.format(limit=limit)
+            return JsonResponse(error_body(status_code=413, code="too_large", message=message), status=413)
+        if length is None and request.META.get("HTTP_TRANSFER_ENCODING"):
+            body = error_body(status_code=411, code="length_required", message=LENGTH_REQUIRED)
+            return JsonResponse(body, status=411)
+        return None
 
 
 def _docs_policy(response: HttpResponseBase) -> str:

@@ -423,12 +423,18 @@ class PayoutListApi(generics.GenericAPIView):
             201: PayoutOutput,
             400: error_response(
                 400,
-                "Unknown entries.",
+                "Unknown entries, or more than one payout can hold.",
                 (
                     "Unknown entries",
                     "invalid",
                     services.ENTRIES_UNKNOWN.format(ids="12"),
                     {"entry_ids": [services.ENTRIES_UNKNOWN.format(ids="12")]},
+                ),
+                (
+                    "Too large",
+                    "amount_too_large",
+                    services.PAYOUT_TOO_LARGE,
+                    {"entry_ids": [services.PAYOUT_TOO_LARGE]},
                 ),
             ),
             401: NOT_AUTHENTICATED,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
+from chalkboard.common.decimals import decimal_for_column, decimal_too_large_message
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout
 from chalkboard.people.models import TeacherRate
@@ -34,6 +35,8 @@ ENTRY_EXISTS = "This session already has an earning entry."
 ENTRIES_NOT_PENDING = "These entries are unknown or not pending in this school: {ids}."
 ENTRIES_UNKNOWN = "These entries are unknown for this teacher in this school: {ids}."
 ENTRIES_NOT_APPROVED = "Only approved entries can be paid. Not approved: {ids}."
+PAYOUT_AMOUNT = "A payout's amount, the sum of its entries,"
+PAYOUT_TOO_LARGE = decimal_too_large_message(model=Payout, name="amount", what=PAYOUT_AMOUNT)
 
 CENTS_PER_UNIT = 100
 MINUTES_PER_HOUR = 60
@@ -83,6 +86,10 @@ def earning_adjustment_description(*, original_id: int, original_minutes: int, m
     return f"Adjustment of entry {original_id}: {original_minutes} → {minutes} minutes"[:300]
 
 
+def _entry_amount(amount: Decimal) -> Decimal:
+    return decimal_for_column(model=EarningEntry, name="amount", value=amount, what="An earning entry's amount")
+
+
 def earning_record_for_session(*, session: Session, kind: EarningKind, minutes: int) -> EarningEntry:
     """The one entry of a completed (or billable no-show) session. Call inside the session's transaction.
 
@@ -102,7 +109,7 @@ def earning_record_for_session(*, session: Session, kind: EarningKind, minutes: 
                 teacher_id=session.teacher_id,
                 session=session,
                 kind=kind,
-                amount=earning_amount(hourly_rate=hourly_rate, minutes=minutes),
+                amount=_entry_amount(earning_amount(hourly_rate=hourly_rate, minutes=minutes)),
                 currency=session.school.currency,
                 minutes=minutes,
                 hourly_rate=hourly_rate,
@@ -131,7 +138,7 @@ def earning_session_amend(*, session: Session, minutes: int) -> list[EarningEntr
     original = earning_session_entry(session=session)
     if original is None:
         return [earning_record_for_session(session=session, kind=EarningKind.SESSION, minutes=minutes)]
-    amount = earning_amount(hourly_rate=original.hourly_rate, minutes=minutes)
+    amount = _entry_amount(earning_amount(hourly_rate=original.hourly_rate, minutes=minutes))
     if original.status == EarningStatus.PENDING:
         if (original.amount, original.minutes) == (amount, minutes):
             return []
@@ -148,7 +155,7 @@ def earning_session_amend(*, session: Session, minutes: int) -> list[EarningEntr
         session=session,
         kind=EarningKind.ADJUSTMENT,
         adjusts=original,
-        amount=delta,
+        amount=_entry_amount(delta),
         currency=original.currency,
         minutes=minutes - (original.minutes + (adjusted["minutes"] or 0)),
         hourly_rate=original.hourly_rate,
@@ -227,10 +234,17 @@ def payout_create(
     not_approved = sorted(entry.pk for entry in entries if entry.status != EarningStatus.APPROVED)
     if not_approved:
         raise Conflict(ENTRIES_NOT_APPROVED.format(ids=", ".join(map(str, not_approved))), code="not_approved")
+    amount = decimal_for_column(
+        model=Payout,
+        name="amount",
+        value=sum((entry.amount for entry in entries), Decimal("0.00")),
+        what=PAYOUT_AMOUNT,
+        input_field="entry_ids",
+    )
     payout = Payout.objects.create(
         school=school,
         teacher_id=teacher_id,
-        amount=sum((entry.amount for entry in entries), Decimal("0.00")),
+        amount=amount,
         currency=school.currency,
         paid_at=timezone.now(),
         reference=reference,

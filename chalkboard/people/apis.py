@@ -17,9 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chalkboard.accounts.models import User
+from chalkboard.common.decimals import decimal_input
 from chalkboard.people import selectors, services
 from chalkboard.people.filters import GuardianFilter, StudentFilter, TeacherFilter
-from chalkboard.people.models import Student, Teacher
+from chalkboard.people.models import Student, Teacher, TeacherRate
 from chalkboard.schools.access import Action, Viewer
 from chalkboard.schools.apis import IdField, IdListField, ScopedListApi, ViewerApi, error_responses, parse
 from chalkboard.schools.models import School
@@ -32,8 +33,8 @@ SCHOOL_REQUIRED = "Name the school: `school_id` in the body or `?school=`."
 
 
 def Money(**kwargs: Any) -> serializers.DecimalField:  # noqa: N802 - reads like the field classes it stands with
-    """An hourly rate: a decimal string, not negative, two decimal places at most."""
-    return serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"), **kwargs)
+    """An hourly rate: a decimal string, not negative, that fits the rate's column (two decimal places)."""
+    return decimal_input(TeacherRate, "hourly_rate", min_value=Decimal("0"), **kwargs)
 
 
 class SchoolQuery(serializers.Serializer):

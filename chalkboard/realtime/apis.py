@@ -15,9 +15,10 @@ class TicketOutput(serializers.Serializer):
 
 
 class WebSocketTicketApi(APIView):
-    """A single-use ticket to open `/ws/dashboard/?ticket=...` from a browser, which cannot send an
-    `Authorization` header on a WebSocket handshake. Valid 30 seconds; dies with the bearer token it was
-    issued from."""
+    """A single-use ticket to open `/ws/dashboard/` from a browser, which cannot send an `Authorization`
+    header on a WebSocket handshake: offer the subprotocols `chalkboard` and `chalkboard.ticket.<ticket>`
+    (never put it in the URL: that is refused, and spends it). Valid 30 seconds; dies with the bearer
+    token it was issued from."""
 
     @extend_schema(request=None, responses={200: TicketOutput})
     def post(self, request: Request) -> Response:

@@ -2,8 +2,15 @@
 
 A client authenticates the handshake with ``Authorization: Bearer <token>`` (the same knox tokens as the
 HTTP API: stored hashed, expiring, revocable, refused for an inactive user), or, from a browser, which
-cannot set that header on a WebSocket, with ``?ticket=`` from ``POST /api/auth/ws-ticket/``. A header, when
-present, is the credential: a bad header is refused even if a ticket is also given.
+cannot set that header on a WebSocket, with the subprotocols it offers (``Sec-WebSocket-Protocol``):
+``chalkboard`` and ``chalkboard.ticket.<ticket>`` (a ticket from ``POST /api/auth/ws-ticket/``), or
+``chalkboard.token.<token>``. A header, when present, is the credential: a bad header is refused even if a
+subprotocol also carries one.
+
+Credentials never go in the URL: servers and proxies write URLs to their logs. A handshake whose query
+string names one (``?ticket=``, ``?token=``, …) is refused (``credentials_in_url``: the consumer closes it
+with 4400 and says why), whatever else it carries, and a ticket found there is spent, so that nobody can
+replay it from a log.
 
 The middleware puts ``user`` (``None`` when the credentials are missing or bad) and ``token_digest`` (the
 bearer token the connection lives on, re-checked while it is open) into the scope. It refuses nothing
@@ -31,6 +38,11 @@ from chalkboard.realtime.db import database_call
 from chalkboard.realtime.services import ticket_consume
 
 BEARER = b"bearer"
+PROTOCOL = "chalkboard"
+TICKET_PROTOCOL = "chalkboard.ticket."
+TOKEN_PROTOCOL = "chalkboard.token."  # noqa: S105 - a prefix, not a secret
+# Query parameters that would put a credential in a URL (compared without case).
+URL_CREDENTIALS = frozenset({"ticket", "token", "access_token", "auth_token", "authorization", "auth", "bearer"})
 
 
 def query_params(scope: dict[str, Any]) -> dict[str, str]:
@@ -53,19 +65,46 @@ def token_from_header(header: bytes) -> AuthToken | None:
         return None
     try:
         _user, token = BearerTokenAuthentication().authenticate_credentials(parts[1])
-    except (exceptions.AuthenticationFailed, UnicodeDecodeError):
+    except exceptions.AuthenticationFailed:
         return None
     return token
 
 
+def credentials_in_url(scope: dict[str, Any]) -> bool:
+    return any(name.lower() in URL_CREDENTIALS for name in query_params(scope))
+
+
+def _credential_protocols(scope: dict[str, Any]) -> list[str]:
+    return [
+        protocol
+        for protocol in scope.get("subprotocols") or []
+        if protocol.startswith((TICKET_PROTOCOL, TOKEN_PROTOCOL))
+    ]
+
+
 def token_from_scope(scope: dict[str, Any]) -> AuthToken | None:
+    """The token the handshake authenticates with: its header's, else the one credential among its
+    subprotocols. Nothing when the URL carries a credential (a ticket there is spent)."""
+    if credentials_in_url(scope):
+        if ticket := query_params(scope).get("ticket"):
+            ticket_consume(ticket=ticket)
+        return None
     header = _authorization(scope)
     if header is not None:
         return token_from_header(header)
-    ticket = query_params(scope).get("ticket")
-    if ticket:
-        return ticket_consume(ticket=ticket)
-    return None
+    offered = _credential_protocols(scope)
+    if len(offered) != 1:
+        return None
+    credential = offered[0]
+    if credential.startswith(TICKET_PROTOCOL):
+        return ticket_consume(ticket=credential.removeprefix(TICKET_PROTOCOL))
+    return token_from_header(b"Bearer " + credential.removeprefix(TOKEN_PROTOCOL).encode())
+
+
+def accepted_protocol(scope: dict[str, Any]) -> str | None:
+    """The subprotocol the server answers with: ``chalkboard`` if offered (a browser fails a handshake whose
+    answer names none of those it offered), never the one that carries the credential."""
+    return PROTOCOL if PROTOCOL in (scope.get("subprotocols") or []) else None
 
 
 class TokenAuthMiddleware(BaseMiddleware):
@@ -77,6 +116,7 @@ class TokenAuthMiddleware(BaseMiddleware):
             **scope,
             "user": token.user if token is not None else None,
             "token_digest": token.digest if token is not None else None,
+            "credentials_in_url": credentials_in_url(scope),
         }
         return await super().__call__(scope, receive, send)
 

@@ -20,7 +20,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chalkboard.accounts.models import User
-from chalkboard.realtime.auth import query_params
+from chalkboard.realtime.auth import accepted_protocol, query_params
 from chalkboard.realtime.db import database_call
 from chalkboard.realtime.hub import Hub, Message, hub
 from chalkboard.realtime.selectors import Audience, event_messages_after, replay_start
@@ -42,6 +42,10 @@ OUTBOX_LIMIT = 1_000
 MESSAGE_NOT_JSON = "Messages must be JSON text."
 MESSAGE_UNKNOWN = 'Unknown message: the only message a client sends is {"type": "ping"}.'
 SINCE_INVALID = "since must be the id of the last event received: a non-negative integer."
+CREDENTIALS_IN_URL = (
+    "Credentials never go in the URL (it is written to logs): offer the subprotocols chalkboard and "
+    "chalkboard.ticket.<ticket>, or send an Authorization header. A ticket sent in the URL is spent."
+)
 
 
 def audience_load(user: User) -> Audience:
@@ -73,6 +77,9 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         user: User | None = self.scope.get("user")
         token_digest: str | None = self.scope.get("token_digest")
         self.outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        if self.scope.get("credentials_in_url"):
+            await self.refuse(CLOSE_BAD_REQUEST, CREDENTIALS_IN_URL)
+            return
         if user is None or token_digest is None:
             await self.refuse(CLOSE_UNAUTHORIZED)
             return
@@ -92,7 +99,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self.hub = hub()
         await self.hub.join(self)
         self.last_id, resync = await database_call(replay_start)(audience=self.audience, since=since)
-        await self.accept()
+        await self.accept(subprotocol=accepted_protocol(self.scope))
         if resync is not None:
             await self.send_json({"type": "resync", "reason": resync, "id": self.last_id})
         self.pump = asyncio.create_task(self.relay())
@@ -100,7 +107,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def refuse(self, code: int, message: str | None = None) -> None:
         """Accept, then close with ``code``: a browser sees the code of a closed connection, whereas a
         refused handshake reaches its code only as 1006, the same as a network failure."""
-        await self.accept()
+        await self.accept(subprotocol=accepted_protocol(self.scope))
         if message is not None:
             await self.send_json({"type": "error", "message": message})
         await self.close(code=code)

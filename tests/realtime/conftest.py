@@ -67,11 +67,16 @@ async def abearer(user: User) -> list[tuple[bytes, bytes]]:
     return await database_sync_to_async(bearer)(user)
 
 
+def ticket_protocols(ticket: str) -> list[str]:
+    """The subprotocols a browser offers to open the socket with a ticket."""
+    return ["chalkboard", f"chalkboard.ticket.{ticket}"]
+
+
 async def open_socket(
-    headers: list[tuple[bytes, bytes]] | None = None, query: str = ""
+    headers: list[tuple[bytes, bytes]] | None = None, query: str = "", protocols: list[str] | None = None
 ) -> tuple[WebsocketCommunicator, bool]:
     path = f"{WS_PATH}?{query}" if query else WS_PATH
-    communicator = WebsocketCommunicator(application, path, headers=headers or [])
+    communicator = WebsocketCommunicator(application, path, headers=headers or [], subprotocols=protocols)
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     return communicator, connected
 

@@ -175,11 +175,12 @@ def test_a_completion_over_http_on_one_server_reaches_dashboards_on_the_other(wo
     async def scenario() -> None:
         teacher_url = f"ws://127.0.0.1:{port_a}/ws/dashboard/"
         # A ticket issued by one server opens a socket on the other.
-        admin_url = f"ws://127.0.0.1:{port_a}/ws/dashboard/?ticket={ticket_from(port_b, admin_token)}"
+        admin_url = f"ws://127.0.0.1:{port_a}/ws/dashboard/"
+        admin_protocols = ["chalkboard", f"chalkboard.ticket.{ticket_from(port_b, admin_token)}"]
         headers = {"Authorization": f"Bearer {teacher_token}"}
         async with (
             connect(teacher_url, additional_headers=headers, open_timeout=WAIT) as teacher,
-            connect(admin_url, open_timeout=WAIT) as admin,
+            connect(admin_url, subprotocols=admin_protocols, open_timeout=WAIT) as admin,
         ):
             started = time.monotonic()
             answer = await complete(port_b, teacher_token, first, world.student)
@@ -218,10 +219,12 @@ def test_a_used_ticket_is_refused_by_the_other_server(world, servers):
     ticket = ticket_from(port_a, token)
 
     async def scenario() -> None:
-        async with connect(f"ws://127.0.0.1:{port_a}/ws/dashboard/?ticket={ticket}", open_timeout=WAIT) as ws:
+        protocols = ["chalkboard", f"chalkboard.ticket.{ticket}"]
+        async with connect(f"ws://127.0.0.1:{port_a}/ws/dashboard/", subprotocols=protocols, open_timeout=WAIT) as ws:
+            assert ws.subprotocol == "chalkboard"
             await ws.send(json.dumps({"type": "ping"}))
             assert json.loads(await asyncio.wait_for(ws.recv(), WAIT)) == {"type": "pong"}
-        async with connect(f"ws://127.0.0.1:{port_b}/ws/dashboard/?ticket={ticket}", open_timeout=WAIT) as ws:
+        async with connect(f"ws://127.0.0.1:{port_b}/ws/dashboard/", subprotocols=protocols, open_timeout=WAIT) as ws:
             await asyncio.wait_for(ws.wait_closed(), WAIT)
             assert ws.close_code == 4401
 

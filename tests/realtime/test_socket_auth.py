@@ -17,7 +17,16 @@ from chalkboard.schools.models import Membership, Role
 from config.asgi import application
 from tests import factories as f
 from tests.conftest import client_for
-from tests.realtime.conftest import abearer, aemit, closed_with, connect_as, open_socket, receive, run_async
+from tests.realtime.conftest import (
+    abearer,
+    aemit,
+    closed_with,
+    connect_as,
+    open_socket,
+    receive,
+    run_async,
+    ticket_protocols,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,9 +37,9 @@ async def assert_works(communicator) -> None:
     await communicator.disconnect()
 
 
-async def assert_refused(headers=None, query: str = "") -> None:
+async def assert_refused(headers=None, query: str = "", protocols=None) -> None:
     """The handshake is accepted, then closed with 4401 before anything else is said."""
-    communicator, connected = await open_socket(headers, query)
+    communicator, connected = await open_socket(headers, query, protocols)
     assert connected
     output = await communicator.receive_output(timeout=3)
     assert output == {"type": "websocket.close", "code": CLOSE_UNAUTHORIZED}
@@ -54,18 +63,18 @@ async def test_a_bearer_header_opens_the_socket(world):
 @run_async
 async def test_a_ticket_opens_the_socket_once(world):
     ticket = await aticket(world.admin)
-    communicator, connected = await open_socket(query=f"ticket={ticket}")
+    communicator, connected = await open_socket(protocols=ticket_protocols(ticket))
     assert connected
     await assert_works(communicator)
 
-    await assert_refused(query=f"ticket={ticket}")
+    await assert_refused(protocols=ticket_protocols(ticket))
 
 
 @run_async
 async def test_an_expired_ticket_is_refused(world):
     ticket = await aticket(world.admin)
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
-        await assert_refused(query=f"ticket={ticket}")
+        await assert_refused(protocols=ticket_protocols(ticket))
 
 
 @run_async
@@ -76,7 +85,7 @@ async def test_a_ticket_dies_with_its_token(world):
         instance.delete()
         return ticket
 
-    await assert_refused(query=f"ticket={await database_sync_to_async(ticket_of_a_revoked_token)()}")
+    await assert_refused(protocols=ticket_protocols(await database_sync_to_async(ticket_of_a_revoked_token)()))
 
 
 @pytest.mark.parametrize(
@@ -99,8 +108,9 @@ async def test_bad_credentials_are_refused(world, header):
 @run_async
 async def test_no_credentials_are_refused(world):
     await assert_refused()
-    await assert_refused(query="ticket=")
-    await assert_refused(query="ticket=made-up")
+    await assert_refused(protocols=["chalkboard"])
+    await assert_refused(protocols=ticket_protocols(""))
+    await assert_refused(protocols=ticket_protocols("made-up"))
 
 
 @run_async
@@ -131,7 +141,7 @@ async def test_an_inactive_user_is_refused(world):
 @run_async
 async def test_a_bad_header_is_not_rescued_by_a_ticket(world):
     ticket = await aticket(world.admin)
-    await assert_refused([(b"authorization", b"Bearer wrong")], query=f"ticket={ticket}")
+    await assert_refused([(b"authorization", b"Bearer wrong")], protocols=ticket_protocols(ticket))
 
 
 @pytest.mark.parametrize("role", ["student", "other_student", "guardian", "other_guardian"])
@@ -177,7 +187,7 @@ async def test_a_ticket_connection_lives_on_its_token(world, fast_poll):
         return instance, ticket
 
     instance, ticket = await database_sync_to_async(issue)()
-    communicator, connected = await open_socket(query=f"ticket={ticket}")
+    communicator, connected = await open_socket(protocols=ticket_protocols(ticket))
     assert connected
     await assert_pong(communicator)
     await database_sync_to_async(instance.delete)()
@@ -269,3 +279,9 @@ def test_in_development_without_allowed_hosts_the_local_hosts_are_allowed(settin
 
     settings.DEBUG = False
     assert allowed_hosts_origin_validator(application).allowed_origins == []
+
+
+@run_async
+async def test_two_credentials_offered_as_subprotocols_are_refused(world):
+    first, second = await aticket(world.admin), await aticket(world.admin)
+    await assert_refused(protocols=["chalkboard", f"chalkboard.ticket.{first}", f"chalkboard.ticket.{second}"])

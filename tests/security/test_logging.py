@@ -251,3 +251,20 @@ def test_the_filter_keeps_a_malformed_record():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d apples", ("many",), None)
     assert RedactSecrets().filter(record) is True
     assert record.msg == "%d apples"
+
+
+def test_the_filter_flattens_a_record_whose_arguments_cannot_be_redacted_apart():
+    placeholder = logging.LogRecord("x", logging.INFO, __file__, 1, "user %s token=%s", ("ana", "abc123"), None)
+    RedactSecrets().filter(placeholder)  # redacting the format alone would eat its second placeholder
+    assert (placeholder.getMessage(), placeholder.args) == (f"user ana token={REDACTED}", None)
+
+    no_args = logging.LogRecord("x", logging.INFO, __file__, 1, "ticket=abc123", None, None)
+    RedactSecrets().filter(no_args)
+    assert no_args.getMessage() == f"ticket={REDACTED}"
+
+
+def test_the_filter_leaves_a_clean_record_as_it_is():
+    args = ("127.0.0.1:5000", "GET", "/api/me/?since=3", "1.1", 200)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+    RedactSecrets().filter(record)
+    assert (record.msg, record.args) == ('%s - "%s %s HTTP/%s" %d', args)

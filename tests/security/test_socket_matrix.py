@@ -75,7 +75,7 @@ def ticket_for(scene: Scene, actor: str) -> str | None:
 
 async def open_as(scene: Scene, row: SocketRow, actor: str, credential: str) -> Listener:
     """The actor's connection to the route, and what opening it did."""
-    path, headers = row.path, []
+    path, headers, protocols = row.path, [], None
     if credential == "bearer":
         authorization = scene.authorization(actor)
         if authorization is not None:
@@ -83,8 +83,8 @@ async def open_as(scene: Scene, row: SocketRow, actor: str, credential: str) -> 
     else:
         ticket = await database_sync_to_async(ticket_for)(scene, actor)
         if ticket is not None:
-            path = f"{row.path}?ticket={ticket}"
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+            protocols = ["chalkboard", f"chalkboard.ticket.{ticket}"]
+    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=protocols)
     connected, code = await communicator.connect(timeout=TIMEOUT)
     if not connected:
         return Listener(actor, communicator, f"handshake refused ({code})")
