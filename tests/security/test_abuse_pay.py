@@ -274,24 +274,6 @@ def test_a_payout_below_zero_is_refused(world):
     assert Payout.objects.count() == 1
 
 
-def test_a_negative_adjustment_is_paid_together_with_enough_positive_pay(world):
-    adjustment = approved_negative_adjustment(world)
-    session = recent_session(world)
-    complete(world, session.pk, minutes=60)
-    entry = EarningEntry.objects.get(session=session)
-    owner = client_for(world.owner)
-    owner.post(APPROVE, {"school_id": world.school.pk, "entry_ids": [entry.pk]}, format="json")
-
-    response = owner.post(
-        PAYOUTS,
-        {"school_id": world.school.pk, "teacher_id": world.teacher.pk, "entry_ids": [adjustment.pk, entry.pk]},
-        format="json",
-    )
-
-    assert response.status_code == 201
-    assert response.json()["amount"] == "0.50"
-
-
 def test_an_adjustment_says_how_many_minutes_the_session_had_before_this_amendment(world):
     session = recent_session(world)
     complete(world, session.pk, minutes=90, by=world.owner)
