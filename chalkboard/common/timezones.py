@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+# Names the system's zone database holds that are not places: the machine's own setting, and a zone that
+# means "not configured".
+NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """The IANA time zones a school may be in: the zone database's names, less those that are no place."""
+    return frozenset(zoneinfo.available_timezones()) - NOT_PLACES
+
+
+def is_iana_zone(name: str) -> bool:
+    return name in iana_zones()
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -62,6 +62,7 @@ DASHBOARD_EXAMPLE = {
         "pending": "120.00",
         "approved": "300.00",
         "paid": "5400.00",
+        "held": "0.00",
     },
     "stats": {
         "sessions_this_month": 14,

@@ -155,6 +155,7 @@ STATUSES = {
     "pending": EarningStatus.PENDING.value,
     "approved": EarningStatus.APPROVED.value,
     "paid": EarningStatus.PAID.value,
+    "held": EarningStatus.HELD.value,
     "present": PRESENT.value,
     "late": LATE.value,
 }
@@ -248,6 +249,7 @@ class Figures:
     earned_pending: Decimal
     earned_approved: Decimal
     earned_paid: Decimal
+    earned_held: Decimal
     sessions_completed: int
     minutes_taught: int
     no_shows: int
@@ -261,14 +263,17 @@ class Figures:
 # ORM's construction of these eleven filtered aggregates cost three times their execution (profiled), on
 # the path of the first read after every write. Plain SQL that SQLite (3.30+) and PostgreSQL both run.
 FIGURES_SQL = """
-SELECT e.this_month, e.last_month, e.pending, e.approved, e.paid,
+SELECT e.this_month, e.last_month, e.pending, e.approved, e.paid, e.held,
        s.completed, s.minutes, s.no_shows, m.marks, m.attended, a.average
 FROM (
-    SELECT SUM(amount) FILTER (WHERE earned_at >= %(month)s AND earned_at < %(next_month)s) AS this_month,
-           SUM(amount) FILTER (WHERE earned_at >= %(last_month)s AND earned_at < %(month)s) AS last_month,
+    SELECT SUM(amount) FILTER (WHERE earned_at >= %(month)s AND earned_at < %(next_month)s
+                                 AND status IN (%(pending)s, %(approved)s, %(paid)s)) AS this_month,
+           SUM(amount) FILTER (WHERE earned_at >= %(last_month)s AND earned_at < %(month)s
+                                 AND status IN (%(pending)s, %(approved)s, %(paid)s)) AS last_month,
            SUM(amount) FILTER (WHERE status = %(pending)s) AS pending,
            SUM(amount) FILTER (WHERE status = %(approved)s) AS approved,
-           SUM(amount) FILTER (WHERE status = %(paid)s) AS paid
+           SUM(amount) FILTER (WHERE status = %(paid)s) AS paid,
+           SUM(amount) FILTER (WHERE status = %(held)s) AS held
     FROM earnings_earningentry
     WHERE teacher_id = %(teacher)s AND school_id = %(school)s
 ) AS e CROSS JOIN (
@@ -308,13 +313,14 @@ def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Fig
         "last_month": when(calendar.last_month_start),
     }
     (row,) = _rows(FIGURES_SQL, params)
-    this_month, last_month, pending, approved, paid, completed, minutes, no_shows, marks, attended, average = row
+    this_month, last_month, pending, approved, paid, held, completed, minutes, no_shows, marks, attended, average = row
     return Figures(
         earned_this_month=_decimal(this_month),
         earned_last_month=_decimal(last_month),
         earned_pending=_decimal(pending),
         earned_approved=_decimal(approved),
         earned_paid=_decimal(paid),
+        earned_held=_decimal(held),
         sessions_completed=completed,
         minutes_taught=minutes or 0,
         no_shows=no_shows,
@@ -482,7 +488,8 @@ def _recent_assessments(*, teacher_id: int, school_id: int) -> list[dict[str, An
 
 
 def _earnings(figures: Figures, *, currency: str) -> dict[str, Any]:
-    """Earned this month and last month (local), and all-time totals by status."""
+    """Earned this month and last month (local: pending, approved or paid), and all-time totals by status,
+    ``held`` (awaiting the school's review) apart from the rest."""
     return {
         "currency": currency,
         "this_month": _money(figures.earned_this_month),
@@ -490,6 +497,7 @@ def _earnings(figures: Figures, *, currency: str) -> dict[str, Any]:
         "pending": _money(figures.earned_pending),
         "approved": _money(figures.earned_approved),
         "paid": _money(figures.earned_paid),
+        "held": _money(figures.earned_held),
     }
 
 

@@ -16,7 +16,7 @@ from chalkboard.demo import tables as t
 from chalkboard.demo import words
 from chalkboard.demo.specs import SchoolSpec, Spec
 from chalkboard.earnings.services import RateKey
-from chalkboard.schools.models import Role
+from chalkboard.schools.models import DEFAULT_LATE_CLAIM_DAYS, DEFAULT_OVERRUN_MINUTES, DEFAULT_PAID_AMEND_DAYS, Role
 
 # Hourly rates by currency: lowest, highest and the step between them.
 RATE_RANGES: dict[str, tuple[int, int, int]] = {
@@ -163,6 +163,9 @@ class _CastBuilder:
             timezone=spec.timezone,
             currency=spec.currency,
             no_show_billable=spec.no_show_billable,
+            late_claim_days=DEFAULT_LATE_CLAIM_DAYS,
+            overrun_minutes=DEFAULT_OVERRUN_MINUTES,
+            paid_amend_days=DEFAULT_PAID_AMEND_DAYS,
             **self.stamps(),
         )
         subjects = [self.subject(school_id, subject.name, subject.skills) for subject in spec.subjects]

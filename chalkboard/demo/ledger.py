@@ -180,6 +180,7 @@ def add_entry(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft | None)
             starts_at=session.starts_at,
             timezone_name=ctx.school.spec.timezone,
         ),
+        hold_reason="",
         approved_at=approved_at,
         approved_by_id=ctx.school.admin.id if approved_at else None,
         payout_id=payout.id if payout else None,
@@ -211,6 +212,7 @@ def add_adjustment(ctx: SchoolContext, entry: EntryDraft, payout: PayoutDraft) -
         description=earning_adjustment_description(
             original_id=entry.id, original_minutes=entry.minutes, minutes=minutes
         ),
+        hold_reason="",
         approved_at=None,
         approved_by_id=None,
         payout_id=None,

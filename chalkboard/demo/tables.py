@@ -54,7 +54,20 @@ class Table:
 
 
 USER = Table(User, ("id", "password", "last_login", "email", "full_name", "is_active", "is_staff", "date_joined"))
-SCHOOL = Table(School, ("id", "name", "timezone", "currency", "no_show_billable", *STAMPS))
+SCHOOL = Table(
+    School,
+    (
+        "id",
+        "name",
+        "timezone",
+        "currency",
+        "no_show_billable",
+        "late_claim_days",
+        "overrun_minutes",
+        "paid_amend_days",
+        *STAMPS,
+    ),
+)
 MEMBERSHIP = Table(Membership, ("id", "user_id", "school_id", "role", "is_active", *STAMPS))
 SUBJECT = Table(Subject, ("id", "school_id", "name", *STAMPS))
 SKILL = Table(Skill, ("id", "subject_id", "name"))
@@ -103,6 +116,7 @@ EARNING_ENTRY = Table(
         "hourly_rate",
         "earned_at",
         "description",
+        "hold_reason",
         "approved_at",
         "approved_by_id",
         "payout_id",

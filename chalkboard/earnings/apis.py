@@ -17,7 +17,7 @@ from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED,
 from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.earnings import selectors, services
 from chalkboard.earnings.exports import CSVRenderer, earnings_csv_rows
-from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout
+from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout, ReviewDecision
 from chalkboard.earnings.selectors import GroupBy
 from chalkboard.schools.access import viewer_of
 
@@ -74,6 +74,19 @@ class ApproveInput(serializers.Serializer):
     entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
 
 
+class ReviewInput(serializers.Serializer):
+    school_id = _id_field()
+    entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
+    decision = serializers.ChoiceField(
+        choices=ReviewDecision.choices,
+        help_text="`release`: the entries become `pending` (then approved and paid as usual); `reject`: they "
+        "become `rejected`, never paid and counted nowhere.",
+    )
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="Kept in the activity log."
+    )
+
+
 class PayoutInput(serializers.Serializer):
     school_id = _id_field()
     teacher_id = _id_field()
@@ -90,16 +103,26 @@ class SchoolBriefOutput(NamedOutput):
 
 
 class TallyOutput(serializers.Serializer):
-    earned = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Every entry, adjustments included.")
+    earned = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Pending, approved and paid entries, adjustments included."
+    )
     pending = serializers.DecimalField(max_digits=14, decimal_places=2)
     approved = serializers.DecimalField(max_digits=14, decimal_places=2)
     paid = serializers.DecimalField(max_digits=14, decimal_places=2)
-    sessions = serializers.IntegerField(help_text="Distinct sessions with an entry of their own.")
-    hours = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="Minutes paid, in hours.")
+    held = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Held for the school's review: in no other figure."
+    )
+    sessions = serializers.IntegerField(help_text="Distinct sessions with an earned entry of their own.")
+    hours = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="Minutes earned, in hours.")
 
 
 class PeriodOutput(TallyOutput):
     start = serializers.DateField(help_text="First day of the period, in the school's time zone.")
+
+
+class AwaitingReviewOutput(serializers.Serializer):
+    entries = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
 class EarningsOutput(serializers.Serializer):
@@ -109,6 +132,7 @@ class EarningsOutput(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=[choice.value for choice in GroupBy])
     totals = TallyOutput()
     periods = PeriodOutput(many=True, help_text="Every period of the range, oldest first, empty ones included.")
+    awaiting_review = AwaitingReviewOutput(help_text="The teacher's entries held for review, whatever their date.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -130,6 +154,7 @@ class EarningEntryOutput(serializers.Serializer):
     hourly_rate = serializers.DecimalField(max_digits=10, decimal_places=2)
     earned_at = serializers.DateTimeField()
     description = serializers.CharField()
+    hold_reason = serializers.CharField(help_text="Why the entry is (or was) held for review; empty if never.")
     approved_at = serializers.DateTimeField(allow_null=True)
     payout_id = serializers.IntegerField(allow_null=True)
     adjusts_id = serializers.IntegerField(allow_null=True)
@@ -137,6 +162,10 @@ class EarningEntryOutput(serializers.Serializer):
 
 class ApproveOutput(serializers.Serializer):
     approved = EarningEntryOutput(many=True)
+
+
+class ReviewOutput(serializers.Serializer):
+    entries = EarningEntryOutput(many=True, help_text="The entries decided, with their new status.")
 
 
 class PayoutOutput(serializers.Serializer):
@@ -167,6 +196,7 @@ def entry_item(entry: EarningEntry) -> dict[str, Any]:
         "hourly_rate": f"{entry.hourly_rate:.2f}",
         "earned_at": _DATETIME.to_representation(entry.earned_at),
         "description": entry.description,
+        "hold_reason": entry.hold_reason,
         "approved_at": _DATETIME.to_representation(entry.approved_at) if entry.approved_at else None,
         "payout_id": entry.payout_id,
         "adjusts_id": entry.adjusts_id,
@@ -198,6 +228,7 @@ SUMMARY_EXAMPLE = {
         "pending": "29.38",
         "approved": "42.50",
         "paid": "0.00",
+        "held": "0.00",
         "sessions": 2,
         "hours": "1.57",
     },
@@ -208,6 +239,7 @@ SUMMARY_EXAMPLE = {
             "pending": "29.38",
             "approved": "0.00",
             "paid": "0.00",
+            "held": "0.00",
             "sessions": 1,
             "hours": "0.78",
         },
@@ -217,10 +249,12 @@ SUMMARY_EXAMPLE = {
             "pending": "0.00",
             "approved": "42.50",
             "paid": "0.00",
+            "held": "0.00",
             "sessions": 1,
             "hours": "0.78",
         },
     ],
+    "awaiting_review": {"entries": 0, "amount": "0.00"},
 }
 CSV_EXAMPLE = (
     "id,earned_at,session_id,kind,status,minutes,hourly_rate,amount,currency,description\r\n"
@@ -351,7 +385,8 @@ class EarningApproveApi(APIView):
     @extend_schema(
         summary="Approve earning entries",
         description="Pending entries of the school become `approved`. Any id that is not a pending entry of this "
-        "school refuses the whole request (400), without saying whether it exists elsewhere.",
+        "school refuses the whole request (400), without saying whether it exists elsewhere: a `held` entry "
+        "must first be released (`/api/earnings/review/`).",
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=ApproveInput,
         responses={
@@ -390,6 +425,65 @@ class EarningApproveApi(APIView):
         return Response({"approved": [entry_item(entry) for entry in entries]})
 
 
+class EarningReviewApi(APIView):
+    """Release or reject held entries of a school."""
+
+    @extend_schema(
+        summary="Decide on held earning entries",
+        description="An entry a teacher claimed beyond the school's bounds is `held`: it is never approved or paid "
+        "until the school's owners or admins decide. `release` makes it `pending` (approve and pay it as usual); "
+        "`reject` makes it `rejected`: never paid, counted in no total. Any id that is not a held entry of this "
+        "school refuses the whole request (400). A held adjustment that a later amendment of the same session "
+        "built on can only be released (409): rejecting it would leave the session's pay adding up wrong.",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=ReviewInput,
+        responses={
+            200: ReviewOutput,
+            400: error_response(
+                400,
+                "Unknown or not held entries.",
+                (
+                    "Not held",
+                    "invalid",
+                    services.ENTRIES_NOT_HELD.format(ids="12"),
+                    {"entry_ids": [services.ENTRIES_NOT_HELD.format(ids="12")]},
+                ),
+            ),
+            401: NOT_AUTHENTICATED,
+            403: MANAGE_FORBIDDEN,
+            404: NOT_FOUND,
+            409: error_response(
+                409,
+                "A later amendment builds on the entry, or the Idempotency-Key was reused.",
+                ("Built upon", "review_built_upon", services.REJECT_BUILT_UPON.format(ids="12"), None),
+                ("Key reused", "idempotency_key_reused", KEY_REUSED, None),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Reject",
+                value={"school_id": 1, "entry_ids": [93], "decision": "reject", "reason": "No such lesson."},
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = ReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        school = selectors.earnings_school_for_manager(
+            viewer=viewer_of(request), school_id=data.validated_data["school_id"]
+        )
+        entries = services.earnings_review(
+            actor=request.user,  # type: ignore[arg-type]
+            school=school,
+            entry_ids=data.validated_data["entry_ids"],
+            decision=ReviewDecision(data.validated_data["decision"]),
+            reason=data.validated_data["reason"],
+        )
+        return Response({"entries": [entry_item(entry) for entry in entries]})
+
+
 class PayoutListApi(generics.GenericAPIView):
     """Payouts: list the ones the caller may see, or pay approved entries."""
 
@@ -416,7 +510,8 @@ class PayoutListApi(generics.GenericAPIView):
     @extend_schema(
         summary="Pay approved entries",
         description="Approved entries of one teacher in one school become `paid` under a new payout whose amount "
-        "is their sum.",
+        "is their sum. A payout is never below zero: a negative adjustment is paid together with at least as much "
+        "positive pay, never alone (409). Held entries cannot be paid until released and approved.",
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=PayoutInput,
         responses={
@@ -444,6 +539,7 @@ class PayoutListApi(generics.GenericAPIView):
                 409,
                 "Some entries are not approved, or the Idempotency-Key was reused.",
                 ("Not approved", "not_approved", services.ENTRIES_NOT_APPROVED.format(ids="12"), None),
+                ("Below zero", "payout_negative", services.PAYOUT_NEGATIVE.format(amount="-6.50"), None),
                 ("Key reused", "idempotency_key_reused", KEY_REUSED, None),
             ),
         },

@@ -15,6 +15,19 @@ class EarningStatus(models.TextChoices):
     PENDING = "pending"
     APPROVED = "approved"
     PAID = "paid"
+    HELD = "held", "Beyond the school's bounds: waits for its owners or admins to release or reject it"
+    REJECTED = "rejected", "Held, then rejected by the school: never paid, counted nowhere"
+
+
+class ReviewDecision(models.TextChoices):
+    """What the school's owners or admins decide about a held entry."""
+
+    RELEASE = "release", "The pay stands: the entry becomes pending, then is approved and paid as usual"
+    REJECT = "reject", "The pay does not stand: the entry becomes rejected, never paid"
+
+
+# What the school owes or has paid: the statuses every "earned" figure adds up.
+COUNTED = (EarningStatus.PENDING, EarningStatus.APPROVED, EarningStatus.PAID)
 
 
 class EarningKind(models.TextChoices):
@@ -35,6 +48,7 @@ class Payout(TimeStampedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=Decimal("0")), name="payout_not_negative")]
         indexes = [models.Index(fields=["teacher", "school", "paid_at"], name="payout_teacher_paid")]
 
 
@@ -54,6 +68,9 @@ class EarningEntry(TimeStampedModel):
     hourly_rate = models.DecimalField(max_digits=10, decimal_places=2)
     earned_at = models.DateTimeField(help_text="When the work was done: the session's start.")
     description = models.CharField(max_length=300, blank=True)
+    hold_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the entry was held for review (kept once it is decided)."
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -71,6 +88,10 @@ class EarningEntry(TimeStampedModel):
             models.CheckConstraint(
                 condition=~Q(status="paid") | Q(payout__isnull=False), name="earning_paid_has_payout"
             ),
+            models.CheckConstraint(
+                condition=Q(status="paid") | Q(payout__isnull=True), name="earning_payout_only_when_paid"
+            ),
+            models.CheckConstraint(condition=~Q(status="held") | ~Q(hold_reason=""), name="earning_held_has_reason"),
             models.CheckConstraint(
                 condition=Q(kind="adjustment") | Q(amount__gte=Decimal("0")), name="earning_not_negative"
             ),

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chalkboard.common.errors import NotFound, ValidationFailed
 from chalkboard.common.timezones import local_midnight, month_start, next_month
-from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout
+from chalkboard.earnings.models import COUNTED, EarningEntry, EarningKind, EarningStatus, Payout
 from chalkboard.people.models import Teacher
 from chalkboard.people.selectors import teacher_get_for_viewer
 from chalkboard.schools.access import STAFF, Action, Viewer
@@ -37,7 +37,7 @@ RANGE_TOO_LONG = f"The range may span at most {MAX_RANGE_DAYS} days."
 DEFAULT_MONTHS_BACK = 11
 
 CENT = Decimal("0.01")
-MONEY_KEYS = ("earned", "pending", "approved", "paid")
+MONEY_KEYS = ("earned", "pending", "approved", "paid", "held")
 
 
 class GroupBy(StrEnum):
@@ -183,6 +183,7 @@ class _Tally:
     pending: Decimal = Decimal(0)
     approved: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
+    held: Decimal = Decimal(0)
     sessions: int = 0
     minutes: int = 0
 
@@ -200,10 +201,12 @@ class _Tally:
 def earnings_summary(
     *, teacher: Teacher, school: School, date_from: date, date_to: date, group_by: GroupBy
 ) -> dict[str, Any]:
-    """Totals and one row per period (every period of the range, empty ones included), in one query.
+    """Totals and one row per period (every period of the range, empty ones included), in one query; and
+    what awaits the school's review whatever its date, in one more.
 
-    ``earned`` counts every entry, adjustments included; ``sessions`` counts the distinct sessions with an
-    entry of their own; ``hours`` are the minutes paid."""
+    ``earned`` counts every pending, approved or paid entry, adjustments included; ``held`` what is held for
+    review (counted in nothing else); rejected entries count nowhere. ``sessions`` counts the distinct
+    sessions with an earned entry of their own; ``hours`` are the minutes earned."""
     zone = school.zone
     start, end = _local_bounds(zone, date_from, date_to)
     rows = (
@@ -211,12 +214,13 @@ def earnings_summary(
         .annotate(period=TRUNCATE[group_by]("earned_at", tzinfo=zone))
         .values("period")
         .annotate(
-            earned=Sum("amount"),
+            earned=Sum("amount", filter=Q(status__in=COUNTED)),
             pending=Sum("amount", filter=Q(status=EarningStatus.PENDING)),
             approved=Sum("amount", filter=Q(status=EarningStatus.APPROVED)),
             paid=Sum("amount", filter=Q(status=EarningStatus.PAID)),
-            sessions=Count("session", distinct=True, filter=~Q(kind=EarningKind.ADJUSTMENT)),
-            minutes=Sum("minutes"),
+            held=Sum("amount", filter=Q(status=EarningStatus.HELD)),
+            sessions=Count("session", distinct=True, filter=Q(status__in=COUNTED) & ~Q(kind=EarningKind.ADJUSTMENT)),
+            minutes=Sum("minutes", filter=Q(status__in=COUNTED)),
         )
         .order_by("period")
     )
@@ -234,7 +238,16 @@ def earnings_summary(
         "group_by": group_by.value,
         "totals": totals.as_dict(),
         "periods": [{"start": day.isoformat(), **tally.as_dict()} for day, tally in tallies.items()],
+        "awaiting_review": earnings_awaiting_review(teacher=teacher, school=school),
     }
+
+
+def earnings_awaiting_review(*, teacher: Teacher, school: School) -> dict[str, Any]:
+    """The teacher's entries held for the school's review, whatever their date: ``{entries, amount}``."""
+    held = EarningEntry.objects.filter(teacher=teacher, school=school, status=EarningStatus.HELD).aggregate(
+        entries=Count("id"), amount=Sum("amount")
+    )
+    return {"entries": held["entries"], "amount": _money(held["amount"])}
 
 
 def earning_entries_between(

@@ -3,7 +3,9 @@
 Each runs in one transaction that locks the session row and re-checks its state under the lock, so two
 concurrent completions cannot both succeed; the ledger's one-entry-per-session constraint is the backstop.
 Each records its activity line and its events (``session.completed`` / ``session.updated`` and
-``earnings.updated``) in the same transaction: a rolled-back write leaves neither.
+``earnings.updated``) in the same transaction: a rolled-back write leaves neither. An amendment that changes
+nothing writes nothing at all. Pay a teacher claims beyond the school's bounds is held for the school's review
+(see ``chalkboard.earnings.services``); pay the school's owners and admins write themselves is not.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class SessionOutcome:
 
 
 def earning_brief(entries: Sequence[EarningEntry]) -> dict[str, Any] | None:
-    """A session's own entry as ``{id, amount, currency, status, kind}`` with its adjustments, or ``None``."""
+    """A session's own entry as ``{id, amount, currency, status, kind, hold_reason}`` with its adjustments,
+    or ``None``."""
     own = next((entry for entry in entries if entry.kind != EarningKind.ADJUSTMENT), None)
     if own is None:
         return None
@@ -70,8 +73,9 @@ def earning_brief(entries: Sequence[EarningEntry]) -> dict[str, Any] | None:
         "currency": own.currency,
         "status": own.status,
         "kind": own.kind,
+        "hold_reason": own.hold_reason,
         "adjustments": [
-            {"id": entry.pk, "amount": f"{entry.amount:.2f}", "status": entry.status}
+            {"id": entry.pk, "amount": f"{entry.amount:.2f}", "status": entry.status, "hold_reason": entry.hold_reason}
             for entry in entries
             if entry.adjusts_id == own.pk
         ],
@@ -106,15 +110,21 @@ def _require_open_and_started(session: Session, now: datetime) -> None:
         raise Conflict(NOT_STARTED, code="session_not_started")
 
 
-def _mark_attendance(session: Session, marks: Sequence[AttendanceMark]) -> None:
+def _attendance_changes(session: Session, marks: Sequence[AttendanceMark]) -> list[SessionStudent]:
+    """The seats whose attendance ``marks`` change, set to it; ``marks`` must name every student once."""
     seats = list(session.attendees.order_by("id"))
     given = [mark.student_id for mark in marks]
     if len(given) != len(set(given)) or set(given) != {seat.student_id for seat in seats}:
         raise ValidationFailed(ATTENDANCE_MISMATCH, fields={"attendance": [ATTENDANCE_MISMATCH]})
     status_of = {mark.student_id: mark.status for mark in marks}
-    for seat in seats:
+    changed = [seat for seat in seats if seat.attendance != status_of[seat.student_id]]
+    for seat in changed:
         seat.attendance = status_of[seat.student_id]
-    SessionStudent.objects.bulk_update(seats, ["attendance"])
+    return changed
+
+
+def _mark_attendance(session: Session, marks: Sequence[AttendanceMark]) -> None:
+    SessionStudent.objects.bulk_update(_attendance_changes(session, marks), ["attendance"])
 
 
 def _add_notes(session: Session, viewer: Viewer, notes: Sequence[NoteDraft]) -> None:
@@ -155,6 +165,13 @@ def _finish(
     return SessionOutcome(session=fresh, body={**item, "earning": earning})
 
 
+def _as_it_is(*, viewer: Viewer, session: Session) -> SessionOutcome:
+    """The answer of a transition that changed nothing: the session and its earning as they are."""
+    fresh = session_get_for_viewer(viewer=viewer, session_id=session.pk)
+    entries = list(EarningEntry.objects.filter(session=session).order_by("id"))
+    return SessionOutcome(session=fresh, body={**session_payload(fresh), "earning": earning_brief(entries)})
+
+
 def session_complete(
     *,
     viewer: Viewer,
@@ -177,7 +194,12 @@ def session_complete(
             update_fields=["status", "completed_at", "completed_by", "actual_duration_minutes", "version", "updated_at"]
         )
         _add_notes(locked, viewer, notes)
-        entry = earning_record_for_session(session=locked, kind=EarningKind.SESSION, minutes=actual_duration_minutes)
+        entry = earning_record_for_session(
+            session=locked,
+            kind=EarningKind.SESSION,
+            minutes=actual_duration_minutes,
+            by_staff=viewer.is_staff_of(locked.school_id),
+        )
         return _finish(
             viewer=viewer, session=locked, verb="session.completed", event=EventType.SESSION_COMPLETED, written=[entry]
         )
@@ -191,21 +213,31 @@ def session_amend(
     actual_duration_minutes: int | None = None,
     notes: Sequence[NoteDraft] = (),
 ) -> SessionOutcome:
-    """Correct a completed session. Its earnings follow: see ``earning_session_amend``."""
+    """Correct a completed session. Its earnings follow: see ``earning_session_amend`` (which also refuses a
+    session paid longer ago than the school allows). Exactly what the session already says changes nothing:
+    no version, no ledger entry, no activity, no event."""
     _require_note_levels(viewer, session, notes)
     with transaction.atomic():
         locked = _lock(session)
         if locked.status != SessionStatus.COMPLETED:
             raise Conflict(NOT_COMPLETED, code="session_not_completed")
-        if attendance is not None:
-            _mark_attendance(locked, attendance)
-        if actual_duration_minutes is not None:
-            locked.actual_duration_minutes = actual_duration_minutes
+        # A completed session always has a duration (session_completed_has_duration).
+        previous_minutes = cast(int, locked.actual_duration_minutes)
+        seats = _attendance_changes(locked, attendance) if attendance is not None else []
+        minutes = previous_minutes if actual_duration_minutes is None else actual_duration_minutes
+        if not (seats or notes or minutes != previous_minutes):
+            return _as_it_is(viewer=viewer, session=locked)
+        SessionStudent.objects.bulk_update(seats, ["attendance"])
+        locked.actual_duration_minutes = minutes
         locked.version += 1
         locked.save(update_fields=["actual_duration_minutes", "version", "updated_at"])
         _add_notes(locked, viewer, notes)
-        # A completed session always has a duration (session_completed_has_duration).
-        written = earning_session_amend(session=locked, minutes=cast(int, locked.actual_duration_minutes))
+        written = earning_session_amend(
+            session=locked,
+            minutes=minutes,
+            previous_minutes=previous_minutes,
+            by_staff=viewer.is_staff_of(locked.school_id),
+        )
         return _finish(
             viewer=viewer, session=locked, verb="session.amended", event=EventType.SESSION_UPDATED, written=written
         )
@@ -231,7 +263,10 @@ def session_no_show(*, viewer: Viewer, session: Session, notes: Sequence[NoteDra
         if locked.school.no_show_billable:
             written.append(
                 earning_record_for_session(
-                    session=locked, kind=EarningKind.NO_SHOW, minutes=locked.planned_duration_minutes
+                    session=locked,
+                    kind=EarningKind.NO_SHOW,
+                    minutes=locked.planned_duration_minutes,
+                    by_staff=viewer.is_staff_of(locked.school_id),
                 )
             )
         return _finish(

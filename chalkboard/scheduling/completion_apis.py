@@ -10,11 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.decimals import decimal_too_large_message
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
 from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
-from chalkboard.earnings.models import EarningStatus
-from chalkboard.earnings.services import NO_RATE
+from chalkboard.earnings.models import EarningEntry, EarningStatus
+from chalkboard.earnings.services import AMEND_WINDOW_CLOSED, NO_RATE
 from chalkboard.scheduling import completion
 from chalkboard.scheduling.completion import AttendanceMark, NoteDraft, SessionOutcome
 from chalkboard.scheduling.models import MAX_SESSION_MINUTES, Attendance, NoteVisibility
@@ -77,10 +78,14 @@ class SeatOutput(NamedOutput):
     attendance = serializers.ChoiceField(choices=Attendance.choices, allow_null=True)
 
 
+HOLD_REASON_HELP = "Why the entry is (or was) held for the school's review; empty when it never was."
+
+
 class AdjustmentBriefOutput(serializers.Serializer):
     id = serializers.IntegerField()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     status = serializers.ChoiceField(choices=EarningStatus.choices)
+    hold_reason = serializers.CharField(help_text=HOLD_REASON_HELP)
 
 
 class EarningBriefOutput(serializers.Serializer):
@@ -89,6 +94,7 @@ class EarningBriefOutput(serializers.Serializer):
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=EarningStatus.choices)
     kind = serializers.CharField()
+    hold_reason = serializers.CharField(help_text=HOLD_REASON_HELP)
     adjustments = AdjustmentBriefOutput(many=True, help_text="Corrections added after the entry was approved.")
 
 
@@ -129,6 +135,7 @@ OUTCOME_EXAMPLE = {
         "currency": "EUR",
         "status": "pending",
         "kind": "session",
+        "hold_reason": "",
         "adjustments": [],
     },
 }
@@ -144,6 +151,12 @@ ATTENDANCE_INVALID = (
     "invalid",
     completion.ATTENDANCE_MISMATCH,
     {"attendance": [completion.ATTENDANCE_MISMATCH]},
+)
+AMOUNT_INVALID = (
+    "Amount too large",
+    "amount_too_large",
+    decimal_too_large_message(model=EarningEntry, name="amount", what="An earning entry's amount"),
+    None,
 )
 KEY_REUSED_EXAMPLE = ("Key reused", "idempotency_key_reused", KEY_REUSED, None)
 REPLAYED = OpenApiResponse(
@@ -175,8 +188,11 @@ class SessionCompleteApi(APIView):
         summary="Complete a session",
         description=(
             "Records attendance for every student, the actual duration and notes; the session becomes `completed` "
-            "and its teacher earns one ledger entry (hourly rate times actual minutes, to the cent). Completing twice "
-            "answers 409, unless the repeat carries the same `Idempotency-Key`: then it replays the first answer."
+            "and its teacher earns one ledger entry (hourly rate times actual minutes, to the cent). A teacher's "
+            "entry beyond the school's bounds (completed more than `late_claim_days` after the start, or more than "
+            "`overrun_minutes` over the plan) is `held` for the school's review, with its `hold_reason`. "
+            "Completing twice answers 409, unless the repeat carries the same `Idempotency-Key`: then it replays "
+            "the first answer."
         ),
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=CompleteInput,
@@ -192,6 +208,7 @@ class SessionCompleteApi(APIView):
                     "Some fields are invalid.",
                     {"actual_duration_minutes": ["Ensure this value is less than or equal to 720."]},
                 ),
+                AMOUNT_INVALID,
             ),
             401: NOT_AUTHENTICATED,
             403: FORBIDDEN,
@@ -236,9 +253,11 @@ class SessionCompleteApi(APIView):
     @extend_schema(
         summary="Amend a completed session",
         description=(
-            "Corrects attendance (complete, when given), the actual duration, and adds notes. A pending earning "
-            "is recomputed in place; an approved or paid one is never rewritten: the difference becomes a new "
-            "pending adjustment entry."
+            "Corrects attendance (complete, when given), the actual duration, and adds notes. A pending or held "
+            "earning is recomputed in place; an approved or paid one is never rewritten: the difference becomes a "
+            "new adjustment entry. An increase a teacher claims beyond the school's bounds is `held` for review. "
+            "A session first paid more than the school's `paid_amend_days` ago is closed: 409. Sending exactly "
+            "what the session already says changes nothing (same version, no entry, no event) and answers 200."
         ),
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=AmendInput,
@@ -249,6 +268,7 @@ class SessionCompleteApi(APIView):
                 "Invalid input.",
                 ATTENDANCE_INVALID,
                 ("Nothing to amend", "invalid", NOTHING_TO_AMEND, None),
+                AMOUNT_INVALID,
             ),
             401: NOT_AUTHENTICATED,
             403: FORBIDDEN,
@@ -257,6 +277,7 @@ class SessionCompleteApi(APIView):
                 409,
                 "The session is not completed.",
                 ("Not completed", "session_not_completed", completion.NOT_COMPLETED, None),
+                ("Paid too long ago", "amend_window_closed", AMEND_WINDOW_CLOSED.format(days=30), None),
                 KEY_REUSED_EXAMPLE,
             ),
         },

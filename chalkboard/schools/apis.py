@@ -15,7 +15,17 @@ from rest_framework.response import Response
 from chalkboard.schools import selectors, services
 from chalkboard.schools.access import Action, Viewer, viewer_of
 from chalkboard.schools.filters import MAX_ID, MembershipFilter, SchoolFilter, SubjectFilter
-from chalkboard.schools.models import Membership, Role, School, Subject
+from chalkboard.schools.models import (
+    DEFAULT_LATE_CLAIM_DAYS,
+    DEFAULT_OVERRUN_MINUTES,
+    DEFAULT_PAID_AMEND_DAYS,
+    MAX_OVERRUN_MINUTES,
+    MAX_REVIEW_DAYS,
+    Membership,
+    Role,
+    School,
+    Subject,
+)
 
 # --- Shared by the people APIs. --------------------------------------------------------------------
 
@@ -95,12 +105,27 @@ def parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str
 # --- Schools. --------------------------------------------------------------------------------------
 
 
+LATE_CLAIM_HELP = (
+    "Pay a teacher claims (completing, marking a no-show, or amending upwards) more than this many days after "
+    "the session started is held for review by the school's owners and admins."
+)
+OVERRUN_HELP = "Pay for more than this many minutes beyond the planned duration is held for review."
+PAID_AMEND_HELP = "Days after its first payout during which a completed session may still be amended (then 409)."
+
+
+def _bound(high: int, help_text: str, **kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=0, max_value=high, help_text=help_text, **kwargs)
+
+
 class SchoolOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     timezone = serializers.CharField()
     currency = serializers.CharField()
     no_show_billable = serializers.BooleanField()
+    late_claim_days = serializers.IntegerField(help_text=LATE_CLAIM_HELP)
+    overrun_minutes = serializers.IntegerField(help_text=OVERRUN_HELP)
+    paid_amend_days = serializers.IntegerField(help_text=PAID_AMEND_HELP)
     roles = serializers.ListField(
         child=serializers.CharField(), help_text="My roles here: owner, admin, teacher, student, guardian."
     )
@@ -111,6 +136,9 @@ class SchoolCreateInput(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, help_text="IANA time zone, e.g. Europe/Lisbon.")
     currency = serializers.CharField(max_length=3, default="EUR", help_text="ISO 4217 code, e.g. EUR.")
     no_show_billable = serializers.BooleanField(default=True)
+    late_claim_days = _bound(MAX_REVIEW_DAYS, LATE_CLAIM_HELP, default=DEFAULT_LATE_CLAIM_DAYS)
+    overrun_minutes = _bound(MAX_OVERRUN_MINUTES, OVERRUN_HELP, default=DEFAULT_OVERRUN_MINUTES)
+    paid_amend_days = _bound(MAX_REVIEW_DAYS, PAID_AMEND_HELP, default=DEFAULT_PAID_AMEND_DAYS)
 
 
 class SchoolUpdateInput(serializers.Serializer):
@@ -118,6 +146,9 @@ class SchoolUpdateInput(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False)
     currency = serializers.CharField(max_length=3, required=False)
     no_show_billable = serializers.BooleanField(required=False)
+    late_claim_days = _bound(MAX_REVIEW_DAYS, LATE_CLAIM_HELP, required=False)
+    overrun_minutes = _bound(MAX_OVERRUN_MINUTES, OVERRUN_HELP, required=False)
+    paid_amend_days = _bound(MAX_REVIEW_DAYS, PAID_AMEND_HELP, required=False)
 
 
 def _school_data(school: School, roles: Iterable[str]) -> dict[str, Any]:
@@ -127,6 +158,9 @@ def _school_data(school: School, roles: Iterable[str]) -> dict[str, Any]:
         "timezone": school.timezone,
         "currency": school.currency,
         "no_show_billable": school.no_show_billable,
+        "late_claim_days": school.late_claim_days,
+        "overrun_minutes": school.overrun_minutes,
+        "paid_amend_days": school.paid_amend_days,
         "roles": sorted(roles),
     }
 

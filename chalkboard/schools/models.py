@@ -8,10 +8,19 @@ from django.db import models
 from django.db.models import Q
 
 from chalkboard.common.models import TimeStampedModel
+from chalkboard.common.timezones import is_iana_zone
+
+# Pay that needs a second look (see ``earnings.services.earning_hold_reason``), and how long a paid session
+# stays open to amendments: a school's own bounds, these by default.
+DEFAULT_LATE_CLAIM_DAYS = 14
+DEFAULT_OVERRUN_MINUTES = 30
+DEFAULT_PAID_AMEND_DAYS = 30
+MAX_REVIEW_DAYS = 366
+MAX_OVERRUN_MINUTES = 720
 
 
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if not is_iana_zone(value):
         raise ValidationError(f"{value!r} is not an IANA time zone.")
 
 
@@ -22,10 +31,30 @@ class School(TimeStampedModel):
     no_show_billable = models.BooleanField(
         default=True, help_text="Whether a session the students did not attend is still paid to the teacher."
     )
+    late_claim_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_LATE_CLAIM_DAYS,
+        help_text="Pay a teacher claims more than this many days after the session started is held for review.",
+    )
+    overrun_minutes = models.PositiveSmallIntegerField(
+        default=DEFAULT_OVERRUN_MINUTES,
+        help_text="Pay for more than this many minutes beyond the planned duration is held for review.",
+    )
+    paid_amend_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_PAID_AMEND_DAYS,
+        help_text="How many days after its first payout a completed session may still be amended.",
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="school_currency_iso4217"),
+            models.CheckConstraint(
+                condition=Q(
+                    late_claim_days__lte=MAX_REVIEW_DAYS,
+                    overrun_minutes__lte=MAX_OVERRUN_MINUTES,
+                    paid_amend_days__lte=MAX_REVIEW_DAYS,
+                ),
+                name="school_pay_bounds_range",
+            ),
         ]
 
     def __str__(self) -> str:

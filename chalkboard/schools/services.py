@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -17,11 +15,23 @@ from django.utils import timezone as django_timezone
 from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
+from chalkboard.common.timezones import is_iana_zone
 from chalkboard.people.models import GuardianLink, Student, Teacher
 from chalkboard.realtime.services import school_changed
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import STAFF
-from chalkboard.schools.models import Membership, Role, School, Skill, Subject
+from chalkboard.schools.models import (
+    DEFAULT_LATE_CLAIM_DAYS,
+    DEFAULT_OVERRUN_MINUTES,
+    DEFAULT_PAID_AMEND_DAYS,
+    MAX_OVERRUN_MINUTES,
+    MAX_REVIEW_DAYS,
+    Membership,
+    Role,
+    School,
+    Skill,
+    Subject,
+)
 
 INVALID_TIMEZONE = "Not an IANA time zone (for example Europe/Lisbon)."
 INVALID_CURRENCY = "Not an ISO 4217 currency code (three upper-case letters, for example EUR)."
@@ -33,6 +43,14 @@ LAST_OWNER = "The school's last active owner cannot be removed."
 SUBJECT_NAME_TAKEN = "The school already has a subject with this name."
 SKILL_NAME_TAKEN = "The subject already has a skill with this name."
 SUBJECT_IN_USE = "Sessions or assessments refer to this subject: it cannot be deleted."
+
+PAY_BOUND_RANGE = "Give a whole number from 0 to {high}."
+# The school's bounds on pay that needs no review, and on amending paid sessions, with their maximum.
+PAY_BOUNDS = {
+    "late_claim_days": MAX_REVIEW_DAYS,
+    "overrun_minutes": MAX_OVERRUN_MINUTES,
+    "paid_amend_days": MAX_REVIEW_DAYS,
+}
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -62,17 +80,23 @@ def school_audit(
         school_changed(school_id=school_id)
 
 
-@lru_cache(maxsize=1)
-def _iana_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _check_school_fields(*, timezone: str | None, currency: str | None) -> None:
     errors: dict[str, list[str]] = {}
-    if timezone is not None and timezone not in _iana_zones():
+    if timezone is not None and not is_iana_zone(timezone):
         errors["timezone"] = [INVALID_TIMEZONE]
     if currency is not None and not _CURRENCY.match(currency):
         errors["currency"] = [INVALID_CURRENCY]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+
+
+def _check_pay_bounds(bounds: Mapping[str, int | None]) -> None:
+    """Each bound given within its range (the API's serializer says the same; this is for any other caller)."""
+    errors = {
+        name: [PAY_BOUND_RANGE.format(high=PAY_BOUNDS[name])]
+        for name, value in bounds.items()
+        if value is not None and not 0 <= value <= PAY_BOUNDS[name]
+    }
     if errors:
         raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
 
@@ -96,10 +120,28 @@ def user_for_email(*, email: str, full_name: str = "") -> User:
 
 
 @transaction.atomic
-def school_create(*, by: User, name: str, timezone: str, currency: str, no_show_billable: bool = True) -> School:
+def school_create(
+    *,
+    by: User,
+    name: str,
+    timezone: str,
+    currency: str,
+    no_show_billable: bool = True,
+    late_claim_days: int = DEFAULT_LATE_CLAIM_DAYS,
+    overrun_minutes: int = DEFAULT_OVERRUN_MINUTES,
+    paid_amend_days: int = DEFAULT_PAID_AMEND_DAYS,
+) -> School:
     """A new school, owned by the user who creates it."""
+    bounds = {
+        "late_claim_days": late_claim_days,
+        "overrun_minutes": overrun_minutes,
+        "paid_amend_days": paid_amend_days,
+    }
     _check_school_fields(timezone=timezone, currency=currency)
-    school = School.objects.create(name=name, timezone=timezone, currency=currency, no_show_billable=no_show_billable)
+    _check_pay_bounds(bounds)
+    school = School.objects.create(
+        name=name, timezone=timezone, currency=currency, no_show_billable=no_show_billable, **bounds
+    )
     Membership.objects.create(user=by, school=school, role=Role.OWNER)
     school_audit(actor=by, verb="school.created", object_type="school", object_id=school.pk, school_id=school.pk)
     return school
@@ -114,9 +156,18 @@ def school_update(
     timezone: str | None = None,
     currency: str | None = None,
     no_show_billable: bool | None = None,
+    late_claim_days: int | None = None,
+    overrun_minutes: int | None = None,
+    paid_amend_days: int | None = None,
 ) -> School:
     """Change the given fields (``None`` leaves a field as it is)."""
+    bounds = {
+        "late_claim_days": late_claim_days,
+        "overrun_minutes": overrun_minutes,
+        "paid_amend_days": paid_amend_days,
+    }
     _check_school_fields(timezone=timezone, currency=currency)
+    _check_pay_bounds(bounds)
     changes = {
         key: value
         for key, value in {
@@ -124,6 +175,7 @@ def school_update(
             "timezone": timezone,
             "currency": currency,
             "no_show_billable": no_show_billable,
+            **bounds,
         }.items()
         if value is not None and getattr(school, key) != value
     }

@@ -295,7 +295,7 @@ def test_missed_last_session_is_about_the_latest_completed_or_missed_one(world, 
     assert last[waiting.pk] == "2026-11-22T10:00:00Z"
 
 
-def add_entry(world, *, amount, status="pending", earned_at, kind="session", teacher=None):
+def add_entry(world, *, amount, status="pending", earned_at, kind="session", teacher=None, **fields):
     teacher = teacher or world.teacher
     payout = None
     if status == "paid":
@@ -320,6 +320,7 @@ def add_entry(world, *, amount, status="pending", earned_at, kind="session", tea
         payout=payout,
         kind=kind,
         adjusts=origin,
+        **fields,
     )
 
 
@@ -330,6 +331,10 @@ def test_earnings_by_local_month_and_by_status(world, clock):
     add_entry(world, amount="60.00", status="paid", earned_at=datetime(2026, 10, 31, 23, 30, tzinfo=LISBON))
     add_entry(world, amount="10.00", status="paid", earned_at=datetime(2026, 9, 1, 9, tzinfo=LISBON))
     add_entry(world, amount="99.00", earned_at=at(5, 9), teacher=world.other_teacher)
+    # held and rejected pay is in no month's earnings; held shows apart, rejected nowhere
+    add_entry(world, amount="360.00", status="held", earned_at=at(4, 9), hold_reason="Too long.")
+    add_entry(world, amount="40.00", status="rejected", earned_at=at(6, 9), hold_reason="Too long.")
+    add_entry(world, amount="20.00", status="held", earned_at=datetime(1970, 1, 1, tzinfo=LISBON), hold_reason="Old.")
 
     earnings = client_for(world.teacher.user).get(url(world.teacher)).json()["earnings"]
 
@@ -340,6 +345,7 @@ def test_earnings_by_local_month_and_by_status(world, clock):
         "pending": "24.75",
         "approved": "45.50",
         "paid": "70.00",
+        "held": "380.00",
     }
 
 

@@ -267,9 +267,11 @@ def test_an_amended_paid_session_has_the_adjustment_the_product_would_add(manife
         assert session.actual_duration_minutes == original.minutes + adjustment.minutes
         seeded = entry_fields(adjustment)
         adjustment.delete()
-        # Amend the session again, when the demo says it was amended: the product adds the same entry.
+        # Amend the session again, when the demo says it was amended: the product adds the same entry. The
+        # demo's amendments come a month after the work, which the school's staff make (a teacher's would be
+        # held for review).
         with time_machine.travel(adjustment.created_at, tick=False):
-            (added,) = earning_session_amend(session=session, minutes=session.actual_duration_minutes)
+            (added,) = earning_session_amend(session=session, minutes=session.actual_duration_minutes, by_staff=True)
         assert entry_fields(added) == seeded
     amended = {adjustment.session_id for adjustment in adjustments}
     for entry in EarningEntry.objects.filter(kind="session").exclude(session_id__in=amended).select_related("session"):

@@ -19,7 +19,15 @@ pytestmark = pytest.mark.django_db
 
 LISBON = ZoneInfo("Europe/Lisbon")
 CHICAGO = ZoneInfo("America/Chicago")
-ZERO_PERIOD = {"earned": "0.00", "pending": "0.00", "approved": "0.00", "paid": "0.00", "sessions": 0, "hours": "0.00"}
+ZERO_PERIOD = {
+    "earned": "0.00",
+    "pending": "0.00",
+    "approved": "0.00",
+    "paid": "0.00",
+    "held": "0.00",
+    "sessions": 0,
+    "hours": "0.00",
+}
 
 
 def url(teacher, **params):
@@ -70,6 +78,9 @@ def test_totals_and_monthly_periods(world, other_world):
     earn(world, lisbon(3, 31, 23, 30), amount="29.38", minutes=47, status="paid")  # 22:30 UTC (summer time)
     earn(world, lisbon(3, 2, 9), amount="-5.00", minutes=-10, adjusts=jan_1)  # a correction made in March
     earn(world, lisbon(4, 1, 0, 30), amount="30.00")  # March 31st 23:30 in UTC, but April in Lisbon: excluded
+    earn(world, lisbon(2, 3, 10), amount="360.00", minutes=720, status="held", hold_reason="Too long.")
+    earn(world, lisbon(3, 4, 10), amount="40.00", minutes=80, status="rejected", hold_reason="Too long.")
+    earn(world, lisbon(5, 4, 10), amount="15.00", minutes=30, status="held", hold_reason="Too late.")  # out of range
     earn(world, lisbon(1, 12, 10), amount="99.00", teacher=world.other_teacher)  # someone else's
     f.teacher_in(other_world.school, user=world.teacher.user)
     earn(world, lisbon(1, 12, 10), amount="88.00", school=other_world.school)  # the same teacher, elsewhere
@@ -84,12 +95,14 @@ def test_totals_and_monthly_periods(world, other_world):
         "from": "2026-01-01",
         "to": "2026-03-31",
         "group_by": "month",
-        # earned = 30.00 + 22.50 + 29.38 - 5.00; sessions exclude the adjustment; hours = (60+45+47-10)/60
+        # earned = 30.00 + 22.50 + 29.38 - 5.00; sessions exclude the adjustment; hours = (60+45+47-10)/60;
+        # the held entry is only "held", the rejected one counts nowhere
         "totals": {
             "earned": "76.88",
             "pending": "17.50",
             "approved": "30.00",
             "paid": "29.38",
+            "held": "360.00",
             "sessions": 3,
             "hours": "2.37",
         },
@@ -100,20 +113,24 @@ def test_totals_and_monthly_periods(world, other_world):
                 "pending": "22.50",
                 "approved": "30.00",
                 "paid": "0.00",
+                "held": "0.00",
                 "sessions": 2,
                 "hours": "1.75",
             },
-            {"start": "2026-02-01", **ZERO_PERIOD},
+            {"start": "2026-02-01", **ZERO_PERIOD, "held": "360.00"},
             {
                 "start": "2026-03-01",
                 "earned": "24.38",
                 "pending": "-5.00",
                 "approved": "0.00",
                 "paid": "29.38",
+                "held": "0.00",
                 "sessions": 1,
                 "hours": "0.62",
             },
         ],
+        # whatever their date
+        "awaiting_review": {"entries": 2, "amount": "375.00"},
     }
 
 
@@ -313,8 +330,8 @@ def test_the_summary_runs_a_fixed_number_of_queries(world, entries, django_asser
     client = client_for(world.owner)
     client.get(url(world.teacher))  # the viewer's roles are cached from here on, as in a normal session
 
-    # the token, the teacher, the teacher's schools, the periods
-    with django_assert_num_queries(4):
+    # the token, the teacher, the teacher's schools, the periods, what awaits review
+    with django_assert_num_queries(5):
         body = client.get(url(world.teacher, group_by="week", **{"from": "2026-01-01", "to": "2026-03-31"})).json()
 
     assert body["totals"]["sessions"] == entries
@@ -472,6 +489,7 @@ def test_adjustments_reported_alone_in_a_period(world):
         "pending": "-30.00",
         "approved": "0.00",
         "paid": "0.00",
+        "held": "0.00",
         "sessions": 0,
         "hours": "-1.00",
     }

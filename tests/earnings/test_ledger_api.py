@@ -79,6 +79,7 @@ def test_staff_see_their_schools_entries(world, ledger):
         "hourly_rate": "30.00",
         "earned_at": "2026-04-09T12:00:00Z",
         "description": "",
+        "hold_reason": "",
         "approved_at": None,
         "payout_id": None,
         "adjusts_id": None,

@@ -111,6 +111,7 @@ def test_the_teacher_completes_a_session(world, session):
             "currency": "EUR",
             "status": "pending",
             "kind": "session",
+            "hold_reason": "",
             "adjustments": [],
         },
     }
@@ -489,6 +490,7 @@ def test_amending_a_pending_earning_recomputes_it_in_place(world, session):
         "currency": "EUR",
         "status": "pending",
         "kind": "session",
+        "hold_reason": "",
         "adjustments": [],
     }
     assert EarningEntry.objects.count() == 1
@@ -523,7 +525,9 @@ def test_amending_an_approved_or_paid_earning_adds_an_adjustment(world, session,
         (Decimal("21.50"), 43, "pending", entry.pk),
     ]
     assert all(a.earned_at == NOW and a.session_id == session.pk for a in adjustments)
-    assert first["earning"]["adjustments"] == [{"id": adjustments[0].pk, "amount": "-6.50", "status": "pending"}]
+    assert first["earning"]["adjustments"] == [
+        {"id": adjustments[0].pk, "amount": "-6.50", "status": "pending", "hold_reason": ""}
+    ]
     assert second["earning"]["amount"] == "30.00"
     assert [a["amount"] for a in second["earning"]["adjustments"]] == ["-6.50", "21.50"]
 
@@ -546,13 +550,37 @@ def test_amending_back_to_what_was_approved_adds_nothing(world, session):
     EarningEntry.objects.filter(pk=entry.pk).update(status="approved")
     client = client_for(world.owner)
     client.put(url(session), {"actual_duration_minutes": 30}, format="json")
+    client.put(url(session), {"actual_duration_minutes": 60}, format="json")
     Event.objects.all().delete()
+
+    response = client.put(
+        url(session),
+        {"actual_duration_minutes": 30, "notes": [{"visibility": "staff", "text": "Checked."}]},
+        format="json",
+    )
+
+    # 60 -> 30 (-15.00), 30 -> 60 (+15.00), back to 30 (-15.00): each amendment writes its own difference
+    assert response.status_code == 200
+    amounts = list(EarningEntry.objects.filter(kind="adjustment").order_by("id").values_list("amount", flat=True))
+    assert amounts == [Decimal("-15.00"), Decimal("15.00"), Decimal("-15.00")]
+    assert sorted(event.type for event in Event.objects.all()) == ["earnings.updated", "session.updated"]
+
+
+def test_amending_to_what_the_session_already_says_writes_nothing(world, session):
+    entry = complete(world, session, minutes=60)
+    EarningEntry.objects.filter(pk=entry.pk).update(status="approved")
+    client = client_for(world.owner)
+    client.put(url(session), {"actual_duration_minutes": 30}, format="json")
+    Event.objects.all().delete()
+    version = Session.objects.get(pk=session.pk).version
 
     response = client.put(url(session), {"actual_duration_minutes": 30}, format="json")
 
     assert response.status_code == 200
+    assert response.json()["version"] == version == Session.objects.get(pk=session.pk).version
+    assert response.json()["earning"]["adjustments"][0]["amount"] == "-15.00"
     assert EarningEntry.objects.filter(kind="adjustment").count() == 1
-    assert [event.type for event in Event.objects.all()] == ["session.updated"]
+    assert not Event.objects.exists()
 
 
 def test_amending_attendance_and_notes_leaves_the_earning_alone(world, session):
@@ -665,6 +693,7 @@ def test_a_billable_no_show_pays_the_planned_duration(world):
         "currency": "EUR",
         "status": "pending",
         "kind": "no_show",
+        "hold_reason": "",
         "adjustments": [],
     }
     assert (entry.kind, entry.minutes, entry.earned_at) == ("no_show", 90, STARTED)

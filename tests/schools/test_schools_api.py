@@ -41,6 +41,9 @@ def test_list_shows_each_role_their_own_schools_and_roles(world, other_world):
             "timezone": "Europe/Lisbon",
             "currency": "EUR",
             "no_show_billable": True,
+            "late_claim_days": 14,
+            "overrun_minutes": 30,
+            "paid_amend_days": 30,
             "roles": ["owner", "teacher"],
         }
     ]
@@ -95,7 +98,15 @@ def test_list_is_paginated():
 
 def test_any_signed_in_user_founds_a_school_and_owns_it():
     user = f.UserFactory()
-    payload = {"name": "Porto Tutors", "timezone": "Europe/Lisbon", "currency": "GBP", "no_show_billable": False}
+    payload = {
+        "name": "Porto Tutors",
+        "timezone": "Europe/Lisbon",
+        "currency": "GBP",
+        "no_show_billable": False,
+        "late_claim_days": 7,
+        "overrun_minutes": 0,
+        "paid_amend_days": 90,
+    }
 
     response = client_for(user).post(SCHOOLS, payload)
 
@@ -107,11 +118,13 @@ def test_any_signed_in_user_founds_a_school_and_owns_it():
     assert ActivityLog.objects.filter(verb="school.created", school=school, actor=user).exists()
 
 
-def test_create_defaults_currency_and_billing():
+def test_create_defaults_currency_billing_and_pay_bounds():
     response = client_for(f.UserFactory()).post(SCHOOLS, {"name": "X", "timezone": "UTC"})
 
     assert response.status_code == 201
-    assert (response.json()["currency"], response.json()["no_show_billable"]) == ("EUR", True)
+    body = response.json()
+    assert (body["currency"], body["no_show_billable"]) == ("EUR", True)
+    assert (body["late_claim_days"], body["overrun_minutes"], body["paid_amend_days"]) == (14, 30, 30)
 
 
 def test_anonymous_cannot_create_a_school(api_client):
@@ -131,6 +144,10 @@ def test_anonymous_cannot_create_a_school(api_client):
         ({"name": "X", "timezone": "UTC", "currency": "EURO"}, "currency"),
         ({"name": "X", "timezone": "UTC", "currency": "E1R"}, "currency"),
         ({"name": "X", "timezone": "UTC", "no_show_billable": "perhaps"}, "no_show_billable"),
+        ({"name": "X", "timezone": "UTC", "late_claim_days": -1}, "late_claim_days"),
+        ({"name": "X", "timezone": "UTC", "late_claim_days": 367}, "late_claim_days"),
+        ({"name": "X", "timezone": "UTC", "overrun_minutes": 721}, "overrun_minutes"),
+        ({"name": "X", "timezone": "UTC", "paid_amend_days": "soon"}, "paid_amend_days"),
     ],
 )
 def test_create_rejects_bad_input(payload, field):
@@ -198,6 +215,21 @@ def test_admin_updates_the_school(world):
     assert log.data == {"fields": ["currency", "no_show_billable", "timezone"]}
 
 
+def test_owner_and_admin_set_the_schools_pay_bounds_others_may_not(world):
+    by_teacher = client_for(world.teacher.user).patch(school_url(world.school), {"late_claim_days": 366})
+    by_admin = client_for(world.admin).patch(
+        school_url(world.school), {"late_claim_days": 3, "overrun_minutes": 0, "paid_amend_days": 0}
+    )
+
+    assert by_teacher.status_code == 403
+    assert by_admin.status_code == 200
+    assert (by_admin.json()["late_claim_days"], by_admin.json()["overrun_minutes"]) == (3, 0)
+    world.school.refresh_from_db()
+    assert (world.school.late_claim_days, world.school.overrun_minutes, world.school.paid_amend_days) == (3, 0, 0)
+    log = ActivityLog.objects.get(verb="school.updated")
+    assert log.data == {"fields": ["late_claim_days", "overrun_minutes", "paid_amend_days"]}
+
+
 def test_update_without_changes_records_nothing(world):
     response = client_for(world.owner).patch(school_url(world.school), {"name": "Lisbon Tutors"})
 
@@ -207,7 +239,12 @@ def test_update_without_changes_records_nothing(world):
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({"timezone": "Nowhere"}, "timezone"), ({"currency": "12"}, "currency"), ({"name": ""}, "name")],
+    [
+        ({"timezone": "Nowhere"}, "timezone"),
+        ({"currency": "12"}, "currency"),
+        ({"name": ""}, "name"),
+        ({"paid_amend_days": 400}, "paid_amend_days"),
+    ],
 )
 def test_update_rejects_bad_input(world, payload, field):
     response = client_for(world.owner).patch(school_url(world.school), payload)

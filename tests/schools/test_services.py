@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management import call_command
 
 from chalkboard.common.errors import ValidationFailed
@@ -38,3 +39,27 @@ def test_the_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
 
     assert "/api/teachers/{teacher_id}/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_a_pay_bound_out_of_range_is_refused_by_the_service_too():
+    school = f.SchoolFactory()
+
+    with pytest.raises(ValidationFailed) as refused:
+        services.school_update(school=school, by=f.UserFactory(), overrun_minutes=721, paid_amend_days=-1)
+
+    assert refused.value.fields == {
+        "overrun_minutes": ["Give a whole number from 0 to 720."],
+        "paid_amend_days": ["Give a whole number from 0 to 366."],
+    }
+    school.refresh_from_db()
+    assert (school.overrun_minutes, school.paid_amend_days) == (30, 30)
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posixrules", "Europe/Nowhere"])
+def test_a_zone_that_is_no_place_is_refused_by_the_model_validator_too(zone):
+    school = f.SchoolFactory.build(timezone=zone)
+
+    with pytest.raises(DjangoValidationError) as refused:
+        school.full_clean(exclude=["created_at", "updated_at"])
+
+    assert "timezone" in refused.value.message_dict

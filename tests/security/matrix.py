@@ -316,6 +316,8 @@ ROWS: list[Row] = [
         visible=visible_entries),
     Row("POST /api/earnings/approve/",                        "200 200 403 403 403 403 403 403 404 404 404 401 401",
         body=body(lambda ids: {"school_id": ids["school"], "entry_ids": [ids["pending_entry"]]})),
+    Row("POST /api/earnings/review/",                         "200 200 403 403 403 403 403 403 404 404 404 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "entry_ids": [ids["held_entry"]], "decision": "release"})),
     Row("GET /api/payouts/",                                  "200 200 200 200 200 200 200 200 200 200 200 401 401",
         visible=visible_payouts),
     Row("POST /api/payouts/",                                 "201 201 403 403 403 403 403 403 404 404 404 401 401",

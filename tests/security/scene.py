@@ -62,6 +62,7 @@ class Filled:
     started: Session  # the teacher's, begun two hours ago, still scheduled
     completed: Session  # the teacher's, completed: its entry is pending
     approved_entry: EarningEntry
+    held_entry: EarningEntry  # the teacher's, completed seven weeks late: held for the school's review
     payout: Payout
     other_teacher_entry: EarningEntry
     assessment: ProgressAssessment
@@ -92,6 +93,7 @@ class Filled:
             "goal": self.goal.pk,
             "pending_entry": self.pending_entry.pk,
             "approved_entry": self.approved_entry.pk,
+            "held_entry": self.held_entry.pk,
             "payout": self.payout.pk,
         }
 
@@ -123,6 +125,8 @@ def fill(world: SchoolWorld) -> Filled:
     approved_session = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(days=4))
     paid_session = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(days=5))
     approved_entry = _complete(approved_session, by=w.teacher.user)
+    late_session = f.session_for(w.teacher, w.student, subject=subject, starts_at=now - timedelta(days=50))
+    held_entry = _complete(late_session, by=w.teacher.user)
     paid_entry = _complete(paid_session, by=w.teacher.user)
     other_session = f.session_for(w.other_teacher, w.other_student, subject=subject, starts_at=now - timedelta(days=3))
     other_teacher_entry = _complete(other_session, by=w.other_teacher.user)
@@ -171,6 +175,7 @@ def fill(world: SchoolWorld) -> Filled:
         started=started,
         completed=completed,
         approved_entry=approved_entry,
+        held_entry=held_entry,
         payout=payout,
         other_teacher_entry=other_teacher_entry,
         assessment=assessment,
