@@ -173,8 +173,12 @@ THROTTLE_RATES = {
         "user": "1200/min",
         # Every attempt on the token endpoint (POST /api/auth/token/), per client address.
         "login_address": "30/min",
-        # Failed attempts on the token endpoint, per account (a success takes its attempt back).
-        "login_account": "10/min",
+        # Failed attempts on the token endpoint, per account and client address (a success takes its
+        # attempt back): a guesser locks out their own address, not the account's owner.
+        "login_account_address": "10/min",
+        # Failed attempts per account from addresses that never signed in to it: the ceiling for a
+        # guesser spread over many addresses (chalkboard.accounts.lockout).
+        "login_account": "100/min",
         # Tokens issued per account: each is a live credential and a database row. (Knox's own
         # TOKEN_LIMIT_PER_USER applies only to its login view, which Chalkboard does not use.)
         "tokens_issued": "30/hour",
