@@ -129,7 +129,7 @@ def _count(key: str, *, cost: int, period: int, counters: Any = cache) -> int | 
         return counters.incr(key, cost)  # None: django-redis swallowed an error
     except ValueError:  # the first hit of the window
         added = counters.add(key, cost, timeout=period + 1)
-        if added is None:  # the cache swallowed an error (django-redis IGNORE_EXCEPTIONS)
+        if added is None:  # the cache answered without Redis (chalkboard.common.redis_cache)
             return None
         if added:
             return cost
