@@ -47,13 +47,11 @@ _WITHOUT_REDIS: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], Any]] = {
 
 
 def _guarded(name: str, without_redis: Callable[[tuple[Any, ...], dict[str, Any]], Any]) -> Any:
-    unguarded = getattr(RedisCache, name)
-
     def method(self: BreakerRedisCache, *args: Any, **kwargs: Any) -> Any:
         if not self.breaker.allow():
             return without_redis(args, kwargs)
         try:
-            result = unguarded(self, *args, **kwargs)
+            result = getattr(RedisCache, name)(self, *args, **kwargs)
         except UNAVAILABLE as error:
             self.breaker.failed(error)
             return without_redis(args, kwargs)
@@ -64,7 +62,7 @@ def _guarded(name: str, without_redis: Callable[[tuple[Any, ...], dict[str, Any]
         return result
 
     method.__name__ = name
-    method.__doc__ = unguarded.__doc__
+    method.__doc__ = getattr(RedisCache, name).__doc__
     return method
 
 

@@ -20,7 +20,7 @@ up with a thousand sockets in one process, nor with a Redis that is gone or froz
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
@@ -64,11 +64,10 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         host.setdefault("retry", Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
         return BlockingConnectionPool.from_url(address, **host)
 
-    async def guarded(self, call: Awaitable[T], *, timeout: float | None) -> T:
+    async def guarded(self, call: Coroutine[Any, Any, T], *, timeout: float | None) -> T:
         """``call`` if the breaker lets it through, within ``timeout``; ``RedisUnavailable`` otherwise."""
         if not self.breaker.allow():
-            if asyncio.iscoroutine(call):
-                call.close()
+            call.close()  # never awaited: Redis is not asked
             raise RedisUnavailable(self.breaker.name)
         try:
             result = await (asyncio.wait_for(call, timeout) if timeout is not None else call)
