@@ -6,7 +6,7 @@ counter per window is both cheaper and exact.
 Scopes and their default rates are in ``config.settings.base.THROTTLE_RATES``; each can be set from the
 environment as ``THROTTLE_<SCOPE>`` (``THROTTLE_DASHBOARD=60/min``). Every authenticated request counts against
 ``user``; the expensive endpoints named in ``ROUTE_SCOPES`` also count against their own, tighter scope.
-The login endpoint counts its attempts itself (per address, and per account until one succeeds).
+The login endpoint counts its attempts itself (``chalkboard.accounts.lockout``).
 
 Every counted request records its quota on the request, and ``RateLimitHeadersMiddleware`` turns the most
 constrained one into ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers (IETF
