@@ -135,3 +135,17 @@ def test_a_nudge_that_finds_redis_away_is_dropped_without_a_line_of_its_own(monk
     with caplog.at_level(logging.WARNING, logger="chalkboard.realtime"):
         event_publish(event_id=43, school_id=1, teacher_id=None)
     assert caplog.text == ""
+
+
+@pytest.mark.django_db(transaction=True)
+@run_async
+async def test_leaving_the_groups_when_redis_is_away_adds_no_line_of_its_own(world, no_poll, monkeypatch, caplog):
+    admin = await connect_as(world.admin)
+
+    async def away(self, group, channel):
+        raise RedisUnavailable("redis 127.0.0.1:6379")
+
+    monkeypatch.setattr(type(get_channel_layer()), "group_discard", away)
+    with caplog.at_level(logging.WARNING):
+        await admin.disconnect()
+    assert "could not leave" not in caplog.text
