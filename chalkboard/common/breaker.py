@@ -126,6 +126,9 @@ def breaker_for(location: str) -> Breaker:
 
 
 def breakers_reset() -> None:
-    """Forget every breaker (tests, and a forked child that should not inherit its parent's view)."""
+    """Close every breaker and forget it (tests: one test's outage must not reach the next)."""
     with _breakers_lock:
+        for breaker in _breakers.values():
+            with breaker._lock:
+                breaker._open_until, breaker._logged_at, breaker._unlogged = 0.0, None, 0
         _breakers.clear()
