@@ -126,9 +126,10 @@ def breaker_for(location: str) -> Breaker:
 
 
 def breakers_reset() -> None:
-    """Close every breaker and forget it (tests: one test's outage must not reach the next)."""
+    """Close every breaker, with the interval now set (tests: one test's outage must not reach the next).
+    The breakers stay registered: the clients made before hold them."""
     with _breakers_lock:
         for breaker in _breakers.values():
             with breaker._lock:
                 breaker._open_until, breaker._logged_at, breaker._unlogged = 0.0, None, 0
-        _breakers.clear()
+                breaker.interval = float(settings.REDIS_RETRY_SECONDS)

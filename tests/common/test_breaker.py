@@ -122,10 +122,11 @@ def test_every_client_of_one_server_shares_its_breaker(settings):
     assert breaker_for("redis://127.0.0.1:6390/1") is not one
     assert one.interval == 2
     one.failed(ConnectionError())
+    settings.REDIS_RETRY_SECONDS = 7
     breakers_reset()
-    assert not one.is_open  # closed, for whoever still holds it
-    assert breaker_for("redis://127.0.0.1:6379/1") is not one
-    breakers_reset()
+    assert not one.is_open  # closed, and still the one its clients hold
+    assert breaker_for("redis://127.0.0.1:6379/1") is one
+    assert one.interval == 7
 
 
 @pytest.fixture
