@@ -112,8 +112,8 @@ def test_a_breaker_reopened_under_a_waiting_caller_lets_it_through():
 
 
 def test_every_client_of_one_server_shares_its_breaker(settings):
-    breakers_reset()
     settings.REDIS_RETRY_SECONDS = 2
+    breakers_reset()
     assert server_of("redis://10.1.2.3:6380/4") == "redis 10.1.2.3:6380"
     assert server_of("redis://cache") == "redis cache:6379"
     assert server_of("redis://127.0.0.1:6379/1,redis://127.0.0.1:6379/2") == "redis 127.0.0.1:6379"

@@ -77,6 +77,9 @@ class Server:
             "REDIS_RETRY_SECONDS": str(RETRY),
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "REALTIME_DB_THREAD_SENSITIVE": "0",
+            # As in production: the process's threads share a pool, opened once (the machine's PostgreSQL
+            # is shared, and a connection opened mid-test may find it full).
+            "DATABASE_POOL": "8",
             "PYTHONUNBUFFERED": "1",
         }
         command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
