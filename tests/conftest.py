@@ -57,6 +57,14 @@ def _clean_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _redis_breakers_closed() -> None:
+    """A Redis call that timed out in one test (a loaded machine) must not leave the next one without Redis."""
+    from chalkboard.common.breaker import breakers_reset
+
+    breakers_reset()
+
+
+@pytest.fixture(autouse=True)
 def _cache_bumps_follow_the_test_transaction(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Most tests run inside one transaction that never commits, so on-commit work never runs. Cache
     versions are bumped at once there, as a commit would; tests marked ``django_db(transaction=True)``

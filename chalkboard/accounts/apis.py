@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.accounts.lockout import login_address_take, login_attempt_succeeded, login_attempt_take
 from chalkboard.accounts.services import token_create, token_revoke, user_authenticate
-from chalkboard.common.throttling import Quota, client_address, quota_take, rate_for, window_release
+from chalkboard.common.throttling import Quota, client_address, quota_take
 from chalkboard.schools.access import viewer_of
 from chalkboard.schools.models import Membership
 
@@ -50,18 +51,19 @@ class LoginApi(APIView):
     )
     @sensitive_variables("data", "token")
     def post(self, request: Request) -> Response:
-        quota = quota_take(scope="login_address", ident=client_address(request))
-        if quota is not None and not quota.allowed:
-            return _too_many(quota)
+        address = client_address(request)
+        refused = login_address_take(address=address)
+        if refused is not None:
+            return _too_many(refused)
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
-        # Every attempt counts against the account until it succeeds: concurrent guesses cannot slip past.
-        quota = quota_take(scope="login_account", ident=email)
-        if quota is not None and not quota.allowed:
-            return _too_many(quota)
+        # Counted before the password is checked, per account and address (chalkboard.accounts.lockout).
+        attempt = login_attempt_take(email=email, address=address)
+        if attempt.refused is not None:
+            return _too_many(attempt.refused)
         user = user_authenticate(email=email, password=data.validated_data["password"])
-        window_release(scope="login_account", ident=email, rate=rate_for("login_account"))
+        login_attempt_succeeded(attempt)
         quota = quota_take(scope="tokens_issued", ident=f"u{user.pk}")
         if quota is not None and not quota.allowed:
             return _too_many(quota)

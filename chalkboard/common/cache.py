@@ -71,7 +71,7 @@ def _retry_missed_bumps() -> None:
 
 def _bump(scope: str) -> bool:
     added = cache.add(scope, 1, timeout=VERSION_TIMEOUT)
-    if added is None:  # the cache swallowed an error (django-redis IGNORE_EXCEPTIONS)
+    if added is None:  # the cache answered without Redis (chalkboard.common.redis_cache)
         return False
     if added:
         return True
@@ -89,8 +89,8 @@ def versions_bump(scopes: Iterable[str]) -> None:
             ok = False
         if ok:
             _missed_bumps.discard(scope)
-        else:
-            logger.warning("cache unavailable while bumping %s", scope)
+        else:  # not logged per call: the cache's breaker reports an outage once per interval
+            logger.debug("cache unavailable while bumping %s", scope)
             _missed_bumps.add(scope)
 
 

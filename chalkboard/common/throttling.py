@@ -6,31 +6,32 @@ counter per window is both cheaper and exact.
 Scopes and their default rates are in ``config.settings.base.THROTTLE_RATES``; each can be set from the
 environment as ``THROTTLE_<SCOPE>`` (``THROTTLE_DASHBOARD=60/min``). Every authenticated request counts against
 ``user``; the expensive endpoints named in ``ROUTE_SCOPES`` also count against their own, tighter scope.
-The login endpoint counts its attempts itself (per address, and per account until one succeeds).
+The login endpoint counts its attempts itself (``chalkboard.accounts.lockout``).
 
 Every counted request records its quota on the request, and ``RateLimitHeadersMiddleware`` turns the most
 constrained one into ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` headers (IETF
 draft "RateLimit header fields for HTTP"); a refused request also gets ``Retry-After``.
 
-If the cache does not answer, requests are let through uncounted: an outage of the cache must not take
-the service down with it (see SECURITY.md for the trade-off).
+If the cache does not answer, most scopes let requests through uncounted: an outage of the cache must not
+take the service down with it. The login scopes (``LOCAL_FALLBACK_SCOPES``) are counted in the process
+instead, so that taking the cache down does not open the door to password guessing (see SECURITY.md for
+the direction each scope fails in).
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
-
-logger = logging.getLogger("chalkboard.throttling")
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -43,6 +44,12 @@ EXPORT_ROUTES = {"teacher-earnings"}
 EXPORT_FORMATS = {"csv"}
 
 QUOTAS_ATTRIBUTE = "rate_limit_quotas"
+
+# Scopes that, without the shared cache, are counted in each process rather than let through: a guesser's
+# limit is then the rate times the number of processes, instead of none.
+LOCAL_FALLBACK_SCOPES = frozenset({"login_address", "login_account_address", "login_account", "tokens_issued"})
+# The process's own counters for those scopes: bounded (the oldest are culled past this many windows).
+_local_counters = LocMemCache("chalkboard-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 20_000}})
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -106,25 +113,27 @@ def quota_take(
     except Exception:  # without its cache the service still answers, unthrottled, rather than failing
         used = None
     if used is None:
-        logger.warning("cache unavailable: %s not counted", scope)
-        return None
+        if scope not in LOCAL_FALLBACK_SCOPES:
+            return None
+        used = _count(key, cost=cost, period=period, counters=_local_counters) or cost
     quota = Quota(scope=scope, limit=limit, used=used, reset=reset)
     if request is not None:
         _remember(request, quota)
     return quota
 
 
-def _count(key: str, *, cost: int, period: int) -> int | None:
-    """One round trip for every request but the first of a window; ``None`` when the cache did not answer."""
+def _count(key: str, *, cost: int, period: int, counters: Any = cache) -> int | None:
+    """One round trip for every request but the first of a window; ``None`` when the cache did not answer.
+    (A cache that is down is not logged here: ``chalkboard.common.redis`` logs it once per interval.)"""
     try:
-        return cache.incr(key, cost)  # None: django-redis swallowed an error
+        return counters.incr(key, cost)  # None: django-redis swallowed an error
     except ValueError:  # the first hit of the window
-        added = cache.add(key, cost, timeout=period + 1)
-        if added is None:  # the cache swallowed an error (django-redis IGNORE_EXCEPTIONS)
+        added = counters.add(key, cost, timeout=period + 1)
+        if added is None:  # the cache answered without Redis (chalkboard.common.redis_cache)
             return None
         if added:
             return cost
-        return cache.incr(key, cost)  # another process opened the window first
+        return counters.incr(key, cost)  # another process opened the window first
 
 
 def _remember(request: Request | HttpRequest, quota: Quota) -> None:
@@ -152,16 +161,19 @@ def window_hit(*, scope: str, ident: str, rate: str, cost: int = 1) -> tuple[boo
     return quota.allowed, quota.reset
 
 
-def window_release(*, scope: str, ident: str, rate: str) -> None:
+def window_release(*, scope: str, ident: str, rate: str | None = None) -> None:
     """Take back one hit of the current window (a successful login does not count as a failure)."""
-    _, period = parse_rate(rate)
+    _, period = parse_rate(rate or rate_for(scope))
     key = f"throttle:{scope}:{ident}:{int(time.time() // period)}"
     try:
-        cache.decr(key)
+        released = cache.decr(key) is not None  # None: django-redis swallowed an error
     except ValueError:  # the window already expired: nothing to take back
-        pass
+        released = True
     except Exception:
-        logger.warning("cache unavailable: %s not released", scope)
+        released = False
+    if not released and scope in LOCAL_FALLBACK_SCOPES:
+        with contextlib.suppress(ValueError):
+            _local_counters.decr(key)
 
 
 def rate_for(scope: str) -> str:

@@ -21,11 +21,15 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import BaseChannelLayer, channel_layers, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
+from chalkboard.common.breaker import RedisUnavailable
+
 logger = logging.getLogger("chalkboard.realtime")
 
 NUDGE_TYPE = "events.available"
-# A writer never waits longer than this for the channel layer: its change is committed already.
-PUBLISH_TIMEOUT_SECONDS = 2.0
+# A writer never waits longer than this for the channel layer: its change is committed already. (Each
+# command of our Redis layer gives up sooner, after REDIS_TIMEOUT_SECONDS, and not at all while Redis is
+# known to be away: chalkboard.common.breaker.)
+PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
 def staff_group(school_id: int) -> str:
@@ -104,5 +108,7 @@ def event_publish(*, event_id: int, school_id: int, teacher_id: int | None) -> N
         else:
             # The in-process layer hands messages to consumers on the caller's loop: no loop of our own.
             async_to_sync(_send_all)(layer, groups, message)
+    except RedisUnavailable:  # logged by the breaker, once per interval; dashboards poll the log
+        pass
     except Exception:
         logger.warning("could not publish event %s; dashboards find it at their next poll", event_id, exc_info=True)

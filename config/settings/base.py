@@ -4,6 +4,9 @@ from datetime import timedelta
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from config.env import VAR_DIR, env_bool, env_int, env_list, env_str, secret_key
 
@@ -101,25 +104,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, throttles and channel layer: Redis when REDIS_URL is set, in-process otherwise. -----------
 REDIS_URL = env_str("REDIS_URL")
+# Every Redis client gives up on a call after this long (connecting, or waiting for an answer; the channel
+# layer's blocking pop excepted), and while Redis is away each process tries it again once per interval
+# (chalkboard.common.breaker): a frozen Redis costs a process one timeout per interval, not one per call.
+REDIS_TIMEOUT_SECONDS = float(env_str("REDIS_TIMEOUT_SECONDS", "0.5"))
+REDIS_RETRY_SECONDS = float(env_str("REDIS_RETRY_SECONDS", "5"))
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis behind the breaker: a Redis outage makes answers slower, never wrong or failing.
+            "BACKEND": "chalkboard.common.redis_cache.BreakerRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "chalkboard"),
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # A Redis outage makes answers slower, never wrong or failing.
-                "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
+                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+                "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+                # A connection that went stale while Redis restarted is retried once on a new one (a
+                # timeout is not retried: it would only double the wait).
+                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))},
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CHANNEL_LAYERS = {
         "default": {
-            # channels_redis with a pool that waits under bursts (see the module).
+            # channels_redis with a pool that waits under bursts, short timeouts and the breaker (see the module).
             "BACKEND": "chalkboard.realtime.layers.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CACHE_KEY_PREFIX", "chalkboard")},
         }
@@ -184,8 +193,12 @@ THROTTLE_RATES = {
         "user": "1200/min",
         # Every attempt on the token endpoint (POST /api/auth/token/), per client address.
         "login_address": "30/min",
-        # Failed attempts on the token endpoint, per account (a success takes its attempt back).
-        "login_account": "10/min",
+        # Failed attempts on the token endpoint, per account and client address (a success takes its
+        # attempt back): a guesser locks out their own address, not the account's owner.
+        "login_account_address": "10/min",
+        # Failed attempts per account from addresses that never signed in to it: the ceiling for a
+        # guesser spread over many addresses (chalkboard.accounts.lockout).
+        "login_account": "100/min",
         # Tokens issued per account: each is a live credential and a database row. (Knox's own
         # TOKEN_LIMIT_PER_USER applies only to its login view, which Chalkboard does not use.)
         "tokens_issued": "30/hour",

@@ -30,7 +30,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         **dict.fromkeys(THROTTLE_RATES, "100000/min"),
         "login_address": "1000/min",
-        "login_account": "5/min",
+        "login_account_address": "5/min",
+        "login_account": "50/min",
     },
 }
 

@@ -55,8 +55,8 @@ def rates(**scopes):
         yield
 
 
-def login(client, email, password=f.PASSWORD):
-    return client.post("/api/auth/token/", {"email": email, "password": password}, format="json")
+def login(client, email, password=f.PASSWORD, **extra):
+    return client.post("/api/auth/token/", {"email": email, "password": password}, format="json", **extra)
 
 
 # --- Configuration --------------------------------------------------------------------------------------
@@ -65,7 +65,8 @@ def login(client, email, password=f.PASSWORD):
 def test_every_scope_reads_its_rate_from_the_environment(monkeypatch):
     base = Path(__file__).resolve().parents[2] / "config" / "settings" / "base.py"
     defaults = runpy.run_path(str(base))["THROTTLE_RATES"]
-    scopes = {"user", "login_address", "login_account", "tokens_issued", "dashboard", "export", "ws_ticket"}
+    scopes = {"user", "login_address", "login_account_address", "login_account", "tokens_issued"}
+    scopes |= {"dashboard", "export", "ws_ticket"}
     assert set(defaults) == scopes
 
     for scope in defaults:
@@ -81,7 +82,9 @@ def test_the_default_rates_are_tighter_for_expensive_endpoints():
     per_minute = {scope: _per_minute(rate) for scope, rate in defaults["THROTTLE_RATES"].items()}
     for scope in ("dashboard", "export", "ws_ticket"):
         assert per_minute[scope] < per_minute["user"]
-    assert per_minute["login_account"] < per_minute["login_address"] < per_minute["user"]
+    assert per_minute["login_account_address"] < per_minute["login_address"] < per_minute["user"]
+    # The ceiling per account is much higher than what one address may try: many addresses must join in.
+    assert per_minute["login_account"] >= 10 * per_minute["login_account_address"]
 
 
 def _per_minute(rate):
@@ -262,18 +265,32 @@ def test_logins_are_limited_per_address_with_rate_limit_headers_on_the_refusal(a
 
 
 @time_machine.travel(NOW, tick=False)
-def test_failed_logins_are_limited_per_account_and_a_success_does_not_count(api_client):
+def test_failed_logins_are_limited_per_account_and_address_and_a_success_does_not_count(api_client):
     user = f.UserFactory()
-    with rates(login_account="2/min"):
+    with rates(login_account_address="2/min"):
         for _ in range(3):
             assert login(api_client, user.email).status_code == 200
         assert login(api_client, user.email, "wrong").status_code == 400
         assert login(api_client, user.email, "wrong").status_code == 400
-        refused = login(api_client, user.email)  # the right password, but the account is locked for now
+        refused = login(api_client, user.email)  # the right password, but this address is locked for now
         other = login(api_client, f.UserFactory().email)
+        elsewhere = login(api_client, user.email, REMOTE_ADDR="192.0.2.44")
     assert error_shape(refused, 429)["code"] == "throttled"
     assert refused["RateLimit-Limit"] == "2"
     assert other.status_code == 200
+    assert elsewhere.status_code == 200
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_owner_who_never_signed_in_is_only_refused_once_the_per_account_ceiling_is_reached(api_client):
+    owner = f.UserFactory()
+    with rates(login_account_address="5/min", login_account="20/min"):
+        spread = [login(api_client, owner.email, "guess", REMOTE_ADDR=f"203.0.113.{n}").status_code for n in range(19)]
+        first_time = login(api_client, owner.email, REMOTE_ADDR="198.51.100.7")
+        twenty_first = login(api_client, owner.email, "guess", REMOTE_ADDR="203.0.113.99")
+    assert spread == [400] * 19
+    assert first_time.status_code == 200  # its attempt is taken back: the ceiling still has one left
+    assert twenty_first.status_code == 400
 
 
 @time_machine.travel(NOW, tick=False)
