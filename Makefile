@@ -6,8 +6,10 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 INSTALLED := $(VENV)/.installed
 MANIFEST := var/demo-manifest.json
-# Coverage (lines and branches) of every module that decides or writes must be complete.
-CRITICAL := */services.py,*/selectors.py,*/access.py,*/completion.py,*/scoring.py,*/common/cache.py,*/realtime/hub.py
+# Coverage (lines and branches) of every module that decides or writes must be complete: all of chalkboard/
+# but the demo's seeding and the two socket modules whose Redis-only paths only one of the two passes runs.
+COMPLETE := chalkboard/*
+COMPLETE_EXCEPT := */demo/*,*/realtime/consumers.py,*/realtime/publishing.py
 # The suite runs on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 # Total coverage may not fall below the last landed figure for the database the suite ran on.
@@ -41,7 +43,7 @@ serve: install
 
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
-	$(BIN)/python -m coverage report --include='$(CRITICAL)' --fail-under=100
+	$(BIN)/python -m coverage report --include='$(COMPLETE)' --omit='$(COMPLETE_EXCEPT)' --fail-under=100
 	@echo "total coverage on $(COVERAGE_BACKEND) must stay at or above $(COVERAGE_FLOOR)% (coverage-floor.txt):"
 	$(BIN)/python -m coverage report --precision=2 --fail-under=$(COVERAGE_FLOOR) --format=total
 
