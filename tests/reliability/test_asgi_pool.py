@@ -57,11 +57,12 @@ def backend_pid() -> int:
 
 
 def server_connections(*, besides: int) -> int:
-    """Connections to the test database other than this test's own (``besides`` and the caller's)."""
+    """Clients' connections to the test database other than this test's own (``besides`` and the caller's);
+    not PostgreSQL's own workers (autovacuum), which show there too."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND pid <> %s",
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> %s",
             [besides],
         )
         return int(cursor.fetchone()[0])
