@@ -8,7 +8,7 @@ from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions
 
-INVALID_TOKEN = "Invalid token."  # noqa: S105 - a message, not a secret
+INVALID_TOKEN = "Invalid token."  # noqa: S105 (a message, not a secret)  # nosec B105
 
 
 class BearerTokenAuthentication(TokenAuthentication):

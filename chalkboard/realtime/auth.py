@@ -40,7 +40,7 @@ from chalkboard.realtime.services import ticket_consume
 BEARER = b"bearer"
 PROTOCOL = "chalkboard"
 TICKET_PROTOCOL = "chalkboard.ticket."
-TOKEN_PROTOCOL = "chalkboard.token."  # noqa: S105 - a prefix, not a secret
+TOKEN_PROTOCOL = "chalkboard.token."  # noqa: S105 (a prefix, not a secret)  # nosec B105
 # Query parameters that would put a credential in a URL (compared without case).
 URL_CREDENTIALS = frozenset({"ticket", "token", "access_token", "auth_token", "authorization", "auth", "bearer"})
 
