@@ -52,24 +52,24 @@ class LoginApi(APIView):
     def post(self, request: Request) -> Response:
         quota = quota_take(scope="login_address", ident=client_address(request))
         if quota is not None and not quota.allowed:
-            return _too_many(quota)
+            return too_many(quota)
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
         # Every attempt counts against the account until it succeeds: concurrent guesses cannot slip past.
         quota = quota_take(scope="login_account", ident=email)
         if quota is not None and not quota.allowed:
-            return _too_many(quota)
+            return too_many(quota)
         user = user_authenticate(email=email, password=data.validated_data["password"])
         window_release(scope="login_account", ident=email, rate=rate_for("login_account"))
         quota = quota_take(scope="tokens_issued", ident=f"u{user.pk}")
         if quota is not None and not quota.allowed:
-            return _too_many(quota)
+            return too_many(quota)
         token, expires_at = token_create(user=user)
         return Response(LoginOutput({"token": token, "expires_at": expires_at, "user": user}).data)
 
 
-def _too_many(quota: Quota) -> Response:
+def too_many(quota: Quota) -> Response:
     body = {"status": 429, "code": "throttled", "message": f"Too many attempts. Try again in {quota.reset} seconds."}
     return Response(body, status=429, headers=quota.headers())
 
