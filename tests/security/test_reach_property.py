@@ -23,7 +23,14 @@ from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from chalkboard.accounts.models import User
 from chalkboard.common.errors import DomainError
@@ -47,7 +54,7 @@ pytestmark = pytest.mark.django_db
 STAFF = frozenset({Role.OWNER, Role.ADMIN})
 ROLES = [Role.OWNER, Role.ADMIN, Role.TEACHER, Role.STUDENT, Role.GUARDIAN]
 WITH_ACCOUNTS = 5  # people 0..4 have an account from the start; the others only an address
-PEOPLE = 7
+PEOPLE = 6
 MAX_SCHOOLS = 3
 PASSWORD = "a long enough secret 1234"
 pick = st.integers(min_value=0, max_value=50)
@@ -177,6 +184,23 @@ class ReachMachine(RuleBasedStateMachine):
     def school(self, index: int) -> int:
         return self.model.schools[index % len(self.model.schools)]
 
+    def actor(self, school_id: int, index: int) -> int:
+        """Someone with an account, more often a member of the school than not (outsiders try too)."""
+        members = sorted(p for p in range(PEOPLE) if self.model.roles.get((p, school_id)))
+        everyone = [p for p in range(PEOPLE) if self.user(p) is not None]
+        candidates = [*members, *members, *everyone]
+        return candidates[index % len(candidates)]
+
+    # --- The start: two schools, each with a teacher and a student who accepted their invitations. ----------
+    @initialize()
+    def two_schools(self) -> None:
+        for founder, teacher, pupil in ((0, 2, 3), (1, 3, 4)):
+            self.open_school(founder)
+            school = len(self.model.schools) - 1
+            for person, role in ((teacher, Role.TEACHER), (pupil, Role.STUDENT)):
+                self.invite(0, school, person, role)  # the founder: the first of the school's members
+                self.accept(len(self.model.offers) - 1)
+
     # --- Writes anyone may try. -----------------------------------------------------------------------
     @precondition(lambda self: len(self.model.schools) < MAX_SCHOOLS)
     @rule(founder=pick)
@@ -192,7 +216,8 @@ class ReachMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model.schools)
     @rule(inviter=pick, school=pick, invitee=st.integers(0, PEOPLE - 1), role=st.sampled_from(ROLES))
     def invite(self, inviter: int, school: int, invitee: int, role: str) -> None:
-        person, school_id = self.with_account(inviter), self.school(school)
+        school_id = self.school(school)
+        person = self.actor(school_id, inviter)
         wards = frozenset(self.model.pupils.get(school_id, set())) if role == Role.GUARDIAN else frozenset()
         details = self.details(school_id, role, wards)
         allowed = self.model.may_invite(person, school_id, role)
@@ -225,7 +250,8 @@ class ReachMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model.offers)
     @rule(which=pick)
     def accept(self, which: int) -> None:
-        offer = self.model.offers[which % len(self.model.offers)]
+        offers = [offer for offer in self.model.offers if offer.open] or self.model.offers
+        offer = offers[which % len(offers)]
         expected = offer.open and self.model.may_invite(offer.inviter, offer.school, offer.role)
         user = self.user(offer.person)
         try:
@@ -244,10 +270,15 @@ class ReachMachine(RuleBasedStateMachine):
             self.model.links |= {(offer.person, pupil, offer.school) for pupil in offer.ward_people}
 
     @precondition(lambda self: self.model.schools)
-    @rule(actor=pick, school=pick, teacher=st.integers(0, PEOPLE - 1), pupil=st.integers(0, PEOPLE - 1))
+    @rule(actor=pick, school=pick, teacher=st.integers(0, PEOPLE - 1), pupil=pick)
     def assign(self, actor: int, school: int, teacher: int, pupil: int) -> None:
         """As ``POST /api/assignments/``: the student must be visible, the actor staff of the school."""
-        person, school_id = self.with_account(actor), self.school(school)
+        school_id = self.school(school)
+        person = self.actor(school_id, actor)
+        enrolled = sorted(self.model.pupils.get(school_id, set()))
+        if not enrolled:
+            return
+        pupil = enrolled[pupil % len(enrolled)]
         viewer = self.viewer(person)
         allowed = (
             self.model.has(person, school_id, *STAFF)
@@ -271,7 +302,7 @@ class ReachMachine(RuleBasedStateMachine):
     @rule(actor=pick, which=pick)
     def unassign(self, actor: int, which: int) -> None:
         teacher, pupil, school_id = sorted(self.model.assigned)[which % len(self.model.assigned)]
-        person = self.with_account(actor)
+        person = self.actor(school_id, actor)
         viewer = self.viewer(person)
         assignment = Teacher.objects.get(user__email=email(teacher)).assignments.get(
             student_id=self.student_id(pupil, school_id)
@@ -290,16 +321,20 @@ class ReachMachine(RuleBasedStateMachine):
     @rule(
         actor=pick,
         school=pick,
-        teacher=st.integers(0, PEOPLE - 1),
-        pupils=st.sets(st.integers(0, PEOPLE - 1), min_size=1, max_size=2),
+        teacher=st.one_of(st.none(), st.integers(0, PEOPLE - 1)),
+        pupils=st.sets(pick, min_size=1, max_size=2),
         started=st.booleans(),
     )
-    def book(self, actor: int, school: int, teacher: int, pupils: set[int], started: bool) -> None:
-        person, school_id = self.with_account(actor), self.school(school)
-        enrolled = self.model.pupils.get(school_id, set())
+    def book(self, actor: int, school: int, teacher: int | None, pupils: set[int], started: bool) -> None:
+        """``teacher`` None: the actor books themselves. Students are named among the school's."""
+        school_id = self.school(school)
+        person = self.actor(school_id, actor)
+        teacher = person if teacher is None else teacher
+        enrolled = sorted(self.model.pupils.get(school_id, set()))
         teacher_user = self.user(teacher)
-        if not pupils <= enrolled or teacher_user is None:
+        if not enrolled or teacher_user is None:
             return  # only people with a student record here can be named at all
+        pupils = {enrolled[index % len(enrolled)] for index in pupils}
         teacher_id = teacher_user.pk
         staff = self.model.has(person, school_id, *STAFF)
         for_themselves = teacher == person and self.model.has(person, school_id, Role.TEACHER)
@@ -355,7 +390,8 @@ class ReachMachine(RuleBasedStateMachine):
     @rule(actor=pick, school=pick, teacher=st.integers(0, WITH_ACCOUNTS - 1))
     def end_teaching(self, actor: int, school: int, teacher: int) -> None:
         """As ``DELETE /api/teachers/{id}/?school=``: staff only, and the teacher must be visible."""
-        person, school_id = self.with_account(actor), self.school(school)
+        school_id = self.school(school)
+        person = self.actor(school_id, actor)
         viewer = self.viewer(person)
         allowed = self.model.has(person, school_id, *STAFF) and self.model.has(teacher, school_id, Role.TEACHER)
         teacher_user = self.user(teacher)
@@ -404,8 +440,8 @@ def test_reach_comes_only_from_staff_decisions(db: None) -> None:
     run_state_machine_as_test(
         ReachMachine,
         settings=settings(
-            max_examples=40,
-            stateful_step_count=12,
+            max_examples=30,
+            stateful_step_count=10,
             derandomize=True,
             deadline=None,
             database=None,
