@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("chalkboard.accounts.urls")),
     path("api/", include("chalkboard.schools.urls")),
     path("api/", include("chalkboard.people.urls")),
+    path("api/", include("chalkboard.invitations.urls")),
     path("api/", include("chalkboard.scheduling.urls")),
     path("api/", include("chalkboard.scheduling.completion_urls")),
     path("api/", include("chalkboard.progress.urls")),

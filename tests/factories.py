@@ -10,7 +10,7 @@ import factory
 from django.utils import timezone
 
 from chalkboard.accounts.models import User
-from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
+from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
 from chalkboard.schools.models import Membership, Role, School, Skill, Subject
 
@@ -105,7 +105,8 @@ def session_for(
     minutes: int = 60,
     **fields: Any,
 ) -> Session:
-    """A scheduled session of ``teacher`` with ``students`` (in the students' school)."""
+    """A scheduled session of ``teacher`` with ``students`` (in the students' school), booked as the school's
+    staff would: the students are assigned to the teacher (see ``assign``)."""
     school = students[0].school if students else fields.pop("school")
     subject = subject or SubjectFactory(school=school)
     session = Session.objects.create(
@@ -117,7 +118,14 @@ def session_for(
         **fields,
     )
     SessionStudent.objects.bulk_create([SessionStudent(session=session, student=s) for s in students])
+    assign(teacher, *students)
     return session
+
+
+def assign(teacher: Teacher, *students: Student) -> None:
+    """The school's staff assign ``students`` to ``teacher``: the teacher reaches them."""
+    for student in students:
+        TeachingAssignment.objects.get_or_create(teacher=teacher, student=student, defaults={"school": student.school})
 
 
 def note_on(session: Session, *, author: User, visibility: str = "shared", text: str = "Note") -> SessionNote:

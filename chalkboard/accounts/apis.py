@@ -54,24 +54,24 @@ class LoginApi(APIView):
         address = client_address(request)
         refused = login_address_take(address=address)
         if refused is not None:
-            return _too_many(refused)
+            return too_many(refused)
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
         # Counted before the password is checked, per account and address (chalkboard.accounts.lockout).
         attempt = login_attempt_take(email=email, address=address)
         if attempt.refused is not None:
-            return _too_many(attempt.refused)
+            return too_many(attempt.refused)
         user = user_authenticate(email=email, password=data.validated_data["password"])
         login_attempt_succeeded(attempt)
         quota = quota_take(scope="tokens_issued", ident=f"u{user.pk}")
         if quota is not None and not quota.allowed:
-            return _too_many(quota)
+            return too_many(quota)
         token, expires_at = token_create(user=user)
         return Response(LoginOutput({"token": token, "expires_at": expires_at, "user": user}).data)
 
 
-def _too_many(quota: Quota) -> Response:
+def too_many(quota: Quota) -> Response:
     body = {"status": 429, "code": "throttled", "message": f"Too many attempts. Try again in {quota.reset} seconds."}
     return Response(body, status=429, headers=quota.headers())
 

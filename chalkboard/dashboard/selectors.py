@@ -356,6 +356,10 @@ FROM scheduling_sessionstudent AS booking
 JOIN scheduling_session AS session ON session.id = booking.session_id
 WHERE session.teacher_id = %(teacher)s AND session.school_id = %(school)s
   AND session.starts_at >= %(since)s AND session.starts_at < %(until)s
+  AND EXISTS (
+      SELECT 1 FROM people_teachingassignment AS assignment
+      WHERE assignment.teacher_id = session.teacher_id AND assignment.student_id = booking.student_id
+  )
 GROUP BY booking.student_id
 """
 STANDING_SQL = """
@@ -368,8 +372,8 @@ WHERE student.id IN ({ids})
 
 
 def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
-    """The teacher's current students in the school (a session with them in the last or the next
-    ``CURRENT_STUDENT_DAYS`` days), by name, with how they are doing: two queries.
+    """The teacher's current students in the school (assigned to them, with a session in the last or the
+    next ``CURRENT_STUDENT_DAYS`` days), by name, with how they are doing: two queries.
 
     One grouped pass over the teacher's bookings gives each student's last and next session, and the start
     of their latest completed (or missed) session next to that of their latest attended one: the student

@@ -120,6 +120,7 @@ class _CastBuilder:
         self.size_weeks(schools)
         for school in schools:
             self.assign_rosters(school)
+            self.record_assignments(school)
         return Cast(schools=schools)
 
     # --- rows ---------------------------------------------------------------------------------------
@@ -193,18 +194,27 @@ class _CastBuilder:
         width = len(str(school.spec.teachers))
         for number in range(school.spec.teachers):
             person = self.person(f"teacher{number + 1:0{width}}@{domain}")
-            self.batch.add(t.TEACHER, user_id=person.id, bio=self.rng.choice(words.BIOS), **self.stamps())
-            teaching = self.teach(person, school, first_subject=number)
+            bio = self.rng.choice(words.BIOS)
+            self.batch.add(t.TEACHER, user_id=person.id, **self.stamps())
+            teaching = self.teach(person, school, first_subject=number, bio=bio)
             teaching.busy = number < self.spec.busy_teachers
         if school.spec.owner_teaches:
-            self.batch.add(
-                t.TEACHER, user_id=school.owner.id, bio="Runs the school and still teaches.", **self.stamps()
+            self.batch.add(t.TEACHER, user_id=school.owner.id, **self.stamps())
+            self.teach(
+                school.owner, school, first_subject=school.spec.teachers, bio="Runs the school and still teaches."
             )
-            self.teach(school.owner, school, first_subject=school.spec.teachers)
 
-    def teach(self, person: Person, school: SchoolPlan, *, first_subject: int) -> Teaching:
-        """A teacher membership in ``school``, with subjects and rates there."""
+    def teach(self, person: Person, school: SchoolPlan, *, first_subject: int, bio: str = "") -> Teaching:
+        """A teacher membership in ``school``, with the school's record of them (its bio), subjects and rates."""
         self.member(person, school.id, Role.TEACHER)
+        self.batch.add(
+            t.SCHOOL_TEACHER,
+            id=self.ids.next(t.SCHOOL_TEACHER),
+            teacher_id=person.id,
+            school_id=school.id,
+            bio=bio,
+            **self.stamps(),
+        )
         count = len(school.subjects)
         subjects = [school.subjects[first_subject % count]]
         if count > 1 and self.rng.random() < 0.5:
@@ -344,6 +354,24 @@ class _CastBuilder:
         for teaching in school.teachings:
             if not teaching.roster:
                 teaching.roster.append(self.rng.choice(school.students))
+
+    def record_assignments(self, school: SchoolPlan) -> None:
+        """The rosters are the staff's decisions: each student on one is assigned to its teacher."""
+        assigned: set[tuple[int, int]] = set()
+        for teaching in school.teachings:
+            for student in teaching.roster:
+                if (teaching.teacher.id, student.id) in assigned:
+                    continue
+                assigned.add((teaching.teacher.id, student.id))
+                self.batch.add(
+                    t.TEACHING_ASSIGNMENT,
+                    id=self.ids.next(t.TEACHING_ASSIGNMENT),
+                    school_id=school.id,
+                    teacher_id=teaching.teacher.id,
+                    student_id=student.id,
+                    assigned_by_id=school.admin.id,
+                    **self.stamps(),
+                )
 
     def fill_busy_rosters(self, busy: list[Teaching], students: list[StudentPlan]) -> int:
         """Consecutive runs of the shuffled students; how many were taken."""

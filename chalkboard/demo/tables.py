@@ -16,7 +16,7 @@ from django.db import models
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
 from chalkboard.earnings.models import EarningEntry, Payout
-from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
+from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal, StudentProgress
 from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
 from chalkboard.schools.models import Membership, School, Skill, Subject
@@ -71,11 +71,15 @@ SCHOOL = Table(
 MEMBERSHIP = Table(Membership, ("id", "user_id", "school_id", "role", "is_active", *STAMPS))
 SUBJECT = Table(Subject, ("id", "school_id", "name", *STAMPS))
 SKILL = Table(Skill, ("id", "subject_id", "name"))
-TEACHER = Table(Teacher, ("user_id", "bio", *STAMPS))
+TEACHER = Table(Teacher, ("user_id", *STAMPS))
+SCHOOL_TEACHER = Table(SchoolTeacher, ("id", "teacher_id", "school_id", "bio", *STAMPS))
 TEACHER_SUBJECT = Table(Teacher.subjects.through, ("id", "teacher_id", "subject_id"))
 TEACHER_RATE = Table(TeacherRate, ("id", "teacher_id", "school_id", "subject_id", "is_group", "hourly_rate", *STAMPS))
 STUDENT = Table(Student, ("id", "school_id", "user_id", "grade", "notes", "is_active", *STAMPS))
 GUARDIAN_LINK = Table(GuardianLink, ("id", "guardian_id", "student_id", "relationship", *STAMPS))
+TEACHING_ASSIGNMENT = Table(
+    TeachingAssignment, ("id", "school_id", "teacher_id", "student_id", "assigned_by_id", *STAMPS)
+)
 SESSION = Table(
     Session,
     (
@@ -186,10 +190,12 @@ LOAD_ORDER: tuple[Table, ...] = (
     SUBJECT,
     SKILL,
     TEACHER,
+    SCHOOL_TEACHER,
     TEACHER_SUBJECT,
     TEACHER_RATE,
     STUDENT,
     GUARDIAN_LINK,
+    TEACHING_ASSIGNMENT,
     SESSION,
     SESSION_STUDENT,
     SESSION_NOTE,

@@ -18,12 +18,14 @@ from rest_framework.response import Response
 
 from chalkboard.accounts.models import User
 from chalkboard.common.decimals import decimal_input
+from chalkboard.invitations.serializers import InvitationOutput, invitation_data
+from chalkboard.invitations.services import invitation_create
 from chalkboard.people import selectors, services
-from chalkboard.people.filters import GuardianFilter, StudentFilter, TeacherFilter
-from chalkboard.people.models import Student, Teacher, TeacherRate
+from chalkboard.people.filters import AssignmentFilter, GuardianFilter, StudentFilter, TeacherFilter
+from chalkboard.people.models import Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.schools.access import Action, Viewer
 from chalkboard.schools.apis import IdField, IdListField, ScopedListApi, ViewerApi, error_responses, parse
-from chalkboard.schools.models import School
+from chalkboard.schools.models import Role, School
 from chalkboard.schools.selectors import school_for_action
 
 SCHOOL_PARAMETER = OpenApiParameter(
@@ -58,15 +60,50 @@ def _school_named(view: ViewerApi, data: dict[str, Any]) -> School:
 class PersonInput(serializers.Serializer):
     school_id = IdField()
     email = serializers.EmailField(max_length=254)
-    full_name = serializers.CharField(max_length=150, help_text="Used when the email is new.")
+    full_name = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A suggestion, offered to the person if they make an account when accepting.",
+    )
+
+
+def _invite(view: ViewerApi, school: School, data: dict[str, Any], role: str, details: dict[str, Any]) -> Response:
+    """Invite the address: the answer is the invitation, the same whoever the address belongs to."""
+    invitation, _ = invitation_create(
+        viewer=view.viewer, school=school, email=data["email"], full_name=data["full_name"], role=role, details=details
+    )
+    return Response(InvitationOutput(invitation_data(invitation)).data, status=status.HTTP_201_CREATED)
+
+
+INVITES = (
+    "Invites the address: nobody joins until they accept (`/api/invitations/`), and the answer (the invitation) "
+    "is the same whether the address has an account or not. What the school records about them here is kept "
+    "on the invitation and applied on acceptance."
+)
 
 
 # --- Teachers. -------------------------------------------------------------------------------------
 
 
+def _school_for_record(view: ViewerApi, data: dict[str, Any], *, teacher: Teacher) -> School:
+    """The school whose record of the teacher a change writes. Its staff write all of it; the teacher
+    themselves only their bio there, in a school they teach in."""
+    if teacher.pk == view.viewer.teacher_id and not any(field in data for field in STAFF_FIELDS):
+        school_id = data.pop("school_id", None)
+        if school_id is None:
+            school_id = parse(SchoolQuery, view.request.query_params).get("school")
+        if school_id is None:
+            raise serializers.ValidationError({"school_id": [SCHOOL_REQUIRED]})
+        return school_for_action(viewer=view.viewer, school_id=school_id, action=Action.SESSIONS_MANAGE_OWN)
+    return _school_named(view, data)
+
+
 class TeacherSchoolOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    bio = serializers.CharField(help_text="What this school says of the teacher: its own record, nobody else's.")
 
 
 class TeacherSubjectOutput(serializers.Serializer):
@@ -87,8 +124,11 @@ class TeacherOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="The teacher's user id.")
     name = serializers.CharField()
     email = serializers.EmailField()
-    bio = serializers.CharField()
-    schools = TeacherSchoolOutput(many=True, help_text="The schools they teach in that I belong to.")
+    schools = TeacherSchoolOutput(
+        many=True,
+        help_text="The schools they teach in whose side I may see (all of mine for the teacher, "
+        "those I run for staff), each with its bio of them.",
+    )
     subjects = TeacherSubjectOutput(many=True)
     rates = TeacherRateOutput(
         many=True, help_text="Only for the teacher themselves and for the staff of the rate's school."
@@ -102,7 +142,7 @@ class TeacherRateInput(serializers.Serializer):
 
 
 class TeacherCreateInput(PersonInput):
-    bio = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    bio = serializers.CharField(max_length=5000, required=False, allow_blank=True, help_text="This school's.")
     subject_ids = IdListField(required=False, default=list, help_text="Subjects of this school they teach.")
     default_hourly_rate = Money()
     group_hourly_rate = Money(required=False, allow_null=True)
@@ -112,8 +152,8 @@ class TeacherCreateInput(PersonInput):
 
 
 class TeacherUpdateInput(serializers.Serializer):
-    school_id = IdField(required=False, help_text="The school whose subjects and rates change (or `?school=`).")
-    bio = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    school_id = IdField(required=False, help_text="The school whose record of the teacher changes (or `?school=`).")
+    bio = serializers.CharField(max_length=5000, required=False, allow_blank=True, help_text="That school's.")
     subject_ids = IdListField(required=False, help_text="Replaces their subjects of this school.")
     default_hourly_rate = Money(required=False)
     group_hourly_rate = Money(required=False, allow_null=True, help_text="Empty removes the group rate.")
@@ -122,7 +162,7 @@ class TeacherUpdateInput(serializers.Serializer):
     )
 
 
-SCHOOL_LEVEL_FIELDS = ("subject_ids", "default_hourly_rate", "group_hourly_rate", "rates")
+STAFF_FIELDS = ("subject_ids", "default_hourly_rate", "group_hourly_rate", "rates")
 
 
 def _rate_inputs(rows: list[dict[str, Any]]) -> list[services.RateInput]:
@@ -132,13 +172,13 @@ def _rate_inputs(rows: list[dict[str, Any]]) -> list[services.RateInput]:
 def _teacher_data(teacher: Teacher, viewer: Viewer) -> dict[str, Any]:
     shown = selectors.teacher_shown_school_ids(viewer=viewer, teacher=teacher)
     user = teacher.user
+    bios = {record.school_id: record.bio for record in teacher.visible_records}  # type: ignore[attr-defined]
     return {
         "id": teacher.pk,
         "name": user.full_name,
         "email": user.email,
-        "bio": teacher.bio,
         "schools": [
-            {"id": m.school_id, "name": m.school.name}
+            {"id": m.school_id, "name": m.school.name, "bio": bios.get(m.school_id, "")}
             for m in user.teaching_memberships  # type: ignore[attr-defined]
             if m.school_id in shown
         ],
@@ -178,21 +218,26 @@ class TeacherListApi(ScopedListApi):
     @extend_schema(
         operation_id="teachers_create",
         request=TeacherCreateInput,
-        responses={201: TeacherOutput, **error_responses(400, 403, 409)},
-        description="Owners and admins. Creates the user when the email is new (with no usable password), "
-        "the teacher role, the profile and the rates. Someone who already teaches here is a 409.",
+        responses={201: InvitationOutput, **error_responses(400, 403)},
+        description=f"Owners and admins. {INVITES} Here: the bio, subjects and rates of this school.",
     )
     def post(self, request: Request) -> Response:
         data = parse(TeacherCreateInput, request.data)
         school = _school_named(self, data)
-        data["rates"] = _rate_inputs(data.get("rates", []))
-        teacher = services.teacher_create(school=school, by=self.viewer.user, **data)
-        teacher = selectors.teacher_directory_get_for_viewer(viewer=self.viewer, teacher_id=teacher.pk)
-        return Response(TeacherOutput(_teacher_data(teacher, self.viewer)).data, status=status.HTTP_201_CREATED)
+        details = services.teacher_invitation_details(
+            school=school,
+            default_hourly_rate=data["default_hourly_rate"],
+            group_hourly_rate=data.get("group_hourly_rate"),
+            bio=data.get("bio"),
+            subject_ids=data["subject_ids"],
+            rates=_rate_inputs(data.get("rates", [])),
+        )
+        return _invite(self, school, data, Role.TEACHER, details)
 
 
 class TeacherDetailApi(ViewerApi):
-    """One teacher. The school's staff change their subjects and rates there; the teacher, their own bio."""
+    """One teacher. A school's staff change its record of them (bio, subjects, rates); the teacher, their bio
+    in a school they teach in. No school writes, or reads, another's record."""
 
     @extend_schema(operation_id="teachers_retrieve", responses={200: TeacherOutput, **error_responses(404)})
     def get(self, request: Request, teacher_id: int) -> Response:
@@ -204,15 +249,14 @@ class TeacherDetailApi(ViewerApi):
         request=TeacherUpdateInput,
         parameters=[SCHOOL_PARAMETER],
         responses={200: TeacherOutput, **error_responses(400, 403, 404)},
-        description="`bio`: the teacher or the staff of a school they teach in. Subjects and rates: the staff "
-        "of the school named by `school_id` (or `?school=`), where the teacher must teach.",
+        description="Everything here is the record of the school named by `school_id` (or `?school=`), where "
+        "the teacher must teach. `bio`: that school's staff, or the teacher themselves. Subjects and rates: "
+        "that school's staff.",
     )
     def patch(self, request: Request, teacher_id: int) -> Response:
         teacher = selectors.teacher_directory_get_for_viewer(viewer=self.viewer, teacher_id=teacher_id)
         data = parse(TeacherUpdateInput, request.data)
-        # Only subjects and rates belong to a school; a bio alone needs none (and may come from the teacher).
-        school = _school_named(self, data) if any(field in data for field in SCHOOL_LEVEL_FIELDS) else None
-        data.pop("school_id", None)
+        school = _school_for_record(self, data, teacher=teacher)
         if "rates" in data:
             data["rates"] = _rate_inputs(data["rates"])
         if "group_hourly_rate" in data and data["group_hourly_rate"] is None:
@@ -304,16 +348,17 @@ class StudentListApi(ScopedListApi):
     @extend_schema(
         operation_id="students_create",
         request=StudentCreateInput,
-        responses={201: StudentOutput, **error_responses(400, 403, 409)},
-        description="Owners and admins. Creates the user when the email is new (with no usable password), "
-        "the student role and record; a former student comes back. A current student is a 409.",
+        responses={201: InvitationOutput, **error_responses(400, 403)},
+        description=f"Owners and admins. {INVITES} Here: the grade, notes and guardians (a former student "
+        "comes back with them).",
     )
     def post(self, request: Request) -> Response:
         data = parse(StudentCreateInput, request.data)
         school = _school_named(self, data)
-        student = services.student_create(school=school, by=self.viewer.user, **data)
-        student = selectors.student_directory_get_for_viewer(viewer=self.viewer, student_id=student.pk)
-        return Response(StudentOutput(_student_data(student, self.viewer)).data, status=status.HTTP_201_CREATED)
+        details = services.student_invitation_details(
+            school=school, grade=data["grade"], notes=data["notes"], guardian_ids=data["guardian_ids"]
+        )
+        return _invite(self, school, data, Role.STUDENT, details)
 
 
 class StudentDetailApi(ViewerApi):
@@ -405,16 +450,17 @@ class GuardianListApi(ScopedListApi):
     @extend_schema(
         operation_id="guardians_create",
         request=GuardianCreateInput,
-        responses={201: GuardianOutput, **error_responses(400, 403)},
-        description="Owners and admins. Creates the user when the email is new (with no usable password), "
-        "the guardian role, and links to the students (added to those they have).",
+        responses={201: InvitationOutput, **error_responses(400, 403)},
+        description=f"Owners and admins. {INVITES} Here: the students of this school they are linked to (added "
+        "to those they have).",
     )
     def post(self, request: Request) -> Response:
         data = parse(GuardianCreateInput, request.data)
         school = _school_named(self, data)
-        guardian = services.guardian_create(school=school, by=self.viewer.user, **data)
-        guardian = selectors.guardian_get_for_viewer(viewer=self.viewer, guardian_id=guardian.pk)
-        return Response(GuardianOutput(_guardian_data(guardian)).data, status=status.HTTP_201_CREATED)
+        details = services.guardian_invitation_details(
+            school=school, student_ids=data["student_ids"], relationship=data.get("relationship")
+        )
+        return _invite(self, school, data, Role.GUARDIAN, details)
 
 
 class GuardianDetailApi(ViewerApi):
@@ -450,4 +496,83 @@ class GuardianDetailApi(ViewerApi):
         guardian = selectors.guardian_get_for_viewer(viewer=self.viewer, guardian_id=guardian_id)
         school = _school_named(self, {})
         services.guardian_remove(guardian=guardian, school=school, by=self.viewer.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Teaching assignments. -------------------------------------------------------------------------
+
+UNKNOWN_STUDENT = "No such student."
+
+
+class AssignmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    school_id = serializers.IntegerField()
+    teacher_id = serializers.IntegerField()
+    student_id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class AssignmentCreateInput(serializers.Serializer):
+    teacher_id = IdField()
+    student_id = IdField()
+
+
+def _assignment_data(assignment: TeachingAssignment) -> dict[str, Any]:
+    return {
+        "id": assignment.pk,
+        "school_id": assignment.school_id,
+        "teacher_id": assignment.teacher_id,
+        "student_id": assignment.student_id,
+        "created_at": assignment.created_at,
+    }
+
+
+class AssignmentListApi(ScopedListApi):
+    """Which teacher teaches which student: the school's staff decide it, and it alone gives a teacher
+    reach over a student. Staff see their schools'; a teacher their own."""
+
+    model = TeachingAssignment
+    filterset_class = AssignmentFilter
+
+    def scoped_queryset(self) -> QuerySet[TeachingAssignment]:
+        return selectors.assignment_list(viewer=self.viewer)
+
+    @extend_schema(operation_id="assignments_list", responses=AssignmentOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginated(lambda page: [_assignment_data(a) for a in page], AssignmentOutput)
+
+    @extend_schema(
+        operation_id="assignments_create",
+        request=AssignmentCreateInput,
+        responses={201: AssignmentOutput, **error_responses(400, 403)},
+        description="Owners and admins of the student's school. A student one may not see is an unknown "
+        "`student_id` (400); the teacher must teach in the student's school. Assigning twice keeps one.",
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(AssignmentCreateInput, request.data)
+        student = selectors.student_list(viewer=self.viewer).filter(pk=data["student_id"]).first()
+        if student is None:
+            raise serializers.ValidationError({"student_id": [UNKNOWN_STUDENT]})
+        self.viewer.require(Action.PEOPLE_MANAGE, student.school_id)
+        assignment = services.assignment_create(by=self.viewer.user, student=student, teacher_id=data["teacher_id"])
+        return Response(AssignmentOutput(_assignment_data(assignment)).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentDetailApi(ViewerApi):
+    """One assignment; its school's owners and admins end it."""
+
+    @extend_schema(operation_id="assignments_retrieve", responses={200: AssignmentOutput, **error_responses(404)})
+    def get(self, request: Request, assignment_id: int) -> Response:
+        assignment = selectors.assignment_get_for_viewer(viewer=self.viewer, assignment_id=assignment_id)
+        return Response(AssignmentOutput(_assignment_data(assignment)).data)
+
+    @extend_schema(
+        operation_id="assignments_destroy",
+        responses={204: None, **error_responses(403, 404)},
+        description="Owners and admins: the teacher no longer reaches the student (their past sessions stay).",
+    )
+    def delete(self, request: Request, assignment_id: int) -> Response:
+        assignment = selectors.assignment_get_for_viewer(viewer=self.viewer, assignment_id=assignment_id)
+        self.viewer.require(Action.PEOPLE_MANAGE, assignment.school_id)
+        services.assignment_delete(by=self.viewer.user, assignment=assignment)
         return Response(status=status.HTTP_204_NO_CONTENT)

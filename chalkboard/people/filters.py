@@ -7,7 +7,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from chalkboard.accounts.models import User
-from chalkboard.people.models import Student, Teacher
+from chalkboard.people.models import Student, Teacher, TeachingAssignment
 from chalkboard.people.selectors import guardian_link_list, teaching_in
 from chalkboard.schools.access import viewer_of
 from chalkboard.schools.filters import IdFilter
@@ -72,3 +72,13 @@ class GuardianFilter(django_filters.FilterSet):
 
     def filter_q(self, queryset: QuerySet[User], name: str, value: str) -> QuerySet[User]:
         return queryset.filter(_name_or_email("", value))
+
+
+class AssignmentFilter(django_filters.FilterSet):
+    teacher_id = IdFilter(field_name="teacher_id")
+    student_id = IdFilter(field_name="student_id")
+    school = IdFilter(field_name="school_id")
+
+    class Meta:
+        model = TeachingAssignment
+        fields: list[str] = []

@@ -18,11 +18,25 @@ class Teacher(TimeStampedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="teacher"
     )
-    bio = models.TextField(blank=True)
     subjects = models.ManyToManyField(Subject, blank=True, related_name="teachers")
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class SchoolTeacher(TimeStampedModel):
+    """What one school says about one of its teachers (their bio there). The person's own data (name, email,
+    password) is on their user, which only they edit; each school writes, and reads, only its own record."""
+
+    teacher = models.ForeignKey(Teacher, on_delete=models.CASCADE, related_name="school_records")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="teacher_records")
+    bio = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["teacher", "school"], name="school_teacher_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.teacher_id} @ {self.school_id}"
 
 
 class TeacherRate(TimeStampedModel):
@@ -77,3 +91,21 @@ class GuardianLink(TimeStampedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["guardian", "student"], name="guardian_link_unique")]
+
+
+class TeachingAssignment(TimeStampedModel):
+    """A decision of the school's staff: this teacher teaches this student. It alone gives a teacher reach
+    over a student (their record, progress, guardians, and booking them): nothing a teacher creates, cancels
+    or completes alone makes or widens one. A session booked by staff makes one for its teacher and students."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    teacher = models.ForeignKey(Teacher, on_delete=models.CASCADE, related_name="assignments")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["teacher", "student"], name="teaching_assignment_unique")]
+        indexes = [models.Index(fields=["student", "teacher"], name="assignment_student_teacher")]
+
+    def __str__(self) -> str:
+        return f"{self.teacher_id} teaches {self.student_id}"

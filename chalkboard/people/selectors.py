@@ -6,28 +6,29 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from chalkboard.accounts.models import User
 from chalkboard.common.errors import NotFound
-from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
-from chalkboard.scheduling.models import SessionStudent
+from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.schools.access import STAFF, Viewer
 from chalkboard.schools.models import Membership, Role, Subject
 
 
-def taught_by(teacher_id: int) -> Exists:
-    """For a ``Student`` queryset: the student has a session with this teacher in the student's school."""
+def assigned_to(teacher_id: int, *, student: str = "pk", school: str = "school_id") -> Exists:
+    """For a queryset over students (``student`` and ``school`` name their columns there): the school's staff
+    assigned the student to this teacher. The only source of a teacher's reach: sessions, however many and
+    in whatever state, grant nothing by themselves."""
     return Exists(
-        SessionStudent.objects.filter(
-            student_id=OuterRef("pk"), session__teacher_id=teacher_id, session__school_id=OuterRef("school_id")
+        TeachingAssignment.objects.filter(
+            student_id=OuterRef(student), teacher_id=teacher_id, school_id=OuterRef(school)
         )
     )
 
 
 def student_visibility(viewer: Viewer) -> Q:
-    """The students the viewer may see: all of their schools' for staff, their own pupils for a teacher,
+    """The students the viewer may see: all of their schools' for staff, those assigned to them for a teacher,
     themselves for a student, their children for a guardian. Empty for anyone else."""
     visible = Q(school_id__in=viewer.schools_where(*STAFF))
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
-        visible |= Q(school_id__in=teaching) & Q(taught_by(viewer.teacher_id))
+        visible |= Q(school_id__in=teaching) & Q(assigned_to(viewer.teacher_id))
     if viewer.own_and_ward_student_ids:
         visible |= Q(pk__in=viewer.own_and_ward_student_ids)
     return visible
@@ -70,10 +71,16 @@ def teacher_get_for_viewer(*, viewer: Viewer, teacher_id: int) -> Teacher:
 
 def teacher_directory(*, viewer: Viewer) -> QuerySet[Teacher]:
     """``teacher_list`` with what the directory shows of each teacher, in a fixed number of queries: the
-    schools they teach in, their subjects and their rates, all limited to the viewer's own schools. Which of
-    those the viewer may see, teacher by teacher, is ``teacher_shown_school_ids``."""
+    schools they teach in, those schools' records of them, their subjects and their rates, all limited to the
+    viewer's own schools. Which of those the viewer may see, teacher by teacher, is
+    ``teacher_shown_school_ids``."""
     mine = viewer.school_ids
     return teacher_list(viewer=viewer).prefetch_related(
+        Prefetch(
+            "school_records",
+            queryset=SchoolTeacher.objects.filter(school_id__in=mine).order_by("school_id"),
+            to_attr="visible_records",
+        ),
         Prefetch(
             "user__memberships",
             queryset=Membership.objects.filter(role=Role.TEACHER, is_active=True, school_id__in=mine)
@@ -150,11 +157,11 @@ def student_directory_get_for_viewer(*, viewer: Viewer, student_id: int) -> Stud
 
 def guardian_link_visibility(viewer: Viewer) -> Q:
     """The guardian links the viewer may see: every link to a student of a school they run, links to the
-    students they teach, and, for a guardian, their own links. A student sees none, not even their own."""
+    students assigned to them, and, for a guardian, their own links. A student sees none, not even their own."""
     pupils = Q(school_id__in=viewer.schools_where(*STAFF))
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
-        pupils |= Q(school_id__in=teaching) & Q(taught_by(viewer.teacher_id))
+        pupils |= Q(school_id__in=teaching) & Q(assigned_to(viewer.teacher_id))
     visible = Q(student__in=Student.objects.filter(pupils).values("pk"))
     if viewer.ward_ids:
         visible |= Q(guardian_id=viewer.user_id, student_id__in=viewer.ward_ids)
@@ -187,3 +194,23 @@ def guardian_get_for_viewer(*, viewer: Viewer, guardian_id: int) -> User:
     if guardian is None:
         raise NotFound()
     return guardian
+
+
+def assignment_visibility(viewer: Viewer) -> Q:
+    """Every assignment of the schools the viewer runs; a teacher's own, in the schools they teach in."""
+    visible = Q(school_id__in=viewer.schools_where(*STAFF))
+    teaching = viewer.schools_where(Role.TEACHER)
+    if teaching:
+        visible |= Q(school_id__in=teaching, teacher_id=viewer.teacher_id)
+    return visible
+
+
+def assignment_list(*, viewer: Viewer) -> QuerySet[TeachingAssignment]:
+    return TeachingAssignment.objects.filter(assignment_visibility(viewer)).order_by("id")
+
+
+def assignment_get_for_viewer(*, viewer: Viewer, assignment_id: int) -> TeachingAssignment:
+    assignment = assignment_list(viewer=viewer).filter(pk=assignment_id).first()
+    if assignment is None:
+        raise NotFound()
+    return assignment

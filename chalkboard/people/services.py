@@ -6,20 +6,20 @@ profile in step, and check that every id they are given belongs to the school th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from chalkboard.accounts.models import User
-from chalkboard.common.errors import Conflict, ValidationFailed
-from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate
+from chalkboard.common.errors import ValidationFailed
+from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.schools.models import Membership, Role, School, Subject
-from chalkboard.schools.services import membership_deactivate, membership_ensure, school_audit, user_for_email
+from chalkboard.schools.services import membership_deactivate, membership_ensure, school_audit
 
-TEACHER_ALREADY_ACTIVE = "This person already teaches in this school."
-STUDENT_ALREADY_ACTIVE = "This person is already a student of this school."
+SCHOOL_NOT_NAMED = "Name the school whose record of the teacher changes."
 NOT_TEACHING_HERE = "The teacher does not teach in this school."
 NOT_GUARDIAN_HERE = "This person is not a guardian in this school."
 NOT_SUBJECTS_OF_SCHOOL = "Not subjects of this school: {ids}."
@@ -110,47 +110,70 @@ def _teaching_membership(*, teacher: Teacher, school: School) -> Membership:
     return membership
 
 
-@transaction.atomic
-def teacher_create(
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def teacher_invitation_details(
     *,
     school: School,
-    by: User,
-    email: str,
-    full_name: str,
-    default_hourly_rate: Decimal,
+    default_hourly_rate: Decimal | None = None,
     group_hourly_rate: Decimal | None = None,
     bio: str | None = None,
     subject_ids: Sequence[int] = (),
     rates: Sequence[RateInput] = (),
-) -> Teacher:
-    """A teacher in the school: the user (created when the email is new), the teacher role, the profile
-    (shared by every school they teach in), their subjects here and their rates here.
-
-    Rehiring someone who used to teach here reactivates them; someone who teaches here already is a 409."""
-    subjects = _school_subjects(school=school, subject_ids=subject_ids, field="subject_ids")
+) -> dict[str, Any]:
+    """What the school will record about a teacher it invites, checked now (every id must be the school's)
+    and kept on the invitation until the person accepts. Nothing here is about the person."""
+    _school_subjects(school=school, subject_ids=subject_ids, field="subject_ids")
     _check_rates(school=school, rates=rates)
-    user = user_for_email(email=email, full_name=full_name)
-    _, changed = membership_ensure(user=user, school=school, role=Role.TEACHER)
-    if not changed:
-        raise Conflict(TEACHER_ALREADY_ACTIVE)
-    teacher, created = Teacher.objects.get_or_create(user=user, defaults={"bio": bio or ""})
-    if not created and bio is not None:
-        teacher.bio = bio
-        teacher.save(update_fields=["bio", "updated_at"])
+    return {
+        "bio": bio,
+        "subject_ids": sorted(set(subject_ids)),
+        "default_hourly_rate": _money(default_hourly_rate),
+        "group_hourly_rate": _money(group_hourly_rate),
+        "rates": [
+            {"subject_id": rate.subject_id, "is_group": rate.is_group, "hourly_rate": str(rate.hourly_rate)}
+            for rate in rates
+        ],
+    }
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def teacher_join(*, school: School, user: User, details: Mapping[str, Any]) -> Teacher:
+    """The person teaches in the school from now on, with what the school said of them when it invited them
+    (``teacher_invitation_details``; empty when invited as a bare member). Ids that left the school since
+    are dropped. For the acceptance of an invitation only: it records nothing by itself."""
+    membership_ensure(user=user, school=school, role=Role.TEACHER)
+    teacher, _ = Teacher.objects.get_or_create(user=user)
+    record, _ = SchoolTeacher.objects.get_or_create(teacher=teacher, school=school)
+    if details.get("bio") is not None and details["bio"] != record.bio:
+        record.bio = details["bio"]
+        record.save(update_fields=["bio", "updated_at"])
+    subjects = Subject.objects.filter(school=school, pk__in=details.get("subject_ids") or [])
     teacher.subjects.add(*subjects)
-    _rate_set(teacher=teacher, school=school, is_group=False, hourly_rate=default_hourly_rate)
-    if group_hourly_rate is not None:
-        _rate_set(teacher=teacher, school=school, is_group=True, hourly_rate=group_hourly_rate)
+    for is_group, key in ((False, "default_hourly_rate"), (True, "group_hourly_rate")):
+        rate = _decimal(details.get(key))
+        if rate is not None:
+            _rate_set(teacher=teacher, school=school, is_group=is_group, hourly_rate=rate)
+    rates = details.get("rates") or []
     if rates:
-        _subject_rates_replace(teacher=teacher, school=school, rates=rates)
-    school_audit(
-        actor=by,
-        verb="teacher.created",
-        object_type="teacher",
-        object_id=teacher.pk,
-        school_id=school.pk,
-        teacher_id=teacher.pk,
-    )
+        named = [rate["subject_id"] for rate in rates]
+        known = set(Subject.objects.filter(school=school, pk__in=named).values_list("pk", flat=True))
+        _subject_rates_replace(
+            teacher=teacher,
+            school=school,
+            rates=[
+                RateInput(
+                    subject_id=rate["subject_id"], is_group=rate["is_group"], hourly_rate=Decimal(rate["hourly_rate"])
+                )
+                for rate in rates
+                if rate["subject_id"] in known
+            ],
+        )
     return teacher
 
 
@@ -167,18 +190,18 @@ def teacher_update(
     clear_group_rate: bool = False,
     rates: Sequence[RateInput] | None = None,
 ) -> Teacher:
-    """Change a teacher's profile and, in one ``school``, their subjects and rates.
+    """Change what one ``school`` records about a teacher: their bio there, their subjects and their rates.
 
     ``None`` leaves a field as it is. ``subject_ids`` replaces the teacher's subjects of that school (those of
     other schools stay); ``rates`` replaces their per-subject rates there; ``clear_group_rate`` removes the
-    group rate. Who may change what is for the caller to decide: this only needs ``school`` for the
-    school-level fields, and checks that the teacher teaches there."""
+    group rate. Nothing of another school's record changes. Who may change what is for the caller to decide:
+    this checks that the teacher teaches in ``school``."""
     changed: list[str] = []
-    if bio is not None and bio != teacher.bio:
-        teacher.bio = bio
-        teacher.save(update_fields=["bio", "updated_at"])
-        changed.append("bio")
+    if bio is not None and school is not None:
+        current = SchoolTeacher.objects.filter(teacher=teacher, school=school).values_list("bio", flat=True).first()
+        bio = None if bio == (current or "") else bio
     school_level = {
+        "bio": bio,
         "subject_ids": subject_ids,
         "default_hourly_rate": default_hourly_rate,
         "group_hourly_rate": group_hourly_rate,
@@ -189,11 +212,12 @@ def teacher_update(
         school_fields.append("group_hourly_rate")
     if school_fields:
         if school is None:
-            raise _invalid("school_id", "Name the school whose subjects or rates change.")
+            raise _invalid("school_id", SCHOOL_NOT_NAMED)
         _teaching_membership(teacher=teacher, school=school)
         _teacher_school_update(
             teacher=teacher,
             school=school,
+            bio=bio,
             subject_ids=subject_ids,
             default_hourly_rate=default_hourly_rate,
             group_hourly_rate=group_hourly_rate,
@@ -218,12 +242,15 @@ def _teacher_school_update(
     *,
     teacher: Teacher,
     school: School,
+    bio: str | None,
     subject_ids: Sequence[int] | None,
     default_hourly_rate: Decimal | None,
     group_hourly_rate: Decimal | None,
     clear_group_rate: bool,
     rates: Sequence[RateInput] | None,
 ) -> None:
+    if bio is not None:
+        SchoolTeacher.objects.update_or_create(teacher=teacher, school=school, defaults={"bio": bio})
     if subject_ids is not None:
         subjects = _school_subjects(school=school, subject_ids=subject_ids, field="subject_ids")
         teacher.subjects.remove(*teacher.subjects.filter(school=school).exclude(pk__in=subject_ids))
@@ -262,36 +289,39 @@ def _guardians_set(*, student: Student, guardian_ids: set[int]) -> None:
     )
 
 
-@transaction.atomic
-def student_create(
-    *,
-    school: School,
-    by: User,
-    email: str,
-    full_name: str,
-    grade: str = "",
-    notes: str = "",
-    guardian_ids: Sequence[int] = (),
-) -> Student:
-    """A student of the school: the user (created when the email is new), the student role and record, and
-    links to guardians of the school. A former student comes back; a current one is a 409."""
+def student_invitation_details(
+    *, school: School, grade: str = "", notes: str = "", guardian_ids: Sequence[int] = ()
+) -> dict[str, Any]:
+    """What the school will record about a student it invites, checked now and kept on the invitation."""
     guardians = _school_guardian_ids(school=school, guardian_ids=guardian_ids)
-    user = user_for_email(email=email, full_name=full_name)
-    _, membership_changed = membership_ensure(user=user, school=school, role=Role.STUDENT)
-    student, created = Student.objects.get_or_create(
-        school=school, user=user, defaults={"grade": grade, "notes": notes}
-    )
-    if not created:
-        if student.is_active and not membership_changed:
-            raise Conflict(STUDENT_ALREADY_ACTIVE)
-        student.is_active = True
-        student.grade = grade
-        student.notes = notes
-        student.save(update_fields=["is_active", "grade", "notes", "updated_at"])
-    if guardians:
+    return {"grade": grade, "notes": notes, "guardian_ids": sorted(guardians)}
+
+
+def student_join(*, school: School, user: User, details: Mapping[str, Any]) -> Student:
+    """The person is a student of the school from now on: their role and record (a former student's comes
+    back), with the grade, notes and guardians the school gave when it invited them (guardians who left the
+    school since are dropped). For the acceptance of an invitation only."""
+    membership_ensure(user=user, school=school, role=Role.STUDENT)
+    student, created = Student.objects.get_or_create(school=school, user=user)
+    fields = {"grade": details.get("grade"), "notes": details.get("notes")}
+    changes = {key: value for key, value in fields.items() if value is not None and getattr(student, key) != value}
+    if not student.is_active:
+        changes["is_active"] = True
+    for key, value in changes.items():
+        setattr(student, key, value)
+    if changes and not created:
+        student.save(update_fields=[*changes, "updated_at"])
+    elif changes:
+        student.save()
+    guardian_ids = details.get("guardian_ids") or []
+    if guardian_ids:
+        still_here = set(
+            Membership.objects.filter(
+                school=school, role=Role.GUARDIAN, is_active=True, user_id__in=guardian_ids
+            ).values_list("user_id", flat=True)
+        )
         present = set(student.guardian_links.values_list("guardian_id", flat=True))
-        _guardians_set(student=student, guardian_ids=guardians | present)
-    school_audit(actor=by, verb="student.created", object_type="student", object_id=student.pk, school_id=school.pk)
+        _guardians_set(student=student, guardian_ids=still_here | present)
     return student
 
 
@@ -372,31 +402,21 @@ def _links_set(*, guardian: User, school: School, students: list[Student], relat
     )
 
 
-@transaction.atomic
-def guardian_create(
-    *,
-    school: School,
-    by: User,
-    email: str,
-    full_name: str,
-    student_ids: Sequence[int],
-    relationship: str | None = None,
-) -> User:
-    """A guardian of some of the school's students: the user (created when the email is new), the guardian
-    role, and links to those students (added to any they have already)."""
+def guardian_invitation_details(
+    *, school: School, student_ids: Sequence[int], relationship: str | None = None
+) -> dict[str, Any]:
+    """The students of the school an invited guardian will be linked to, checked now and kept on the invitation."""
     students = _school_students(school=school, student_ids=student_ids)
-    user = user_for_email(email=email, full_name=full_name)
+    return {"student_ids": sorted(s.pk for s in students), "relationship": relationship}
+
+
+def guardian_join(*, school: School, user: User, details: Mapping[str, Any]) -> User:
+    """The person is a guardian in the school from now on, linked to the students the school named when it
+    invited them (added to any they have already). For the acceptance of an invitation only."""
     membership_ensure(user=user, school=school, role=Role.GUARDIAN)
+    students = list(Student.objects.filter(school=school, pk__in=details.get("student_ids") or []))
     current = Student.objects.filter(guardian_links__guardian=user, school=school)
-    _links_set(guardian=user, school=school, students=[*current, *students], relationship=relationship)
-    school_audit(
-        actor=by,
-        verb="guardian.created",
-        object_type="guardian",
-        object_id=user.pk,
-        school_id=school.pk,
-        data={"student_ids": sorted(s.pk for s in students)},
-    )
+    _links_set(guardian=user, school=school, students=[*current, *students], relationship=details.get("relationship"))
     return user
 
 
@@ -432,3 +452,66 @@ def guardian_remove(*, guardian: User, school: School, by: User) -> None:
     membership = _guardian_membership(guardian=guardian, school=school)
     membership_deactivate(membership=membership)
     school_audit(actor=by, verb="guardian.removed", object_type="guardian", object_id=guardian.pk, school_id=school.pk)
+
+
+# --- Teaching assignments: which students a teacher reaches. -----------------------------------------
+
+ASSIGNMENT_TEACHER_UNKNOWN = "Not an active teacher of the student's school."
+ASSIGNMENT_STUDENT_INACTIVE = "The student has left the school."
+
+
+def _is_teaching(*, teacher_id: int, school_id: int) -> bool:
+    return Membership.objects.filter(
+        user_id=teacher_id, school_id=school_id, role=Role.TEACHER, is_active=True
+    ).exists()
+
+
+@transaction.atomic
+def assignment_create(*, by: User, student: Student, teacher_id: int) -> TeachingAssignment:
+    """The school's staff assign a student to a teacher of the school (the caller checks that ``by`` is
+    staff there). Assigning twice keeps the one assignment."""
+    if not _is_teaching(teacher_id=teacher_id, school_id=student.school_id):
+        raise _invalid("teacher_id", ASSIGNMENT_TEACHER_UNKNOWN)
+    if not student.is_active:
+        raise _invalid("student_id", ASSIGNMENT_STUDENT_INACTIVE)
+    assignment, created = TeachingAssignment.objects.get_or_create(
+        teacher_id=teacher_id, student=student, defaults={"school_id": student.school_id, "assigned_by": by}
+    )
+    if created:
+        school_audit(
+            actor=by,
+            verb="assignment.created",
+            object_type="assignment",
+            object_id=assignment.pk,
+            school_id=student.school_id,
+            teacher_id=teacher_id,
+            data={"student_id": student.pk},
+        )
+    return assignment
+
+
+@transaction.atomic
+def assignment_delete(*, by: User, assignment: TeachingAssignment) -> None:
+    """The teacher no longer reaches the student. Their past sessions with them stay theirs."""
+    school_audit(
+        actor=by,
+        verb="assignment.deleted",
+        object_type="assignment",
+        object_id=assignment.pk,
+        school_id=assignment.school_id,
+        teacher_id=assignment.teacher_id,
+        data={"student_id": assignment.student_id},
+    )
+    assignment.delete()
+
+
+def assignments_ensure(*, school_id: int, teacher_id: int, student_ids: Iterable[int], by: User) -> None:
+    """Staff booked a session of this teacher with these students (already checked to be the school's
+    teacher and active students): that is their decision that the teacher teaches them."""
+    TeachingAssignment.objects.bulk_create(
+        [
+            TeachingAssignment(school_id=school_id, teacher_id=teacher_id, student_id=student_id, assigned_by=by)
+            for student_id in sorted(set(student_ids))
+        ],
+        ignore_conflicts=True,
+    )

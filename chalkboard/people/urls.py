@@ -9,4 +9,6 @@ urlpatterns = [
     path("students/<id:student_id>/", apis.StudentDetailApi.as_view(), name="student-detail"),
     path("guardians/", apis.GuardianListApi.as_view(), name="guardian-list"),
     path("guardians/<id:guardian_id>/", apis.GuardianDetailApi.as_view(), name="guardian-detail"),
+    path("assignments/", apis.AssignmentListApi.as_view(), name="assignment-list"),
+    path("assignments/<id:assignment_id>/", apis.AssignmentDetailApi.as_view(), name="assignment-detail"),
 ]

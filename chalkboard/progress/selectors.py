@@ -8,14 +8,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Window
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from chalkboard.common.cache import cached_versioned, school_scope, student_scope
 from chalkboard.common.errors import NotFound
 from chalkboard.common.timezones import local_midnight
-from chalkboard.people.models import Student
-from chalkboard.people.selectors import student_visibility
+from chalkboard.people.models import Student, TeachingAssignment
+from chalkboard.people.selectors import assigned_to, student_visibility
 from chalkboard.progress.models import Level, ProgressAssessment, ProgressGoal, StudentProgress, Trend
 from chalkboard.progress.scoring import EVIDENCE_LIMIT, Evidence
 from chalkboard.scheduling.models import Attendance, NoteVisibility, SessionNote, SessionStatus, SessionStudent
@@ -83,17 +83,13 @@ def goal_item(goal: ProgressGoal) -> dict[str, Any]:
 
 
 def assessment_visibility(viewer: Viewer) -> Q:
-    """All assessments of the schools the viewer runs; as a teacher, those of the students they teach in
-    that school and those recorded in their name; a student's own; a guardian's children's."""
+    """All assessments of the schools the viewer runs; as a teacher, those of the students assigned to them
+    in that school and those recorded in their name; a student's own; a guardian's children's."""
     visible = Q(school_id__in=viewer.schools_where(*STAFF))
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
-        pupil = SessionStudent.objects.filter(
-            student_id=OuterRef("student_id"),
-            session__teacher_id=viewer.teacher_id,
-            session__school_id=OuterRef("school_id"),
-        )
-        visible |= Q(school_id__in=teaching) & (Q(teacher_id=viewer.teacher_id) | Q(Exists(pupil)))
+        pupil = assigned_to(viewer.teacher_id, student="student_id")
+        visible |= Q(school_id__in=teaching) & (Q(teacher_id=viewer.teacher_id) | Q(pupil))
     if viewer.own_and_ward_student_ids:
         visible |= Q(student_id__in=viewer.own_and_ward_student_ids)
     return visible
@@ -177,13 +173,13 @@ def scope_evidence(*, student_id: int, subject_id: int, skill_id: int | None) ->
 
 
 def progress_may_manage(*, viewer: Viewer, student: Student) -> bool:
-    """Record assessments and set goals: the school's staff, or a teacher who teaches the student there."""
+    """Record assessments and set goals: the school's staff, or a teacher the student is assigned to there."""
     if viewer.is_staff_of(student.school_id):
         return True
     if not viewer.teaches_in(student.school_id):
         return False
-    return SessionStudent.objects.filter(
-        student_id=student.pk, session__teacher_id=viewer.teacher_id, session__school_id=student.school_id
+    return TeachingAssignment.objects.filter(
+        student_id=student.pk, teacher_id=viewer.teacher_id, school_id=student.school_id
     ).exists()
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Forbidden, ValidationFailed
 from chalkboard.people.models import Student, Teacher
-from chalkboard.people.selectors import student_list, taught_by
+from chalkboard.people.selectors import assigned_to, student_list
 from chalkboard.progress.models import AssessmentKind, ProgressAssessment, ProgressGoal, StudentProgress
 from chalkboard.progress.scoring import assessment_percentage, standing_for
 from chalkboard.progress.selectors import assessment_item, decimal_text, progress_may_manage, scope_evidence
@@ -57,7 +57,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 def _student_to_assess(*, viewer: Viewer, student_id: int) -> Student:
     """The student, if the viewer may assess them. Invisible and unknown alike: 400 on ``student_id``."""
-    student = student_list(viewer=viewer).filter(pk=student_id).annotate(taught=taught_by(viewer.teacher_id)).first()
+    student = student_list(viewer=viewer).filter(pk=student_id).annotate(taught=assigned_to(viewer.teacher_id)).first()
     if student is None:
         raise _invalid("student_id", STUDENT_UNKNOWN)
     if viewer.is_staff_of(student.school_id) or (viewer.teaches_in(student.school_id) and student.taught):

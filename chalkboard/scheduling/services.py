@@ -13,6 +13,8 @@ from django.utils import timezone
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalkboard.people.models import Student, Teacher
+from chalkboard.people.selectors import assigned_to as teacher_assignment
+from chalkboard.people.services import assignments_ensure
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from chalkboard.scheduling.models import Session, SessionStatus, SessionStudent
@@ -54,9 +56,16 @@ def session_create(
     planned_duration_minutes: int,
     location: str = "",
 ) -> Session:
-    """Book a session. Staff book for any teacher of their school; a teacher books only for themselves."""
+    """Book a session. Staff book for any teacher of their school, and so assign its students to that teacher;
+    a teacher books only for themselves, and only with students the staff assigned to them."""
     _require_may_book(viewer=viewer, school_id=school_id, teacher_id=teacher_id)
-    _validate_parties(school_id=school_id, teacher_id=teacher_id, subject_id=subject_id, student_ids=student_ids)
+    _validate_parties(
+        school_id=school_id,
+        teacher_id=teacher_id,
+        subject_id=subject_id,
+        student_ids=student_ids,
+        assigned_to=_reach_of(viewer, school_id),
+    )
     session = Session.objects.create(
         school_id=school_id,
         teacher_id=teacher_id,
@@ -66,6 +75,8 @@ def session_create(
         location=location,
     )
     SessionStudent.objects.bulk_create([SessionStudent(session=session, student_id=pk) for pk in student_ids])
+    if viewer.is_staff_of(school_id):
+        assignments_ensure(school_id=school_id, teacher_id=teacher_id, student_ids=student_ids, by=viewer.user)
     activity_record(
         actor=viewer.user,
         verb="session.created",
@@ -112,6 +123,7 @@ def session_update(
         teacher_id=teacher_id if reassigning else None,
         subject_id=subject_id if subject_id != session.subject_id else None,
         student_ids=added,
+        assigned_to=_reach_of(viewer, session.school_id),
     )
 
     changes: dict[str, Any] = {}
@@ -133,6 +145,13 @@ def session_update(
     if not changes:
         return session
 
+    if (added or reassigning) and viewer.is_staff_of(session.school_id):
+        assignments_ensure(
+            school_id=session.school_id,
+            teacher_id=session.teacher_id,
+            student_ids=[*added, *([pk for pk in booked if pk not in removed] if reassigning else [])],
+            by=viewer.user,
+        )
     previous_teacher_id = changes["teacher_id"][0] if "teacher_id" in changes else None
     session.version += 1
     field_names = [name for name in changes if name != "student_ids"]
@@ -227,18 +246,30 @@ def _require_may_manage(*, viewer: Viewer, session: Session) -> None:
         raise Forbidden(SESSION_MANAGE_FORBIDDEN)
 
 
+def _reach_of(viewer: Viewer, school_id: int) -> int | None:
+    """Whose assigned students a booking by this viewer may name: ``None`` (any) for the school's staff,
+    the teacher's own id for a teacher."""
+    return None if viewer.is_staff_of(school_id) else viewer.teacher_id
+
+
 def _validate_parties(
-    *, school_id: int, teacher_id: int | None, subject_id: int | None, student_ids: Sequence[int]
+    *,
+    school_id: int,
+    teacher_id: int | None,
+    subject_id: int | None,
+    student_ids: Sequence[int],
+    assigned_to: int | None = None,
 ) -> None:
-    """Everyone named must be active in the school. An id from another school is answered exactly like an
-    id that does not exist."""
+    """Everyone named must be active in the school, and, when ``assigned_to`` names a teacher, every student
+    assigned to that teacher. An id from another school, or of a student the teacher may not see, is
+    answered exactly like an id that does not exist."""
     errors: dict[str, list[str]] = {}
     if teacher_id is not None and not _is_active_teacher(school_id=school_id, teacher_id=teacher_id):
         errors["teacher_id"] = [UNKNOWN_TEACHER]
     if subject_id is not None and not Subject.objects.filter(pk=subject_id, school_id=school_id).exists():
         errors["subject_id"] = [UNKNOWN_SUBJECT]
     if student_ids:
-        unknown = _unknown_students(school_id=school_id, student_ids=student_ids)
+        unknown = _unknown_students(school_id=school_id, student_ids=student_ids, assigned_to=assigned_to)
         if unknown:
             errors["student_ids"] = [UNKNOWN_STUDENTS.format(ids=", ".join(map(str, unknown)))]
     if errors:
@@ -250,13 +281,12 @@ def _is_active_teacher(*, school_id: int, teacher_id: int) -> bool:
     return Teacher.objects.filter(pk=teacher_id, user__is_active=True).filter(Exists(teaching)).exists()
 
 
-def _unknown_students(*, school_id: int, student_ids: Sequence[int]) -> list[int]:
+def _unknown_students(*, school_id: int, student_ids: Sequence[int], assigned_to: int | None) -> list[int]:
     enrolled = Membership.objects.filter(
         user_id=OuterRef("user_id"), school_id=school_id, role=Role.STUDENT, is_active=True
     )
-    active = set(
-        Student.objects.filter(pk__in=student_ids, school_id=school_id, is_active=True)
-        .filter(Exists(enrolled))
-        .values_list("pk", flat=True)
-    )
+    students = Student.objects.filter(pk__in=student_ids, school_id=school_id, is_active=True).filter(Exists(enrolled))
+    if assigned_to is not None:
+        students = students.filter(teacher_assignment(assigned_to))
+    active = set(students.values_list("pk", flat=True))
     return [pk for pk in student_ids if pk not in active]

@@ -12,6 +12,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chalkboard.invitations.serializers import InvitationOutput, invitation_data
+from chalkboard.invitations.services import invitation_create
 from chalkboard.schools import selectors, services
 from chalkboard.schools.access import Action, Viewer, viewer_of
 from chalkboard.schools.filters import MAX_ID, MembershipFilter, SchoolFilter, SubjectFilter
@@ -242,7 +244,11 @@ class MemberOutput(serializers.Serializer):
 class MemberCreateInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     full_name = serializers.CharField(
-        max_length=150, required=False, default="", allow_blank=True, help_text="Used when the email is new."
+        max_length=150,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="A suggestion, offered to the person if they make an account when accepting.",
     )
     role = serializers.ChoiceField(choices=Role.choices)
 
@@ -279,17 +285,18 @@ class MemberListApi(ScopedListApi):
     @extend_schema(
         operation_id="schools_members_create",
         request=MemberCreateInput,
-        responses={201: MemberOutput, **error_responses(400, 403, 404, 409)},
-        description="Creates the user (with no usable password) when the email is new. Only an owner grants "
-        "`owner` or `admin`; a role already held is a 409. `teacher` and `student` also create the teacher "
-        "profile (rates are set through `/api/teachers/`) or the student record.",
+        responses={201: InvitationOutput, **error_responses(400, 403, 404)},
+        description="Invites the address to the role: nobody becomes a member until they accept "
+        "(`/api/invitations/`). The answer is the same whether the address has an account or not, and says "
+        "nothing of one. Only an owner invites `owner` or `admin`. `teacher` and `student` also make the "
+        "teacher profile or the student record on acceptance.",
     )
     def post(self, request: Request, school_id: int) -> Response:
         school = selectors.school_get_for_viewer(viewer=self.viewer, school_id=school_id)
         self.viewer.require(Action.MEMBERS_MANAGE, school.pk)
         data = parse(MemberCreateInput, request.data)
-        membership = services.membership_grant(school=school, by=self.viewer.user, **data)
-        return Response(MemberOutput(_member_data(membership)).data, status=status.HTTP_201_CREATED)
+        invitation, _ = invitation_create(viewer=self.viewer, school=school, **data)
+        return Response(InvitationOutput(invitation_data(invitation)).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailApi(ViewerApi):

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone as django_timezone
@@ -16,7 +15,7 @@ from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
 from chalkboard.common.timezones import is_iana_zone
-from chalkboard.people.models import GuardianLink, Student, Teacher
+from chalkboard.people.models import GuardianLink, Student
 from chalkboard.realtime.services import school_changed
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import STAFF
@@ -38,7 +37,6 @@ INVALID_CURRENCY = "Not an ISO 4217 currency code (three upper-case letters, for
 SCHOOL_HAS_HISTORY = "A school with sessions, assessments or earnings cannot be deleted."
 ONLY_OWNER_DELETES = "Only an owner may delete the school."
 ONLY_OWNER_MANAGES_STAFF = "Only an owner may grant or remove the owner and admin roles."
-ROLE_ALREADY_HELD = "This user already holds this role in the school."
 LAST_OWNER = "The school's last active owner cannot be removed."
 SUBJECT_NAME_TAKEN = "The school already has a subject with this name."
 SKILL_NAME_TAKEN = "The subject already has a skill with this name."
@@ -109,16 +107,6 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def user_for_email(*, email: str, full_name: str = "") -> User:
-    """The user with this email, created (with no usable password) when the address is new.
-
-    An existing user's name is theirs: it is not overwritten from a school's form."""
-    user, _ = User.objects.get_or_create(
-        email=normalize_email(email), defaults={"full_name": full_name.strip(), "password": make_password(None)}
-    )
-    return user
-
-
 @transaction.atomic
 def school_create(
     *,
@@ -131,7 +119,8 @@ def school_create(
     overrun_minutes: int = DEFAULT_OVERRUN_MINUTES,
     paid_amend_days: int = DEFAULT_PAID_AMEND_DAYS,
 ) -> School:
-    """A new school, owned by the user who creates it."""
+    """A new school, owned by the user who creates it. Any signed-in user may open one: it starts with its
+    owner alone, and reaches nobody else until they accept an invitation."""
     bounds = {
         "late_claim_days": late_claim_days,
         "overrun_minutes": overrun_minutes,
@@ -227,40 +216,6 @@ def membership_ensure(*, user: User, school: School, role: str) -> tuple[Members
     membership.is_active = True
     membership.save(update_fields=["is_active", "updated_at"])
     return membership, True
-
-
-def _profile_ensure(*, user: User, school: School, role: str) -> None:
-    """Keep profiles in step with roles: a teacher has a teacher profile, a student an active student record."""
-    if role == Role.TEACHER:
-        Teacher.objects.get_or_create(user=user)
-    elif role == Role.STUDENT:
-        student, created = Student.objects.get_or_create(user=user, school=school)
-        if not created and not student.is_active:
-            student.is_active = True
-            student.save(update_fields=["is_active", "updated_at"])
-
-
-@transaction.atomic
-def membership_grant(*, school: School, by: User, email: str, role: str, full_name: str = "") -> Membership:
-    """Give a role in the school to the user with this email (created when new). Only an owner grants
-    ``owner`` or ``admin``."""
-    if role in STAFF and not _holds(by, school, Role.OWNER):
-        raise Forbidden(ONLY_OWNER_MANAGES_STAFF)
-    user = user_for_email(email=email, full_name=full_name)
-    membership, changed = membership_ensure(user=user, school=school, role=role)
-    if not changed:
-        raise Conflict(ROLE_ALREADY_HELD)
-    _profile_ensure(user=user, school=school, role=role)
-    school_audit(
-        actor=by,
-        verb="membership.granted",
-        object_type="membership",
-        object_id=membership.pk,
-        school_id=school.pk,
-        teacher_id=user.pk if role == Role.TEACHER else None,
-        data={"user_id": user.pk, "role": role},
-    )
-    return membership
 
 
 def membership_deactivate(*, membership: Membership) -> None:

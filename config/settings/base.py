@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "chalkboard.accounts",
     "chalkboard.schools",
     "chalkboard.people",
+    "chalkboard.invitations",
     "chalkboard.scheduling",
     "chalkboard.progress",
     "chalkboard.earnings",
@@ -161,6 +162,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Invitations and mail. ------------------------------------------------------------------------
+# Invitation tokens are mailed to the invited address. The embedded default writes each letter to a file
+# under var/mail (never to the logs, which must hold no token); production names its SMTP server.
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Chalkboard <no-reply@chalkboard.example>")
+
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(hours=env_int("TOKEN_TTL_HOURS", 12)),

@@ -7,11 +7,12 @@ from django.core.cache import cache
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
+from chalkboard.invitations.models import Invitation
 from chalkboard.people.models import GuardianLink
 from chalkboard.schools.models import Membership, Role
 from tests import factories as f
 from tests.conftest import client_for
-from tests.schools.helpers import AUTH_QUERIES, ROLES, ids, statuses, user_for
+from tests.schools.helpers import AUTH_QUERIES, ROLES, accept_invitation, ids, statuses, user_for
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,7 @@ def test_create_by_role(world, other_world):
     }
 
 
-def test_admin_adds_a_guardian(world):
+def test_admin_invites_a_guardian(world):
     payload = new_guardian(
         world.school,
         [world.student.pk, world.other_student.pk],
@@ -157,20 +158,24 @@ def test_admin_adds_a_guardian(world):
     response = client_for(world.admin).post(GUARDIANS, payload)
 
     assert response.status_code == 201
-    user = User.objects.get(email="mum@example.test")
-    assert (user.full_name, user.has_usable_password()) == ("Mia Mum", False)
+    assert (response.json()["role"], response.json()["status"]) == ("guardian", "pending")
+    assert not User.objects.filter(email="mum@example.test").exists()
+    user = accept_invitation("mum@example.test")
     assert Membership.objects.get(user=user).role == Role.GUARDIAN
     assert set(GuardianLink.objects.filter(guardian=user).values_list("relationship", flat=True)) == {"mother"}
-    assert [s["id"] for s in response.json()["students"]] == sorted([world.student.pk, world.other_student.pk])
-    assert ActivityLog.objects.filter(verb="guardian.created", object_id=user.pk).exists()
+    shown = client_for(world.admin).get(f"{GUARDIANS}{user.pk}/").json()
+    assert [s["id"] for s in shown["students"]] == sorted([world.student.pk, world.other_student.pk])
+    assert ActivityLog.objects.filter(verb="invitation.accepted", data__user_id=user.pk).exists()
 
 
-def test_adding_an_existing_guardian_adds_links(world):
+def test_an_existing_guardian_who_accepts_gains_the_new_links(world):
     response = client_for(world.admin).post(
         GUARDIANS, new_guardian(world.school, [world.other_student.pk], email=world.guardian.email)
     )
 
     assert response.status_code == 201
+    assert linked_students(world.guardian) == {world.student.pk}
+    accept_invitation(world.guardian.email)
     assert linked_students(world.guardian) == {world.student.pk, world.other_student.pk}
 
 
@@ -197,7 +202,7 @@ def test_students_must_be_of_the_school(world, other_world):
 
     assert response.status_code == 400
     assert response.json()["fields"] == {"student_ids": [f"Not students of this school: {other_world.student.pk}."]}
-    assert not User.objects.filter(email__startswith="parent-").exists()
+    assert not Invitation.objects.exists()
 
 
 # --- retrieve / update / delete --------------------------------------------------------------------

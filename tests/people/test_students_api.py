@@ -11,7 +11,7 @@ from chalkboard.people.models import GuardianLink, Student
 from chalkboard.schools.models import Membership, Role
 from tests import factories as f
 from tests.conftest import client_for
-from tests.schools.helpers import AUTH_QUERIES, ROLES, ids, statuses, user_for
+from tests.schools.helpers import AUTH_QUERIES, ROLES, accept_invitation, ids, statuses, user_for
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_create_by_role(world, other_world):
     }
 
 
-def test_admin_adds_a_student_with_guardians(world):
+def test_admin_invites_a_student_with_guardians(world):
     payload = new_student(
         world.school, email="NEW.Kid@Example.test", grade="5A", notes="Shy.", guardian_ids=[world.guardian.pk]
     )
@@ -136,20 +136,29 @@ def test_admin_adds_a_student_with_guardians(world):
     response = client_for(world.admin).post(STUDENTS, payload)
 
     assert response.status_code == 201
-    user = User.objects.get(email="new.kid@example.test")
-    assert not user.has_usable_password()
+    assert (response.json()["role"], response.json()["status"]) == ("student", "pending")
+    assert not User.objects.filter(email="new.kid@example.test").exists()
+    user = accept_invitation("new.kid@example.test")
     student = Student.objects.get(user=user)
     assert (student.school, student.grade, student.notes, student.is_active) == (world.school, "5A", "Shy.", True)
     assert Membership.objects.get(user=user).role == Role.STUDENT
-    assert response.json()["guardians"] == [{"id": world.guardian.pk, "name": world.guardian.full_name}]
-    assert response.json()["notes"] == "Shy."
-    assert ActivityLog.objects.filter(verb="student.created", object_id=student.pk).exists()
+    shown = client_for(world.admin).get(student_url(student)).json()
+    assert shown["guardians"] == [{"id": world.guardian.pk, "name": world.guardian.full_name}]
+    assert shown["notes"] == "Shy."
+    assert ActivityLog.objects.filter(verb="invitation.accepted", data__user_id=user.pk).exists()
 
 
-def test_a_current_student_is_a_conflict(world):
-    response = client_for(world.admin).post(STUDENTS, new_student(world.school, email=world.student.user.email))
+def test_inviting_a_current_student_changes_nothing_until_they_accept(world):
+    response = client_for(world.admin).post(
+        STUDENTS, new_student(world.school, email=world.student.user.email, grade="9Z")
+    )
 
-    assert response.status_code == 409
+    assert response.status_code == 201
+    world.student.refresh_from_db()
+    assert world.student.grade != "9Z"
+    accept_invitation(world.student.user.email)
+    world.student.refresh_from_db()
+    assert (world.student.grade, Student.objects.filter(user=world.student.user).count()) == ("9Z", 1)
 
 
 def test_a_former_student_comes_back_keeping_their_guardians(world):
@@ -160,18 +169,20 @@ def test_a_former_student_comes_back_keeping_their_guardians(world):
     response = client.post(
         STUDENTS, new_student(world.school, email=world.student.user.email, grade="8A", guardian_ids=[other.pk])
     )
-
     assert response.status_code == 201
-    assert response.json()["id"] == world.student.pk
+    accept_invitation(world.student.user.email)
+
     world.student.refresh_from_db()
     assert (world.student.is_active, world.student.grade) == (True, "8A")
     assert set(world.student.guardian_links.values_list("guardian_id", flat=True)) == {world.guardian.pk, other.pk}
 
 
-def test_the_student_of_another_school_becomes_a_second_student_record(world, other_world):
+def test_the_student_of_another_school_who_accepts_becomes_a_second_student_record(world, other_world):
     response = client_for(world.owner).post(STUDENTS, new_student(world.school, email=other_world.student.user.email))
 
     assert response.status_code == 201
+    assert Student.objects.filter(user=other_world.student.user).count() == 1
+    accept_invitation(other_world.student.user.email)
     assert Student.objects.filter(user=other_world.student.user).count() == 2
 
 
@@ -185,6 +196,7 @@ def test_the_student_of_another_school_becomes_a_second_student_record(world, ot
         ({"notes": "n" * 10_001}, "notes"),
         ({"email": ""}, "email"),
         ({"full_name": None}, "full_name"),
+        ({"full_name": "n" * 151}, "full_name"),
         ({"school_id": "x"}, "school_id"),
         ({"school_id": 999_999}, "school_id"),
     ],

@@ -8,11 +8,12 @@ from django.core.cache import cache
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
-from chalkboard.people.models import Teacher, TeacherRate
+from chalkboard.invitations.models import Invitation
+from chalkboard.people.models import SchoolTeacher, Teacher, TeacherRate
 from chalkboard.schools.models import Membership, Role
 from tests import factories as f
 from tests.conftest import client_for
-from tests.schools.helpers import AUTH_QUERIES, ROLES, ids, statuses, user_for
+from tests.schools.helpers import AUTH_QUERIES, ROLES, accept_invitation, ids, statuses, user_for
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +58,7 @@ def test_list_by_role(world, other_world):
 
 
 def test_list_shows_profile_subjects_and_rates(world):
-    world.teacher.bio = "Loves maths."
-    world.teacher.save()
+    SchoolTeacher.objects.create(teacher=world.teacher, school=world.school, bio="Loves maths.")
     world.teacher.subjects.add(world.session.subject)
     TeacherRate.objects.create(
         teacher=world.teacher, school=world.school, subject=world.session.subject, is_group=True, hourly_rate="42.50"
@@ -70,8 +70,7 @@ def test_list_shows_profile_subjects_and_rates(world):
         "id": world.teacher.pk,
         "name": world.teacher.user.full_name,
         "email": world.teacher.user.email,
-        "bio": "Loves maths.",
-        "schools": [{"id": world.school.pk, "name": "Lisbon Tutors"}],
+        "schools": [{"id": world.school.pk, "name": "Lisbon Tutors", "bio": "Loves maths."}],
         "subjects": [
             {"id": world.session.subject_id, "name": world.session.subject.name, "school_id": world.school.pk}
         ],
@@ -95,19 +94,24 @@ def test_list_shows_profile_subjects_and_rates(world):
 
 
 def test_staff_see_only_their_own_schools_side_of_a_shared_teacher(world, other_world, shared_teacher):
+    SchoolTeacher.objects.create(teacher=shared_teacher, school=world.school, bio="Ours.")
+    SchoolTeacher.objects.create(teacher=shared_teacher, school=other_world.school, bio="Theirs.")
     mine = client_for(world.admin).get(teacher_url(shared_teacher)).json()
     theirs = client_for(other_world.owner).get(teacher_url(shared_teacher)).json()
     own = client_for(world.teacher.user).get(teacher_url(shared_teacher)).json()
 
-    assert mine["schools"] == [{"id": world.school.pk, "name": "Lisbon Tutors"}]
+    assert mine["schools"] == [{"id": world.school.pk, "name": "Lisbon Tutors", "bio": "Ours."}]
     assert [s["school_id"] for s in mine["subjects"]] == [world.school.pk]
     assert [(r["school_id"], r["currency"]) for r in mine["rates"]] == [(world.school.pk, "EUR")]
 
-    assert theirs["schools"] == [{"id": other_world.school.pk, "name": "Tokyo Tutors"}]
+    assert theirs["schools"] == [{"id": other_world.school.pk, "name": "Tokyo Tutors", "bio": "Theirs."}]
     assert [s["name"] for s in theirs["subjects"]] == ["Kanji"]
     assert [(r["hourly_rate"], r["currency"]) for r in theirs["rates"]] == [("5000.00", "JPY")]
 
-    assert [s["id"] for s in own["schools"]] == [world.school.pk, other_world.school.pk]
+    assert [(s["id"], s["bio"]) for s in own["schools"]] == [
+        (world.school.pk, "Ours."),
+        (other_world.school.pk, "Theirs."),
+    ]
     assert len(own["subjects"]) == 2
     assert len(own["rates"]) == 2
 
@@ -148,7 +152,7 @@ def test_list_query_count_does_not_grow_with_teachers(django_assert_num_queries)
             teacher.subjects.add(subject)
             TeacherRate.objects.create(teacher=teacher, school=school, subject=subject, hourly_rate="40")
         cache.clear()  # each measurement builds the viewer\'s roles too
-        with django_assert_num_queries(AUTH_QUERIES + 5):  # count, page, schools, subjects, rates
+        with django_assert_num_queries(AUTH_QUERIES + 6):  # count, page, records, schools, subjects, rates
             assert len(ids(client.get(TEACHERS))) == count
 
 
@@ -180,7 +184,7 @@ def test_create_by_role(world, other_world):
     }
 
 
-def test_admin_adds_a_teacher_with_subjects_and_rates(world):
+def test_admin_invites_a_teacher_with_subjects_and_rates(world):
     subject = world.session.subject
     other_subject = f.SubjectFactory(school=world.school)
     payload = new_teacher(
@@ -198,43 +202,46 @@ def test_admin_adds_a_teacher_with_subjects_and_rates(world):
     response = client_for(world.admin).post(TEACHERS, payload)
 
     assert response.status_code == 201, response.json()
-    user = User.objects.get(email="tess@example.test")
-    assert not user.has_usable_password()
+    assert (response.json()["role"], response.json()["status"]) == ("teacher", "pending")
+    assert not User.objects.filter(email="tess@example.test").exists()
+    user = accept_invitation("tess@example.test")
     teacher = Teacher.objects.get(user=user)
-    assert teacher.bio == "Physics since 1999."
+    assert SchoolTeacher.objects.get(teacher=teacher, school=world.school).bio == "Physics since 1999."
     assert set(teacher.subjects.all()) == {subject, other_subject}
     assert Membership.objects.get(user=user, school=world.school).role == Role.TEACHER
     assert rate(teacher, world.school) == Decimal("35.00")
     assert rate(teacher, world.school, is_group=True) == Decimal("20.00")
     assert rate(teacher, world.school, subject, is_group=True) == Decimal("25.50")
-    body = response.json()
-    assert body["id"] == teacher.pk
+    body = client_for(world.admin).get(teacher_url(teacher)).json()
     assert [r["hourly_rate"] for r in body["rates"]] == ["35.00", "20.00", "50.00", "25.50"]
-    assert ActivityLog.objects.filter(verb="teacher.created", teacher=teacher, school=world.school).exists()
+    assert ActivityLog.objects.filter(verb="invitation.accepted", teacher=teacher, school=world.school).exists()
 
 
-def test_a_teacher_of_another_school_joins_with_the_same_profile(world, other_world):
+def test_a_teacher_of_another_school_joins_with_their_own_name_and_a_record_per_school(world, other_world):
     person = other_world.teacher
-    person.bio = "Their bio."
-    person.save()
+    SchoolTeacher.objects.create(teacher=person, school=other_world.school, bio="Their bio.")
 
     response = client_for(world.owner).post(
-        TEACHERS, new_teacher(world.school, email=person.user.email, full_name="Renamed")
+        TEACHERS, new_teacher(world.school, email=person.user.email, full_name="Renamed", bio="Our bio.")
     )
-
     assert response.status_code == 201
-    assert response.json()["id"] == person.pk
-    assert response.json()["bio"] == "Their bio."
-    assert response.json()["schools"] == [{"id": world.school.pk, "name": "Lisbon Tutors"}]
+    assert client_for(world.owner).get(teacher_url(person)).status_code == 404  # not ours until they accept
+    accept_invitation(person.user.email)
+
+    body = client_for(world.owner).get(teacher_url(person)).json()
+    assert body["schools"] == [{"id": world.school.pk, "name": "Lisbon Tutors", "bio": "Our bio."}]
     person.user.refresh_from_db()
     assert person.user.full_name != "Renamed"
     assert rate(person, other_world.school) == Decimal("30.00")
+    assert SchoolTeacher.objects.get(teacher=person, school=other_world.school).bio == "Their bio."
 
 
-def test_adding_someone_who_teaches_here_already_is_a_conflict(world):
+def test_inviting_someone_who_teaches_here_already_answers_like_any_invitation(world):
     response = client_for(world.owner).post(TEACHERS, new_teacher(world.school, email=world.teacher.user.email))
 
-    assert response.status_code == 409
+    assert response.status_code == 201
+    assert response.json()["status"] == "pending"
+    assert rate(world.teacher, world.school) == Decimal("30.00")
 
 
 def test_a_former_teacher_is_rehired(world):
@@ -244,11 +251,12 @@ def test_a_former_teacher_is_rehired(world):
     response = client.post(
         TEACHERS, new_teacher(world.school, email=world.teacher.user.email, bio="Back again.", default_hourly_rate="31")
     )
-
     assert response.status_code == 201
-    world.teacher.refresh_from_db()
-    assert world.teacher.bio == "Back again."
+    accept_invitation(world.teacher.user.email)
+
+    assert SchoolTeacher.objects.get(teacher=world.teacher, school=world.school).bio == "Back again."
     assert rate(world.teacher, world.school) == Decimal("31.00")
+    assert Membership.objects.get(user=world.teacher.user, school=world.school, role=Role.TEACHER).is_active
 
 
 @pytest.mark.parametrize(
@@ -261,7 +269,7 @@ def test_a_former_teacher_is_rehired(world):
         ({"default_hourly_rate": None}, "default_hourly_rate"),
         ({"group_hourly_rate": "abc"}, "group_hourly_rate"),
         ({"email": "nope"}, "email"),
-        ({"full_name": ""}, "full_name"),
+        ({"full_name": "n" * 151}, "full_name"),
         ({"bio": "b" * 5001}, "bio"),
         ({"subject_ids": "1"}, "subject_ids"),
         ({"subject_ids": [0]}, "subject_ids"),
@@ -278,7 +286,7 @@ def test_create_rejects_bad_input(world, fields, field):
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
-    assert Teacher.objects.count() == 2
+    assert not Invitation.objects.exists()
 
 
 def test_create_needs_a_default_rate(world):
@@ -332,7 +340,11 @@ def test_retrieve_by_role(world, other_world):
 
 
 def test_update_bio_by_role(world, other_world):
-    table = statuses(world, other_world, lambda c: c.patch(teacher_url(world.teacher), {"bio": "New bio."}))
+    table = statuses(
+        world,
+        other_world,
+        lambda c: c.patch(teacher_url(world.teacher), {"bio": "New bio.", "school_id": world.school.pk}),
+    )
 
     assert table == {
         **dict.fromkeys(ROLES, 404),
@@ -341,8 +353,15 @@ def test_update_bio_by_role(world, other_world):
         "teacher": 200,
         "anonymous": 401,
     }
-    world.teacher.refresh_from_db()
-    assert world.teacher.bio == "New bio."
+    assert SchoolTeacher.objects.get(teacher=world.teacher, school=world.school).bio == "New bio."
+
+
+def test_a_bio_belongs_to_a_school_that_must_be_named(world):
+    response = client_for(world.teacher.user).patch(teacher_url(world.teacher), {"bio": "Mine."})
+
+    assert response.status_code == 400
+    assert "school_id" in response.json()["fields"]
+    assert not SchoolTeacher.objects.exists()
 
 
 def test_update_rates_by_role(world, other_world):
@@ -361,14 +380,16 @@ def test_update_rates_by_role(world, other_world):
     }
 
 
-def test_a_teacher_may_edit_their_bio_whatever_school_they_name(world):
-    response = client_for(world.teacher.user).patch(
-        teacher_url(world.teacher), {"bio": "Mine.", "school_id": world.school.pk}
-    )
+def test_a_teacher_edits_their_bio_in_a_school_they_teach_in_only(world, other_world):
+    client = client_for(world.teacher.user)
+    response = client.patch(teacher_url(world.teacher), {"bio": "Mine.", "school_id": world.school.pk})
 
     assert response.status_code == 200
-    assert response.json()["bio"] == "Mine."
+    assert response.json()["schools"][0]["bio"] == "Mine."
     assert ActivityLog.objects.get(verb="teacher.updated").data == {"fields": ["bio"]}
+    elsewhere = client.patch(teacher_url(world.teacher), {"bio": "Mine.", "school_id": other_world.school.pk})
+    assert elsewhere.status_code == 400
+    assert list(SchoolTeacher.objects.values_list("school_id", flat=True)) == [world.school.pk]
 
 
 def test_a_teacher_may_not_change_their_subjects(world):
@@ -475,10 +496,12 @@ def test_update_rejects_a_bad_school_query(world):
 
 
 def test_an_update_that_changes_nothing_records_nothing(world):
-    world.teacher.bio = "Same."
-    world.teacher.save()
+    SchoolTeacher.objects.create(teacher=world.teacher, school=world.school, bio="Same.")
 
-    assert client_for(world.teacher.user).patch(teacher_url(world.teacher), {"bio": "Same."}).status_code == 200
+    response = client_for(world.teacher.user).patch(
+        teacher_url(world.teacher, school=world.school.pk), {"bio": "Same."}
+    )
+    assert response.status_code == 200
     assert not ActivityLog.objects.filter(verb="teacher.updated").exists()
 
 

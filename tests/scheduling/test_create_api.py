@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from chalkboard.activity.models import ActivityLog
+from chalkboard.people.models import TeachingAssignment
 from chalkboard.scheduling.models import Session
 from chalkboard.scheduling.serializers import SessionErrorOutput
 from chalkboard.scheduling.services import (
@@ -86,7 +87,8 @@ def test_a_booking_is_recorded_in_the_activity_log(world, client_as):
     assert entry.data["student_ids"] == [world.student.pk]
 
 
-def test_a_teacher_may_book_their_own_session_with_any_student_of_the_school(world, client_as):
+def test_a_teacher_books_their_own_session_with_the_students_assigned_to_them(world, client_as):
+    f.assign(world.other_teacher, world.student)
     response = client_as("other_teacher").post(
         LIST_URL,
         booking(world, teacher_id=world.other_teacher.pk, student_ids=[world.student.pk, world.other_student.pk]),
@@ -95,6 +97,28 @@ def test_a_teacher_may_book_their_own_session_with_any_student_of_the_school(wor
 
     assert response.status_code == 201
     assert {s["id"] for s in response.json()["students"]} == {world.student.pk, world.other_student.pk}
+
+
+def test_a_teacher_may_not_book_a_student_not_assigned_to_them(world, client_as):
+    """Unassigned, the student is one the teacher may not see: answered as an unknown id."""
+    response = client_as("other_teacher").post(
+        LIST_URL, booking(world, teacher_id=world.other_teacher.pk, student_ids=[world.student.pk]), format="json"
+    )
+
+    assert response.status_code == 400
+    assert "student_ids" in response.json()["fields"]
+    assert not Session.objects.filter(teacher=world.other_teacher, attendees__student=world.student).exists()
+
+
+def test_staff_booking_assigns_the_students_to_the_teacher(world, client_as):
+    assert not TeachingAssignment.objects.filter(teacher=world.other_teacher, student=world.student).exists()
+
+    response = client_as("admin").post(
+        LIST_URL, booking(world, teacher_id=world.other_teacher.pk, student_ids=[world.student.pk]), format="json"
+    )
+
+    assert response.status_code == 201
+    assert TeachingAssignment.objects.get(teacher=world.other_teacher, student=world.student).assigned_by == world.admin
 
 
 def test_a_teacher_booking_for_another_teacher_is_told_why(world, client_as):

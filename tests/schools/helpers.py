@@ -45,3 +45,19 @@ def statuses(
 def ids(response: Any) -> list[int]:
     assert response.status_code == 200, response.content
     return [row["id"] for row in response.json()["results"]]
+
+
+def accept_invitation(email: str, *, school_id: int | None = None) -> User:
+    """The person at ``email`` accepts the latest open invitation to it (of ``school_id`` when given), signed
+    in; an address with no account gets one first, as accepting with the mailed token would make."""
+    from chalkboard.invitations.models import Invitation
+    from chalkboard.invitations.services import invitation_accept
+    from tests.factories import UserFactory
+
+    address = email.strip().lower()
+    invitations = Invitation.objects.filter(email=address, accepted_at__isnull=True, revoked_at__isnull=True)
+    if school_id is not None:
+        invitations = invitations.filter(school_id=school_id)
+    user = User.objects.filter(email=address).first() or UserFactory(email=address)
+    invitation_accept(invitation=invitations.latest("id"), user=user)
+    return user

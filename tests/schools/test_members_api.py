@@ -7,11 +7,12 @@ from django.core.cache import cache
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
+from chalkboard.invitations.models import Invitation
 from chalkboard.people.models import GuardianLink, Student, Teacher
 from chalkboard.schools.models import Membership, Role
 from tests import factories as f
 from tests.conftest import client_for
-from tests.schools.helpers import AUTH_QUERIES, NON_STAFF_MEMBERS, ROLES, ids, statuses
+from tests.schools.helpers import AUTH_QUERIES, NON_STAFF_MEMBERS, ROLES, accept_invitation, ids, statuses
 
 pytestmark = pytest.mark.django_db
 
@@ -126,44 +127,55 @@ def test_grant_by_role(world, other_world):
     }
 
 
-def test_admin_adds_a_new_teacher_by_email(world):
+def test_admin_invites_a_new_teacher_by_email(world):
     response = client_for(world.admin).post(
         members_url(world.school), {"email": "  New.Teacher@Example.TEST ", "full_name": "Nina", "role": "teacher"}
     )
 
     assert response.status_code == 201
-    user = User.objects.get(email="new.teacher@example.test")
-    assert user.full_name == "Nina"
-    assert not user.has_usable_password()
-    assert Teacher.objects.filter(user=user).exists()
     body = response.json()
-    assert body["user"] == {"id": user.pk, "email": "new.teacher@example.test", "full_name": "Nina"}
-    assert (body["role"], body["is_active"], body["school_id"]) == ("teacher", True, world.school.pk)
-    log = ActivityLog.objects.get(verb="membership.granted")
-    assert (log.actor, log.school_id, log.teacher_id) == (world.admin, world.school.pk, user.pk)
+    invitation = Invitation.objects.get(pk=body["id"])
+    assert (body["email"], body["role"], body["status"], body["school_id"]) == (
+        "new.teacher@example.test",
+        "teacher",
+        "pending",
+        world.school.pk,
+    )
+    assert (invitation.invited_by, invitation.full_name) == (world.admin, "Nina")
+    # Nobody joins, and no account is made, until the person accepts.
+    assert not User.objects.filter(email="new.teacher@example.test").exists()
+    user = accept_invitation("new.teacher@example.test")
+    assert Teacher.objects.filter(user=user).exists()
+    assert Membership.objects.get(user=user, school=world.school).role == Role.TEACHER
+    log = ActivityLog.objects.get(verb="invitation.accepted")
+    assert (log.actor, log.school_id, log.teacher_id) == (user, world.school.pk, user.pk)
 
 
-def test_granting_a_role_to_an_existing_user_keeps_their_name_and_password(world, other_world):
+def test_an_invitation_accepted_by_an_existing_user_keeps_their_name_and_password(world, other_world):
     person = other_world.teacher.user
 
     response = client_for(world.admin).post(
         members_url(world.school), {"email": person.email.upper(), "full_name": "Someone Else", "role": "guardian"}
     )
-
     assert response.status_code == 201
+    accept_invitation(person.email)
+
     person.refresh_from_db()
     assert person.full_name != "Someone Else"
     assert person.check_password(f.PASSWORD)
+    assert Membership.objects.filter(user=person, school=world.school, role=Role.GUARDIAN, is_active=True).exists()
 
 
-def test_granting_the_student_role_creates_the_student_record(world):
+def test_accepting_the_student_role_creates_the_student_record(world):
     response = client_for(world.admin).post(members_url(world.school), {"email": "kid@example.test", "role": "student"})
 
     assert response.status_code == 201
+    assert not Student.objects.filter(user__email="kid@example.test").exists()
+    accept_invitation("kid@example.test")
     assert Student.objects.get(user__email="kid@example.test").school == world.school
 
 
-def test_granting_a_role_again_reactivates_it(world):
+def test_accepting_a_role_again_reactivates_it(world):
     membership = membership_of(world.student.user, world.school, Role.STUDENT)
     client = client_for(world.admin)
     assert client.delete(member_url(membership)).status_code == 204
@@ -171,21 +183,25 @@ def test_granting_a_role_again_reactivates_it(world):
     assert not world.student.is_active
 
     response = client.post(members_url(world.school), {"email": world.student.user.email, "role": "student"})
-
     assert response.status_code == 201
-    assert response.json()["id"] == membership.pk
+    accept_invitation(world.student.user.email)
+
     membership.refresh_from_db()
     world.student.refresh_from_db()
     assert membership.is_active
     assert world.student.is_active
 
 
-def test_a_role_already_held_is_a_conflict(world):
+def test_inviting_someone_to_a_role_they_hold_answers_like_any_invitation(world):
+    """Whether the address already holds the role is not looked up: the answer is an invitation, as always."""
     response = client_for(world.owner).post(
         members_url(world.school), {"email": world.teacher.user.email, "role": "teacher"}
     )
 
-    assert response.status_code == 409
+    assert response.status_code == 201
+    assert response.json()["status"] == "pending"
+    accept_invitation(world.teacher.user.email)
+    assert Membership.objects.filter(user=world.teacher.user, school=world.school, role=Role.TEACHER).count() == 1
 
 
 @pytest.mark.parametrize("role", ["owner", "admin"])
@@ -193,8 +209,9 @@ def test_only_an_owner_grants_staff_roles(world, role):
     payload = {"email": "boss@example.test", "role": role}
 
     assert client_for(world.admin).post(members_url(world.school), payload).status_code == 403
-    assert not User.objects.filter(email="boss@example.test").exists()
+    assert not Invitation.objects.filter(email="boss@example.test").exists()
     assert client_for(world.owner).post(members_url(world.school), payload).status_code == 201
+    assert Invitation.objects.get(email="boss@example.test").role == role
 
 
 @pytest.mark.parametrize(

@@ -34,10 +34,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chalkboard.earnings.models import EarningEntry, Payout
-from chalkboard.people.models import GuardianLink, Student
+from chalkboard.invitations.models import Invitation
+from chalkboard.people.models import GuardianLink, Student, TeachingAssignment
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal
 from chalkboard.scheduling import completion
-from chalkboard.scheduling.models import Session, SessionStudent
+from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Membership, Role, Subject
 from tests.factories import PASSWORD
@@ -104,11 +105,11 @@ def _teacher_id(filled: Filled, role: str) -> int:
 
 
 def _taught(filled: Filled, role: str) -> set[int]:
-    """The students ``role`` (a teacher) has a session with in the school."""
+    """The students the staff assigned to ``role`` (a teacher) in the school."""
     return set(
-        SessionStudent.objects.filter(
-            session__school=filled.world.school, session__teacher_id=_teacher_id(filled, role)
-        ).values_list("student_id", flat=True)
+        TeachingAssignment.objects.filter(school=filled.world.school, teacher_id=_teacher_id(filled, role)).values_list(
+            "student_id", flat=True
+        )
     )
 
 
@@ -194,6 +195,19 @@ def visible_payouts(filled: Filled, role: str) -> set[int]:
     return _ledger(Payout, filled, role)
 
 
+def visible_invitations(filled: Filled, role: str) -> set[int]:
+    return set(Invitation.objects.filter(school=filled.world.school).values_list("pk", flat=True))
+
+
+def visible_assignments(filled: Filled, role: str) -> set[int]:
+    assignments = TeachingAssignment.objects.filter(school=filled.world.school)
+    if role in TEACHER_ROLES:
+        assignments = assignments.filter(teacher_id=_teacher_id(filled, role))
+    elif role not in STAFF_ROLES:
+        return set()
+    return set(assignments.values_list("pk", flat=True))
+
+
 def visible_goals(filled: Filled, role: str) -> set[int]:
     return set(ProgressGoal.objects.filter(student=filled.world.student).values_list("pk", flat=True))
 
@@ -236,6 +250,18 @@ ROWS: list[Row] = [
     Row("POST /api/schools/{school}/members/",                "201 201 403 403 403 403 403 403 404 404 404 401 401",
         body=body(lambda ids: {"email": "new.member@example.test", "full_name": "New Member", "role": "teacher"})),
     Row("GET /api/schools/{school}/members/{membership}/",    "200 200 403 403 403 403 403 403 404 404 404 401 401"),
+    # Invitations: the school's, for its staff; one's own (none of the actors is invited); the mailed token.
+    Row("GET /api/schools/{school}/invitations/",             "200 200 403 403 403 403 403 403 404 404 404 401 401",
+        visible=visible_invitations),
+    Row("GET /api/schools/{school}/invitations/{invitation}/", "200 200 403 403 403 403 403 403 404 404 404 401 401"),
+    Row("DELETE /api/schools/{school}/invitations/{invitation}/",
+        "204 204 403 403 403 403 403 403 404 404 404 401 401"),
+    Row("GET /api/invitations/",                              "200 200 200 200 200 200 200 200 200 200 200 401 401"),
+    # Addressed to none of them: not theirs to accept, as for an invitation that does not exist.
+    Row("POST /api/invitations/{invitation}/accept/",         "404 404 404 404 404 404 404 404 404 404 404 401 401"),
+    # Public, like logging in: a token that is not one is bad input, whoever sends it.
+    Row("POST /api/invitations/accept/",                      "400 400 400 400 400 400 400 400 400 400 400 400 400",
+        body=body(lambda ids: {"token": "not-a-token", "password": "a long enough secret 1234"})),
     Row("DELETE /api/schools/{school}/members/{membership}/", "204 204 403 403 403 403 403 403 404 404 404 401 401"),
     Row("GET /api/subjects/",                                 "200 200 200 200 200 200 200 200 200 200 200 401 401",
         visible=visible_subjects),
@@ -275,6 +301,14 @@ ROWS: list[Row] = [
     Row("PATCH /api/guardians/{guardian}/",                   "200 200 403 404 404 404 403 404 404 404 404 401 401",
         body=body(lambda ids: {"school_id": ids["school"], "student_ids": [ids["student"]]})),
     Row("DELETE /api/guardians/{guardian}/?school={school}",  "204 204 403 404 404 404 403 404 404 404 404 401 401"),
+    # Teaching assignments (the object: the teacher's assignment to the student). A student one may not see
+    # is an unknown ``student_id`` (400); one seen without the right to assign, 403.
+    Row("GET /api/assignments/",                              "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_assignments),
+    Row("POST /api/assignments/",                             "201 201 403 400 403 400 403 400 400 400 400 401 401",
+        body=body(lambda ids: {"teacher_id": ids["other_teacher"], "student_id": ids["student"]})),
+    Row("GET /api/assignments/{assignment}/",                 "200 200 200 404 404 404 404 404 404 404 404 401 401"),
+    Row("DELETE /api/assignments/{assignment}/",              "204 204 403 404 404 404 404 404 404 404 404 401 401"),
     # Sessions.
     Row("GET /api/sessions/",                                 "200 200 200 200 200 200 200 200 200 200 200 401 401",
         visible=visible_sessions),
@@ -331,7 +365,7 @@ ROWS: list[Row] = [
 # caller and every id, so it shows nothing of any object.
 OPTIONS_EXPECT = "200 200 200 200 200 200 200 200 200 200 200 401 401"
 PUBLIC_OPTIONS_EXPECT = "200 200 200 200 200 200 200 200 200 200 200 200 200"
-PUBLIC_PATHS = {"/api/auth/token/"}  # logging in needs no token, nor does asking how
+PUBLIC_PATHS = {"/api/auth/token/", "/api/invitations/accept/"}  # logging in needs no token, nor does asking how
 
 
 def route_of(path: str) -> str:

@@ -19,6 +19,9 @@ from rest_framework.test import APIClient
 from chalkboard.accounts.models import User
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.earnings.services import earnings_approve, payout_create
+from chalkboard.invitations.models import Invitation
+from chalkboard.invitations.services import invitation_create
+from chalkboard.people.models import TeachingAssignment
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal
 from chalkboard.scheduling import completion
 from chalkboard.scheduling.models import Session
@@ -69,6 +72,7 @@ class Filled:
     other_assessment: ProgressAssessment
     goal: ProgressGoal
     other_goal: ProgressGoal
+    invitation: Invitation  # the owner's, of an address with no account, to be a student
 
     @property
     def pending_entry(self) -> EarningEntry:
@@ -86,6 +90,7 @@ class Filled:
             "spare_subject": self.spare_subject.pk,
             "skill": self.skill.pk,
             "teacher": w.teacher.pk,
+            "other_teacher": w.other_teacher.pk,
             "student": w.student.pk,
             "guardian": w.guardian.pk,
             "membership": Membership.objects.get(user=w.teacher.user, school=w.school, role=Role.TEACHER).pk,
@@ -95,6 +100,8 @@ class Filled:
             "approved_entry": self.approved_entry.pk,
             "held_entry": self.held_entry.pk,
             "payout": self.payout.pk,
+            "invitation": self.invitation.pk,
+            "assignment": TeachingAssignment.objects.get(teacher=w.teacher, student=w.student).pk,
         }
 
 
@@ -167,6 +174,9 @@ def fill(world: SchoolWorld) -> Filled:
     other_goal = ProgressGoal.objects.create(
         student=w.other_student, subject=subject, title="Algebra", target_percentage=Decimal("70"), created_by=w.owner
     )
+    invitation, _ = invitation_create(
+        viewer=Viewer.for_user(w.owner), school=w.school, email=f"invitee.{w.school.pk}@example.test", role="student"
+    )
     return Filled(
         world=w,
         subject=subject,
@@ -182,6 +192,7 @@ def fill(world: SchoolWorld) -> Filled:
         other_assessment=other_assessment,
         goal=goal,
         other_goal=other_goal,
+        invitation=invitation,
     )
 
 

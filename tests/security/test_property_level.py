@@ -16,12 +16,14 @@ from django.utils import timezone
 
 from chalkboard.accounts.models import User
 from chalkboard.earnings.models import EarningEntry, Payout
-from chalkboard.people.models import GuardianLink, Student, TeacherRate
+from chalkboard.invitations.models import Invitation
+from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, TeacherRate
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal
 from chalkboard.scheduling.models import Session, SessionNote
 from chalkboard.schools.models import Membership, Role, School, Subject
 from tests import factories as f
 from tests.conftest import SchoolWorld, client_for
+from tests.schools.helpers import accept_invitation
 from tests.security.scene import Filled, fill
 
 
@@ -496,6 +498,7 @@ def test_a_teacher_editing_their_profile_sets_only_the_bio(world: SchoolWorld) -
     teacher = world.teacher
     payload = {
         "bio": "Maths since 2010.",
+        "school_id": world.school.pk,
         "is_staff": True,
         "is_active": False,
         "email": "new@example.test",
@@ -506,7 +509,7 @@ def test_a_teacher_editing_their_profile_sets_only_the_bio(world: SchoolWorld) -
     response = client_for(teacher.user).patch(f"/api/teachers/{teacher.pk}/", payload, format="json")
 
     assert response.status_code == 200
-    assert snapshot(teacher, "bio") == {"bio": "Maths since 2010."}
+    assert list(SchoolTeacher.objects.values_list("school_id", "bio")) == [(world.school.pk, "Maths since 2010.")]
     assert snapshot(teacher.user, "email", "full_name", "is_staff", "is_active") == {
         "email": teacher.user.email,
         "full_name": teacher.user.full_name,
@@ -625,7 +628,7 @@ def test_an_admin_cannot_make_owners_or_admins_nor_remove_them(world: SchoolWorl
     assert snapshot(owner_membership, "is_active") == {"is_active": True}
 
 
-def test_a_membership_grant_sets_only_the_role(world: SchoolWorld, other_world: SchoolWorld) -> None:
+def test_an_invitation_grants_only_the_role(world: SchoolWorld, other_world: SchoolWorld) -> None:
     response = client_for(world.owner).post(
         f"/api/schools/{world.school.pk}/members/",
         {
@@ -640,7 +643,8 @@ def test_a_membership_grant_sets_only_the_role(world: SchoolWorld, other_world: 
     )
 
     assert response.status_code == 201
-    user = User.objects.get(email="helper@example.test")
+    assert list(Invitation.objects.values_list("school_id", "role")) == [(world.school.pk, "teacher")]
+    user = accept_invitation("helper@example.test")
     assert not user.is_staff
     assert list(Membership.objects.filter(user=user).values_list("school_id", "role", "is_active")) == [
         (world.school.pk, "teacher", True)

@@ -63,6 +63,8 @@ def real_path_ids(home: Filled, operation: schemathesis.APIOperation) -> dict[st
         "guardian_id": world.guardian.pk,
         "session_id": home.completed.pk if operation.method.upper() == "PUT" else home.started.pk,
         "goal_id": home.goal.pk,
+        "invitation_id": home.invitation.pk,
+        "assignment_id": home.ids()["assignment"],
     }
     return {name: ids[name] for name in re.findall(r"{(\w+)}", operation.path)}
 
