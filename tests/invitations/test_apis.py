@@ -48,3 +48,16 @@ def test_an_unknown_token_is_bad_input(world):
 
     assert response.status_code == 400
     assert "token" in response.json()["fields"]
+
+
+def test_guessing_tokens_is_limited_like_logging_in_from_the_address(world):
+    from tests.security.test_limits import rates
+
+    client = client_for(None)
+    body = {"token": "guess", "password": "a long enough secret 1234"}
+    with rates(login_address="2/min"):
+        answers = [client.post("/api/invitations/accept/", body, format="json") for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [400, 400, 429]
+    assert answers[2].json()["code"] == "throttled"
+    assert "Retry-After" in answers[2]

@@ -45,3 +45,15 @@ def test_teacher_get_for_viewer(world, other_world):
     assert selectors.teacher_get_for_viewer(viewer=viewer, teacher_id=world.teacher.pk) == world.teacher
     with pytest.raises(NotFound):
         selectors.teacher_get_for_viewer(viewer=viewer, teacher_id=other_world.teacher.pk)
+
+
+def test_school_records_and_assignments_name_who_they_join(world):
+    from chalkboard.people.models import SchoolTeacher, TeachingAssignment
+
+    record, _ = SchoolTeacher.objects.get_or_create(teacher=world.teacher, school=world.school)
+    assignment, _ = TeachingAssignment.objects.get_or_create(
+        teacher=world.teacher, student=world.student, defaults={"school": world.school}
+    )
+
+    assert str(record) == f"{world.teacher.pk} @ {world.school.pk}"
+    assert str(assignment) == f"{world.teacher.pk} teaches {world.student.pk}"
