@@ -264,19 +264,30 @@ def _missing(requested: Sequence[int], found: Iterable[int]) -> list[int]:
     return sorted(set(requested) - set(found))
 
 
-@transaction.atomic
-def earnings_approve(*, actor: User, school: School, entry_ids: Sequence[int]) -> list[EarningEntry]:
-    """Approve pending entries of ``school``. Any id that is not a pending entry of this school refuses all."""
+def _entries_locked(
+    *, school: School, entry_ids: Sequence[int], status: EarningStatus, refusal: str
+) -> list[EarningEntry]:
+    """The entries of ``school`` with these ids in ``status``, locked, in id order; a 400 naming every id that
+    is not one (``refusal`` takes ``{ids}``)."""
     entries = list(
         EarningEntry.objects.select_for_update(of=("self",))
-        .filter(school=school, pk__in=entry_ids, status=EarningStatus.PENDING)
+        .filter(school=school, pk__in=entry_ids, status=status)
         .select_related("teacher__user")
         .order_by("pk")
     )
     missing = _missing(entry_ids, (entry.pk for entry in entries))
     if missing:
-        message = ENTRIES_NOT_PENDING.format(ids=", ".join(map(str, missing)))
+        message = refusal.format(ids=", ".join(map(str, missing)))
         raise ValidationFailed(message, fields={"entry_ids": [message]})
+    return entries
+
+
+@transaction.atomic
+def earnings_approve(*, actor: User, school: School, entry_ids: Sequence[int]) -> list[EarningEntry]:
+    """Approve pending entries of ``school``. Any id that is not a pending entry of this school refuses all."""
+    entries = _entries_locked(
+        school=school, entry_ids=entry_ids, status=EarningStatus.PENDING, refusal=ENTRIES_NOT_PENDING
+    )
     now = timezone.now()
     for entry in entries:
         entry.status, entry.approved_at, entry.approved_by, entry.updated_at = EarningStatus.APPROVED, now, actor, now
@@ -368,16 +379,7 @@ def earnings_review(
     """Staff's decision on held entries of ``school``: release them (``pending``) or reject them (``rejected``).
     Any id that is not a held entry of this school refuses all (400). A held adjustment that a later
     amendment built on can only be released (409 on reject)."""
-    entries = list(
-        EarningEntry.objects.select_for_update(of=("self",))
-        .filter(school=school, pk__in=entry_ids, status=EarningStatus.HELD)
-        .select_related("teacher__user")
-        .order_by("pk")
-    )
-    missing = _missing(entry_ids, (entry.pk for entry in entries))
-    if missing:
-        message = ENTRIES_NOT_HELD.format(ids=", ".join(map(str, missing)))
-        raise ValidationFailed(message, fields={"entry_ids": [message]})
+    entries = _entries_locked(school=school, entry_ids=entry_ids, status=EarningStatus.HELD, refusal=ENTRIES_NOT_HELD)
     if decision == ReviewDecision.REJECT:
         built_upon = _built_upon(entries, deciding=entry_ids)
         if built_upon:
