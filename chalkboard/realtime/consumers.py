@@ -79,6 +79,25 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     joined: frozenset[str] = frozenset()
     # Nudged through the channel layer; False when Redis was away at the handshake (the log alone).
     live = False
+    accepted = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the connection; if anything raises after the handshake, close it with 1011 (and log why)
+        rather than let the server drop it, which a client sees as 1006, the code of a network failure."""
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:
+            if not self.accepted:
+                raise  # the server answers the handshake with a 500
+            logger.exception("dashboard connection failed; closing it with 1011")
+            with contextlib.suppress(Exception):
+                await self.end(CLOSE_INTERNAL_ERROR)
+            with contextlib.suppress(Exception):
+                await self.disconnect(CLOSE_INTERNAL_ERROR)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol=subprotocol, headers=headers)
+        self.accepted = True
 
     async def connect(self) -> None:
         user: User | None = self.scope.get("user")

@@ -12,14 +12,16 @@ up with a thousand sockets in one process, nor with a Redis that is gone or froz
 - every other command (joining and leaving groups, sending) gives up after ``REDIS_TIMEOUT_SECONDS``,
   and every command asks the breaker of its server first (``chalkboard.common.breaker``): while Redis is
   away, it fails at once with ``RedisUnavailable`` instead of waiting for a timeout again;
-- a receive that fails for want of Redis does not raise into the consumer (which would die with an
-  exception, and the client see 1006): it answers one ``{"type": "layer.unavailable"}`` message to each
-  channel, then waits quietly. The consumer decides what to do (``DashboardConsumer.layer_unavailable``).
+- a receive that fails, for want of Redis or for any other reason, does not raise into the consumer (which
+  would die with an exception, and the client see 1006): it answers one ``{"type": "layer.unavailable"}``
+  message to each channel, then waits quietly. A failure other than Redis being away is logged with its
+  traceback. The consumer decides what to do (``DashboardConsumer.layer_unavailable``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -40,6 +42,7 @@ POOL_WAIT_SECONDS = 10
 # The receive loop's blocking pop: an idle process asks Redis once a second.
 BRPOP_SECONDS = 1
 LAYER_UNAVAILABLE = "layer.unavailable"
+logger = logging.getLogger("chalkboard.realtime")
 _RECEIVE_UNAVAILABLE: tuple[type[BaseException], ...] = (RedisUnavailable, *UNAVAILABLE)
 
 
@@ -101,9 +104,12 @@ class RedisChannelLayer(BaseRedisChannelLayer):
             await asyncio.Event().wait()  # until the consumer ends and cancels this receive
         try:
             return dict(await super().receive(channel))
-        except _RECEIVE_UNAVAILABLE:
-            self.unavailable_told.add(channel)
-            return {"type": LAYER_UNAVAILABLE}
+        except _RECEIVE_UNAVAILABLE:  # logged by the breaker, once per interval
+            pass
+        except Exception:  # anything else Redis or the layer raised is a bug to see, but still no 1006
+            logger.exception("the channel layer could not receive; telling the consumer its channel failed")
+        self.unavailable_told.add(channel)
+        return {"type": LAYER_UNAVAILABLE}
 
     def forget(self, channel: str) -> None:
         """The consumer of ``channel`` has ended."""

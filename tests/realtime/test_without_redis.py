@@ -9,9 +9,10 @@ import time
 
 import pytest
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 
 from chalkboard.common.breaker import RedisUnavailable, breakers_reset
-from chalkboard.realtime import publishing
+from chalkboard.realtime import consumers, publishing
 from chalkboard.realtime.consumers import CLOSE_INTERNAL_ERROR, DashboardConsumer
 from chalkboard.realtime.layers import LAYER_UNAVAILABLE, RedisChannelLayer
 from chalkboard.realtime.publishing import event_publish, staff_group
@@ -58,6 +59,19 @@ async def test_a_receive_without_redis_answers_one_unavailable_message_then_wait
 
 
 @run_async
+async def test_a_receive_that_fails_otherwise_is_logged_and_still_told_as_unavailable(gone_layer, monkeypatch, caplog):
+    async def broken(self, channel):
+        raise AssertionError("a bug in the layer")
+
+    monkeypatch.setattr(BaseRedisChannelLayer, "receive", broken)
+    channel = await gone_layer.new_channel()
+    with caplog.at_level(logging.ERROR, logger="chalkboard.realtime"):
+        assert await gone_layer.receive(channel) == {"type": LAYER_UNAVAILABLE}
+    assert "a bug in the layer" in caplog.text
+    assert channel in gone_layer.unavailable_told
+
+
+@run_async
 async def test_an_answer_from_redis_closes_the_layers_breaker(gone_layer):
     gone_layer.breaker.failed(ConnectionError())
     gone_layer.breaker._open_until = 1.0  # the interval is over: the next call probes
@@ -81,6 +95,31 @@ async def test_a_live_socket_whose_channel_fails_closes_with_1011(world, no_poll
     admin = await connect_as(world.admin)
     await get_channel_layer().group_send(staff_group(world.school.pk), {"type": LAYER_UNAVAILABLE})
     assert await closed_with(admin) == CLOSE_INTERNAL_ERROR
+
+
+@pytest.mark.django_db(transaction=True)
+@run_async
+async def test_a_socket_whose_handler_raises_closes_with_1011_and_says_why(world, no_poll, monkeypatch, caplog):
+    async def broken(self, content, **kwargs):
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setattr(DashboardConsumer, "receive_json", broken)
+    admin = await connect_as(world.admin)
+    await admin.send_json_to({"type": "ping"})
+    assert await closed_with(admin) == CLOSE_INTERNAL_ERROR
+    assert "closing it with 1011" in caplog.text
+    assert "a bug in a handler" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+@run_async
+async def test_a_handshake_that_raises_before_accepting_is_left_to_the_server(world, monkeypatch):
+    def broken(user):
+        raise RuntimeError("a bug before the handshake")
+
+    monkeypatch.setattr(consumers, "audience_load", broken)
+    with pytest.raises(RuntimeError, match="a bug before the handshake"):
+        await connect_as(world.admin)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -137,6 +137,8 @@ def server(redis_server: RedisServer, tmp_path: Path) -> Iterator[Server]:
         yield running
     finally:
         running.stop()
+        # Shown by pytest only when the test fails: what the server said, to tell why.
+        print("\n--- server log ---\n" + running.log.read_text(errors="replace"))
 
 
 def summary(name: str, answers: list[tuple[int, float]]) -> dict[str, float]:
