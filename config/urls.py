@@ -17,7 +17,7 @@ urlpatterns = [
     path("api/", include("chalkboard.people.urls")),
     path("api/", include("chalkboard.invitations.urls")),
     path("api/", include("chalkboard.scheduling.urls")),
-    path("api/", include("chalkboard.scheduling.completion_urls")),
+    path("api/", include("chalkboard.completion.urls")),
     path("api/", include("chalkboard.progress.urls")),
     path("api/", include("chalkboard.earnings.urls")),
     path("api/", include("chalkboard.dashboard.urls")),

@@ -4,13 +4,13 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from chalkboard.schools.models import School
-
 
 class ActivityLog(models.Model):
     """Who did what, when: an append-only audit trail of every write that matters."""
 
-    school = models.ForeignKey(School, on_delete=models.CASCADE, null=True, blank=True, related_name="activity")
+    school = models.ForeignKey(
+        "schools.School", on_delete=models.CASCADE, null=True, blank=True, related_name="activity"
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -29,7 +29,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from chalkboard.accounts.models import User
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.common.models import IdempotencyRecord
 
@@ -80,9 +79,9 @@ def _replay(record: IdempotencyRecord, *, method: str, path: str, request_hash: 
     return Response(json.loads(record.response_body), status=record.status_code, headers={REPLAYED_HEADER: "true"})
 
 
-def _stored(*, user: User, key: str) -> IdempotencyRecord | None:
+def _stored(*, user_id: int, key: str) -> IdempotencyRecord | None:
     """The live record of this key, if any. An expired one is deleted, which frees the key."""
-    record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    record = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
     if record is not None and record.created_at < timezone.now() - IDEMPOTENCY_TTL:
         record.delete()
         return None
@@ -91,20 +90,20 @@ def _stored(*, user: User, key: str) -> IdempotencyRecord | None:
 
 def idempotent_call(*, request: Request, key: str, run: Callable[[], Response]) -> Response:
     """Run ``run`` once for (user, key); store its successful answer with the change it made."""
-    user = cast(User, request.user)
+    user_id = cast(int, request.user.pk)  # idempotent views are for signed-in users only
     method, path, request_hash = request.method or "", request.path, request_fingerprint(request)
-    record = _stored(user=user, key=key)
+    record = _stored(user_id=user_id, key=key)
     if record is not None:
         return _replay(record, method=method, path=path, request_hash=request_hash)
     with transaction.atomic():
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=user, key=key, method=method, path=path, request_hash=request_hash, status_code=0,
+                    user_id=user_id, key=key, method=method, path=path, request_hash=request_hash, status_code=0,
                     response_body="",
                 )  # fmt: skip
         except IntegrityError:  # a duplicate committed while this one waited on the key
-            record = IdempotencyRecord.objects.get(user=user, key=key)
+            record = IdempotencyRecord.objects.get(user_id=user_id, key=key)
             return _replay(record, method=method, path=path, request_hash=request_hash)
         response = run()
         if not 200 <= response.status_code < 300:

@@ -131,11 +131,9 @@ class Viewer:
         schools = self.schools_where(Role.STUDENT)
         if not schools:
             return frozenset()
-        from chalkboard.people.models import Student
-
-        return frozenset(
-            Student.objects.filter(user=self.user, school_id__in=schools, is_active=True).values_list("id", flat=True)
-        )
+        # Student records belong to the apps above: reached through the user's relation, not an import.
+        profiles = self.user.student_profiles.filter(school_id__in=schools, is_active=True)
+        return frozenset(profiles.values_list("id", flat=True))
 
     @cached_property
     def ward_ids(self) -> frozenset[int]:
@@ -143,13 +141,8 @@ class Viewer:
         schools = self.schools_where(Role.GUARDIAN)
         if not schools:
             return frozenset()
-        from chalkboard.people.models import GuardianLink
-
-        return frozenset(
-            GuardianLink.objects.filter(guardian=self.user, student__school_id__in=schools).values_list(
-                "student_id", flat=True
-            )
-        )
+        links = self.user.wards.filter(student__school_id__in=schools)
+        return frozenset(links.values_list("student_id", flat=True))
 
     @property
     def own_and_ward_student_ids(self) -> frozenset[int]:

@@ -13,11 +13,9 @@ from django.utils import timezone as django_timezone
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
+from chalkboard.common.cache import school_scope, versions_bump_on_commit
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
 from chalkboard.common.timezones import is_iana_zone
-from chalkboard.people.models import GuardianLink, Student
-from chalkboard.realtime.services import school_changed
-from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import STAFF
 from chalkboard.schools.models import (
     DEFAULT_LATE_CLAIM_DAYS,
@@ -75,7 +73,7 @@ def school_audit(
         data=data,
     )
     if school_id is not None:
-        school_changed(school_id=school_id)
+        versions_bump_on_commit([school_scope(school_id)])
 
 
 def _check_school_fields(*, timezone: str | None, currency: str | None) -> None:
@@ -190,7 +188,7 @@ def school_delete(*, school: School, by: User) -> None:
     school = School.objects.select_for_update().get(pk=school.pk)
     if not _holds(by, school, Role.OWNER):
         raise Forbidden(ONLY_OWNER_DELETES)
-    if Session.objects.filter(school=school).exists():
+    if school.sessions.exists():
         raise Conflict(SCHOOL_HAS_HISTORY)
     school_audit(
         actor=by,
@@ -224,11 +222,11 @@ def membership_deactivate(*, membership: Membership) -> None:
     membership.is_active = False
     membership.save(update_fields=["is_active", "updated_at"])
     if membership.role == Role.STUDENT:
-        Student.objects.filter(user_id=membership.user_id, school_id=membership.school_id).update(
+        membership.user.student_profiles.filter(school_id=membership.school_id).update(
             is_active=False, updated_at=django_timezone.now()
         )
     elif membership.role == Role.GUARDIAN:
-        GuardianLink.objects.filter(guardian_id=membership.user_id, student__school_id=membership.school_id).delete()
+        membership.user.wards.filter(student__school_id=membership.school_id).delete()
 
 
 @transaction.atomic

@@ -18,8 +18,8 @@ from config.asgi import application as _application
 MARKER = os.environ.get("CHALKBOARD_TEST_HANG_MARKER")
 
 if MARKER:
+    from chalkboard.completion import services as completion
     from chalkboard.earnings import services as earnings_services
-    from chalkboard.scheduling import completion
 
     _record = earnings_services.earning_record_for_session
 

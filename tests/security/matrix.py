@@ -33,11 +33,11 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from chalkboard.completion import services as completion
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.invitations.models import Invitation
 from chalkboard.people.models import GuardianLink, Student, TeachingAssignment
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal
-from chalkboard.scheduling import completion
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Membership, Role, Subject

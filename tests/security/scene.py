@@ -17,13 +17,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chalkboard.accounts.models import User
+from chalkboard.completion import services as completion
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.earnings.services import earnings_approve, payout_create
 from chalkboard.invitations.models import Invitation
 from chalkboard.invitations.services import invitation_create
 from chalkboard.people.models import TeachingAssignment
 from chalkboard.progress.models import ProgressAssessment, ProgressGoal
-from chalkboard.scheduling import completion
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Membership, Role, Skill, Subject

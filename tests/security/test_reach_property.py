@@ -34,13 +34,13 @@ from hypothesis.stateful import (
 
 from chalkboard.accounts.models import User
 from chalkboard.common.errors import DomainError
+from chalkboard.completion import services as completion
 from chalkboard.invitations import services as invitations
 from chalkboard.invitations.models import Invitation
 from chalkboard.people import selectors as people
 from chalkboard.people import services as people_services
 from chalkboard.people.models import Student, Teacher
 from chalkboard.progress.selectors import progress_may_manage
-from chalkboard.scheduling import completion
 from chalkboard.scheduling.selectors import session_get_for_viewer
 from chalkboard.scheduling.services import session_cancel, session_create
 from chalkboard.schools.access import Action, Viewer

@@ -14,10 +14,10 @@ from chalkboard.common.decimals import decimal_too_large_message
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
 from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
+from chalkboard.completion import services as completion
+from chalkboard.completion.services import AttendanceMark, NoteDraft, SessionOutcome
 from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.earnings.services import AMEND_WINDOW_CLOSED, NO_RATE
-from chalkboard.scheduling import completion
-from chalkboard.scheduling.completion import AttendanceMark, NoteDraft, SessionOutcome
 from chalkboard.scheduling.models import MAX_SESSION_MINUTES, Attendance, NoteVisibility
 from chalkboard.schools.access import viewer_of
 

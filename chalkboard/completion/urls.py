@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chalkboard.scheduling.completion_apis import SessionCompleteApi, SessionNoShowApi
+from chalkboard.completion.apis import SessionCompleteApi, SessionNoShowApi
 
 urlpatterns = [
     path("sessions/<id:session_id>/complete/", SessionCompleteApi.as_view(), name="session-complete"),
