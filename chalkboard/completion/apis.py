@@ -19,6 +19,7 @@ from chalkboard.completion.services import AttendanceMark, NoteDraft, SessionOut
 from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.earnings.services import AMEND_WINDOW_CLOSED, NO_RATE
 from chalkboard.scheduling.models import MAX_SESSION_MINUTES, Attendance, NoteVisibility
+from chalkboard.scheduling.selectors import SESSION_MANAGE_FORBIDDEN, session_get_for_manager
 from chalkboard.schools.access import viewer_of
 
 MAX_ID = 2**63 - 1
@@ -143,7 +144,7 @@ OUTCOME_EXAMPLE = {
 FORBIDDEN = error_response(
     403,
     "The session is visible but the caller may not do this.",
-    ("Not the session's teacher", "forbidden", completion.MANAGE_FORBIDDEN, None),
+    ("Not the session's teacher", "forbidden", SESSION_MANAGE_FORBIDDEN, None),
     ("Admin note by a teacher", "note_level_forbidden", completion.NOTE_LEVEL_FORBIDDEN, None),
 )
 ATTENDANCE_INVALID = (
@@ -238,7 +239,7 @@ class SessionCompleteApi(APIView):
     @idempotent
     def post(self, request: Request, session_id: int) -> Response:
         viewer = viewer_of(request)
-        session = completion.session_for_management(viewer=viewer, session_id=session_id)
+        session = session_get_for_manager(viewer=viewer, session_id=session_id)
         data = CompleteInput(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = completion.session_complete(
@@ -286,7 +287,7 @@ class SessionCompleteApi(APIView):
     @idempotent
     def put(self, request: Request, session_id: int) -> Response:
         viewer = viewer_of(request)
-        session = completion.session_for_management(viewer=viewer, session_id=session_id)
+        session = session_get_for_manager(viewer=viewer, session_id=session_id)
         data = AmendInput(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = completion.session_amend(
@@ -338,7 +339,7 @@ class SessionNoShowApi(APIView):
     @idempotent
     def post(self, request: Request, session_id: int) -> Response:
         viewer = viewer_of(request)
-        session = completion.session_for_management(viewer=viewer, session_id=session_id)
+        session = session_get_for_manager(viewer=viewer, session_id=session_id)
         data = NoShowInput(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = completion.session_no_show(viewer=viewer, session=session, notes=_notes(data.validated_data))

@@ -25,11 +25,10 @@ from chalkboard.earnings.services import earning_record_for_session, earning_ses
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from chalkboard.scheduling.models import Attendance, Session, SessionNote, SessionStatus, SessionStudent
-from chalkboard.scheduling.selectors import note_visibilities_for, session_get_for_viewer, session_may_manage
+from chalkboard.scheduling.selectors import note_visibilities_for, session_get_for_viewer
 from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import Viewer
 
-MANAGE_FORBIDDEN = "Only the session's teacher or the school's owners and admins may do this."
 NOTE_LEVEL_FORBIDDEN = "Only the school's owners and admins may write admin notes."
 NOT_STARTED = "The session has not started yet."
 NOT_COMPLETED = "Only a completed session can be amended."
@@ -80,14 +79,6 @@ def earning_brief(entries: Sequence[EarningEntry]) -> dict[str, Any] | None:
             if entry.adjusts_id == own.pk
         ],
     }
-
-
-def session_for_management(*, viewer: Viewer, session_id: int) -> Session:
-    """The session, if the viewer may complete, amend or mark it: 404 when invisible, 403 when only visible."""
-    session = session_get_for_viewer(viewer=viewer, session_id=session_id)
-    if not session_may_manage(viewer=viewer, session=session):
-        raise Forbidden(MANAGE_FORBIDDEN)
-    return session
 
 
 def _require_note_levels(viewer: Viewer, session: Session, notes: Sequence[NoteDraft]) -> None:

@@ -319,13 +319,13 @@ def _student_data(student: Student, viewer: Viewer) -> dict[str, Any]:
         "grade": student.grade,
         "is_active": student.is_active,
     }
-    staff = viewer.is_staff_of(student.school_id)
-    if staff or viewer.teaches_in(student.school_id):
+    shown = selectors.student_restricted_fields(viewer=viewer, school_id=student.school_id)
+    if "guardians" in shown:
         data["guardians"] = [
             {"id": link.guardian_id, "name": link.guardian.full_name}
             for link in student.active_guardian_links  # type: ignore[attr-defined]
         ]
-    if staff:
+    if "notes" in shown:
         data["notes"] = student.notes
     return data
 

@@ -11,6 +11,16 @@ from chalkboard.schools.access import STAFF, Viewer
 from chalkboard.schools.models import Membership, Role, Subject
 
 
+def student_restricted_fields(*, viewer: Viewer, school_id: int) -> frozenset[str]:
+    """The fields of a student's record, beyond the name and grade, that the viewer may read in the school:
+    the guardians for its staff and teachers, the school's notes for its staff only."""
+    if viewer.is_staff_of(school_id):
+        return frozenset({"guardians", "notes"})
+    if viewer.teaches_in(school_id):
+        return frozenset({"guardians"})
+    return frozenset()
+
+
 def assigned_to(teacher_id: int, *, student: str = "pk", school: str = "school_id") -> Exists:
     """For a queryset over students (``student`` and ``school`` name their columns there): the school's staff
     assigned the student to this teacher. The only source of a teacher's reach: sessions, however many and

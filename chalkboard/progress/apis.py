@@ -14,17 +14,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chalkboard.common.errors import DomainError, Forbidden
+from chalkboard.common.errors import DomainError
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.people.selectors import student_get_for_viewer
 from chalkboard.progress.models import AssessmentKind, Level, Trend
 from chalkboard.progress.selectors import (
     assessment_item,
     assessment_list,
+    goal_get_for_manager,
     goal_get_for_viewer,
     goal_item,
-    goal_list,
-    progress_may_manage,
+    goal_list_for_manager,
     student_progress,
 )
 from chalkboard.progress.services import (
@@ -440,11 +440,9 @@ class StudentGoalsApi(ProgressView):
         responses={200: GoalOutput(many=True), 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, student_id: int) -> Response:
-        student = self._student(student_id)
-        if not progress_may_manage(viewer=self.viewer, student=student):
-            raise Forbidden()
+        goals = goal_list_for_manager(viewer=self.viewer, student=self._student(student_id))
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(goal_list(student=student), request, view=self)
+        page = paginator.paginate_queryset(goals, request, view=self)
         return paginator.get_paginated_response([goal_item(goal) for goal in page or []])
 
     @extend_schema(
@@ -485,10 +483,7 @@ class GoalDetailApi(ProgressView):
         responses={200: GoalOutput, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, goal_id: int) -> Response:
-        goal = self._goal(goal_id)
-        if not progress_may_manage(viewer=self.viewer, student=goal.student):
-            raise Forbidden()
-        return Response(goal_item(goal))
+        return Response(goal_item(goal_get_for_manager(viewer=self.viewer, goal_id=goal_id)))
 
     @extend_schema(
         operation_id="goals_partial_update",

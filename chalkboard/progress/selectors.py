@@ -12,7 +12,7 @@ from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from chalkboard.common.cache import cached_versioned, school_scope, student_scope
-from chalkboard.common.errors import NotFound
+from chalkboard.common.errors import Forbidden, NotFound
 from chalkboard.common.timezones import local_midnight
 from chalkboard.people.models import Student, TeachingAssignment
 from chalkboard.people.selectors import assigned_to, student_visibility
@@ -27,6 +27,8 @@ HISTORY_POINTS = 50
 RECENT_ASSESSMENTS = 10
 PAGE_NOTES = 20
 RATE_PLACES = Decimal("0.01")
+
+STUDENT_NOT_YOURS = "Only the school's staff or a teacher of this student may record their progress."
 
 # --- Output shapes, shared by the API, the events and the cached progress page. ------------------------
 
@@ -359,8 +361,28 @@ def student_progress_build(*, student: Student, audience: Audience, subject_id: 
 # --- Goals. -----------------------------------------------------------------------------------------
 
 
+def progress_require_manager(*, viewer: Viewer, student: Student) -> None:
+    """403 unless the viewer may manage the student's progress (``progress_may_manage``)."""
+    if not progress_may_manage(viewer=viewer, student=student):
+        raise Forbidden(STUDENT_NOT_YOURS)
+
+
+def goal_list_for_manager(*, viewer: Viewer, student: Student) -> QuerySet[ProgressGoal]:
+    """A student's goals, for those who manage the student's progress; 403 for anyone else who sees them."""
+    progress_require_manager(viewer=viewer, student=student)
+    return goal_list(student=student)
+
+
+def goal_get_for_manager(*, viewer: Viewer, goal_id: int) -> ProgressGoal:
+    """The goal: 404 if the viewer may not see its student, 403 if they may see but not manage them."""
+    goal = goal_get_for_viewer(viewer=viewer, goal_id=goal_id)
+    progress_require_manager(viewer=viewer, student=goal.student)
+    return goal
+
+
 def goal_list(*, student: Student) -> QuerySet[ProgressGoal]:
-    """A student's goals. The caller has checked the viewer may manage the student's progress."""
+    """A student's goals, unchecked: for ``goal_list_for_manager`` and the progress page (whose viewer may
+    read them)."""
     return (
         ProgressGoal.objects.filter(student_id=student.pk)
         .select_related("subject", "skill")

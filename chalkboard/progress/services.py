@@ -15,7 +15,13 @@ from chalkboard.people.models import Student, Teacher
 from chalkboard.people.selectors import assigned_to, student_list
 from chalkboard.progress.models import AssessmentKind, ProgressAssessment, ProgressGoal, StudentProgress
 from chalkboard.progress.scoring import assessment_percentage, standing_for
-from chalkboard.progress.selectors import assessment_item, decimal_text, progress_may_manage, scope_evidence
+from chalkboard.progress.selectors import (
+    STUDENT_NOT_YOURS,
+    assessment_item,
+    decimal_text,
+    progress_require_manager,
+    scope_evidence,
+)
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from chalkboard.scheduling.models import Session, SessionStudent
@@ -29,7 +35,6 @@ MAX_TITLE = 200
 CLOCK_SKEW = timedelta(minutes=1)
 
 STUDENT_UNKNOWN = "No such student."
-STUDENT_NOT_YOURS = "Only the school's staff or a teacher of this student may record their progress."
 KIND_UNKNOWN = "Unknown kind of assessment."
 MAX_SCORE_NOT_POSITIVE = "The maximum score must be greater than 0."
 SCORE_TOO_LARGE = "Scores cannot exceed 999999.99."
@@ -275,11 +280,6 @@ class GoalFields(TypedDict, total=False):
     achieved_at: datetime | None
 
 
-def _require_manager(*, viewer: Viewer, student: Student) -> None:
-    if not progress_may_manage(viewer=viewer, student=student):
-        raise Forbidden(STUDENT_NOT_YOURS)
-
-
 def _check_goal(goal: ProgressGoal) -> None:
     """The goal as it will be saved: a valid target and title, a subject and skill of the student's school."""
     title = goal.title.strip()
@@ -321,7 +321,7 @@ def _goal_changed(*, viewer: Viewer, goal: ProgressGoal, goal_id: int, verb: str
 def goal_create(*, viewer: Viewer, student: Student, fields: GoalFields) -> ProgressGoal:
     """Set a goal for a student the viewer may manage (``subject_id``, ``title`` and ``target_percentage``
     are required)."""
-    _require_manager(viewer=viewer, student=student)
+    progress_require_manager(viewer=viewer, student=student)
     goal = ProgressGoal(
         student=student,
         subject_id=fields["subject_id"],
@@ -342,7 +342,7 @@ def goal_create(*, viewer: Viewer, student: Student, fields: GoalFields) -> Prog
 def goal_update(*, viewer: Viewer, goal: ProgressGoal, fields: GoalFields) -> ProgressGoal:
     """Change some of a goal's fields. Changing the subject without the skill keeps the skill, which must
     then belong to the new subject."""
-    _require_manager(viewer=viewer, student=goal.student)
+    progress_require_manager(viewer=viewer, student=goal.student)
     goal = ProgressGoal.objects.select_for_update().select_related("student__school").get(pk=goal.pk)
     for name, value in fields.items():
         setattr(goal, name, value)
@@ -354,7 +354,7 @@ def goal_update(*, viewer: Viewer, goal: ProgressGoal, fields: GoalFields) -> Pr
 
 @transaction.atomic
 def goal_delete(*, viewer: Viewer, goal: ProgressGoal) -> None:
-    _require_manager(viewer=viewer, student=goal.student)
+    progress_require_manager(viewer=viewer, student=goal.student)
     goal_id = goal.pk
     goal.delete()
     _goal_changed(viewer=viewer, goal=goal, goal_id=goal_id, verb="goal.deleted")

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chalkboard.realtime.db import database_call
-from chalkboard.realtime.selectors import Audience, audiences_of_tokens, event_latest_id, event_messages_all_after
+from chalkboard.realtime.selectors import (
+    Audience,
+    audiences_of_tokens,
+    event_latest_id,
+    event_messages_of_every_school_after,
+)
 
 logger = logging.getLogger("chalkboard.realtime")
 
@@ -123,7 +128,7 @@ class Hub:
     async def read(self) -> None:
         """Offer every event after the last one read to the listeners that hear it, in id order."""
         while self.listeners and self.last_id is not None:
-            rows = await database_call(event_messages_all_after)(after_id=self.last_id, limit=BATCH_SIZE)
+            rows = await database_call(event_messages_of_every_school_after)(after_id=self.last_id, limit=BATCH_SIZE)
             for row in rows:
                 message = Message(row["id"], row["school_id"], row["teacher_id"], json.dumps(row))
                 for listener in self.listeners:

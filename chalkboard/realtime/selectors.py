@@ -103,8 +103,10 @@ def event_messages_after(*, audience: Audience, after_id: int, limit: int) -> li
     return [event_message(row) for row in rows]
 
 
-def event_messages_all_after(*, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` events of every school with an id above ``after_id``, oldest first. One query."""
+def event_messages_of_every_school_after(*, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` events of every school with an id above ``after_id``, oldest first. One query. Unscoped
+    on purpose: the hub reads each event once for the whole process and offers it only to the connections
+    whose audience hears it."""
     rows = Event.objects.filter(id__gt=after_id).order_by("id").values(*MESSAGE_COLUMNS)[:limit]
     return [event_message(row) for row in rows]
 

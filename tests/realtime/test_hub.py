@@ -109,14 +109,14 @@ async def test_each_event_is_read_from_the_log_once_for_every_connection(world, 
     listeners = [world.owner, world.admin, world.teacher.user, world.teacher.user, world.other_teacher.user]
     sockets = [await connect_as(user) for user in listeners]
     rows_read = []
-    read_all = hub.event_messages_all_after
+    read_all = hub.event_messages_of_every_school_after
 
     def counting(**kwargs):
         rows = read_all(**kwargs)
         rows_read.extend(row["id"] for row in rows)
         return rows
 
-    monkeypatch.setattr(hub, "event_messages_all_after", counting)
+    monkeypatch.setattr(hub, "event_messages_of_every_school_after", counting)
     event = await aemit(world.school.pk, world.teacher.pk)
 
     owner, admin, teacher, teacher_again, other_teacher = sockets

@@ -312,13 +312,13 @@ async def test_a_stale_nudge_triggers_no_read(world, no_poll, monkeypatch):
     await asyncio.wait_for(_read_up_to(the_hub, event.pk), timeout=3)
 
     reads = []
-    original = hub.event_messages_all_after
+    original = hub.event_messages_of_every_school_after
 
     def counting(**kwargs):
         reads.append(kwargs["after_id"])
         return original(**kwargs)
 
-    monkeypatch.setattr(hub, "event_messages_all_after", counting)
+    monkeypatch.setattr(hub, "event_messages_of_every_school_after", counting)
     layer = publishing.get_channel_layer()
     await layer.group_send(publishing.staff_group(world.school.pk), {"type": "events.available", "id": event.pk})
     assert await admin.receive_nothing(0.2)
@@ -333,7 +333,7 @@ async def test_a_failing_read_closes_the_socket_so_the_client_resumes(world, no_
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(hub, "event_messages_all_after", broken)
+    monkeypatch.setattr(hub, "event_messages_of_every_school_after", broken)
     await aemit(world.school.pk, None)
     assert await closed_with(admin) == CLOSE_INTERNAL_ERROR
 
