@@ -565,8 +565,7 @@ def test_revoking_the_teacher_hides_the_dashboard_at_once(world, clock):
     assert client.get(url(world.teacher)).status_code == 200
 
     membership = Membership.objects.get(user=world.teacher.user, role=Role.TEACHER)
-    membership.is_active = False
-    membership.save()
+    assert client.delete(f"/api/schools/{world.school.pk}/members/{membership.pk}/").status_code == 204
 
     assert client.get(url(world.teacher)).status_code == 404
 
