@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ import factory
 from django.utils import timezone
 
 from chalkboard.accounts.models import User
+from chalkboard.earnings.models import EarningEntry
 from chalkboard.people.models import GuardianLink, Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
 from chalkboard.schools.models import Membership, Role, School, Skill, Subject
@@ -130,3 +132,40 @@ def assign(teacher: Teacher, *students: Student) -> None:
 
 def note_on(session: Session, *, author: User, visibility: str = "shared", text: str = "Note") -> SessionNote:
     return SessionNote.objects.create(session=session, author=author, visibility=visibility, text=text)
+
+
+# Amounts whose sum binary floats get wrong: cents that no float holds (0.10, 0.70, 2.67...) beside the largest
+# amount an entry's column holds, 2,100 of them. Added as floats (as SQLite adds a decimal column) their total
+# is cents off; every money total must still be exact.
+FLOAT_HOSTILE_AMOUNTS = [
+    Decimal(amount) for amount in ("0.10", "0.20", "0.70", "1.10", "2.67", "1234567.89", "9999999999.99")
+] * 300
+
+
+def ledger_of(
+    teacher: Teacher, school: School, *, amounts: list[Decimal], statuses: tuple[str, ...], earned_at: datetime
+) -> list[EarningEntry]:
+    """One session-less entry per amount, a second apart from ``earned_at`` (so that a scan of the ledger in
+    time order adds them in the order given), their statuses in turn from ``statuses``, in one insert."""
+    return EarningEntry.objects.bulk_create(
+        EarningEntry(
+            school=school,
+            teacher=teacher,
+            amount=amount,
+            currency=school.currency,
+            minutes=60,
+            hourly_rate=Decimal("30.00"),
+            earned_at=earned_at + timedelta(seconds=second),
+            status=status,
+            hold_reason="Held for review." if status == "held" else "",
+        )
+        for second, (amount, status) in enumerate(zip(amounts, itertools.cycle(statuses), strict=False))
+    )
+
+
+def float_sum(amounts: list[Decimal]) -> float:
+    """The amounts added one by one as binary floats, as SQLite's SUM adds a decimal column."""
+    total = 0.0
+    for amount in amounts:
+        total += float(amount)
+    return total

@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from chalkboard.common.cache import cached_versioned, school_scope, teacher_scope
+from chalkboard.common.decimals import SQLITE_UNITS_SUM, decimal_column, decimal_from_units, units_per_whole
 from chalkboard.common.errors import NotFound
 from chalkboard.common.timezones import LocalCalendar
-from chalkboard.earnings.models import EarningStatus
+from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.progress.models import Trend
 from chalkboard.scheduling.models import ATTENDED, SessionStatus
 from chalkboard.scheduling.serializers import session_shape
@@ -300,6 +301,14 @@ FROM (
 """
 
 
+# SQLite adds decimals as floats: there the ledger's sums add whole cents instead, exactly (the reasons are at
+# SQLITE_UNITS_SUM). PostgreSQL runs the statement as written, its numeric sums exact already.
+AMOUNT = decimal_column(EarningEntry, "amount")
+FIGURES_SQL_SQLITE = FIGURES_SQL.replace(
+    "SUM(amount)", SQLITE_UNITS_SUM.format(column="amount", units=units_per_whole(AMOUNT))
+)
+
+
 def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Figures:
     """Earnings and this local month's figures: one aggregate pass over each of the teacher's ledger,
     month of sessions, month of attendance marks and month of assessments, in one query."""
@@ -312,15 +321,15 @@ def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Fig
         "next_month": when(calendar.next_month_start),
         "last_month": when(calendar.last_month_start),
     }
-    (row,) = _rows(FIGURES_SQL, params)
+    (row,) = _rows(FIGURES_SQL_SQLITE if connection.vendor == "sqlite" else FIGURES_SQL, params)
     this_month, last_month, pending, approved, paid, held, completed, minutes, no_shows, marks, attended, average = row
     return Figures(
-        earned_this_month=_decimal(this_month),
-        earned_last_month=_decimal(last_month),
-        earned_pending=_decimal(pending),
-        earned_approved=_decimal(approved),
-        earned_paid=_decimal(paid),
-        earned_held=_decimal(held),
+        earned_this_month=_amount(this_month),
+        earned_last_month=_amount(last_month),
+        earned_pending=_amount(pending),
+        earned_approved=_amount(approved),
+        earned_paid=_amount(paid),
+        earned_held=_amount(held),
         sessions_completed=completed,
         minutes_taught=minutes or 0,
         no_shows=no_shows,
@@ -330,8 +339,15 @@ def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Fig
     )
 
 
+def _amount(value: Decimal | int | None) -> Decimal:
+    """A sum of the ledger as the database returns it (SQLite: whole cents; ``None`` over no rows)."""
+    return decimal_from_units(value, places=AMOUNT.decimal_places or 0) or Decimal(0)
+
+
 def _decimal(value: Decimal | float | int | None) -> Decimal:
-    """A sum as the database returns it (SQLite: a float or an int; ``None`` over no rows) as a Decimal."""
+    """A score, a percentage or their mean as the database returns it (SQLite: a float or an int; ``None``
+    over no rows) as a Decimal. Not money: a stored value of at most 12 digits reads back as written, and a
+    mean is rounded to hundredths anyway."""
     return Decimal(0) if value is None else Decimal(str(value))
 
 

@@ -11,7 +11,13 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from chalkboard.activity.services import activity_record
-from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_bump_on_commit
+from chalkboard.common.cache import (
+    school_scope,
+    student_scope,
+    teacher_scope,
+    user_scope,
+    versions_bump_on_commit,
+)
 from chalkboard.demo.cast import Cast
 from chalkboard.demo.context import day_anchor
 from chalkboard.demo.generator import DemoGenerator
@@ -40,6 +46,10 @@ def cache_scopes(cast: Cast) -> list[str]:
         scopes.append(school_scope(school.id))
         scopes.extend(teacher_scope(teaching.teacher.id, school.id) for teaching in school.teachings)
         scopes.extend(student_scope(student.id) for student in school.students)
+        # The loader writes memberships as rows, past the services that bump their users' roles.
+        people = [school.owner, school.admin, *(teaching.teacher for teaching in school.teachings)]
+        people += [student.person for student in school.students] + [guardian.person for guardian in school.guardians]
+        scopes.extend(user_scope(person.id) for person in people)
     return scopes
 
 

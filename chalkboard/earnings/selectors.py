@@ -18,6 +18,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
+from chalkboard.common.decimals import ExactSum
 from chalkboard.common.errors import NotFound, ValidationFailed
 from chalkboard.common.timezones import local_midnight, month_start, next_month
 from chalkboard.earnings.models import COUNTED, EarningEntry, EarningKind, EarningStatus, Payout
@@ -214,11 +215,11 @@ def earnings_summary(
         .annotate(period=TRUNCATE[group_by]("earned_at", tzinfo=zone))
         .values("period")
         .annotate(
-            earned=Sum("amount", filter=Q(status__in=COUNTED)),
-            pending=Sum("amount", filter=Q(status=EarningStatus.PENDING)),
-            approved=Sum("amount", filter=Q(status=EarningStatus.APPROVED)),
-            paid=Sum("amount", filter=Q(status=EarningStatus.PAID)),
-            held=Sum("amount", filter=Q(status=EarningStatus.HELD)),
+            earned=ExactSum("amount", filter=Q(status__in=COUNTED)),
+            pending=ExactSum("amount", filter=Q(status=EarningStatus.PENDING)),
+            approved=ExactSum("amount", filter=Q(status=EarningStatus.APPROVED)),
+            paid=ExactSum("amount", filter=Q(status=EarningStatus.PAID)),
+            held=ExactSum("amount", filter=Q(status=EarningStatus.HELD)),
             sessions=Count("session", distinct=True, filter=Q(status__in=COUNTED) & ~Q(kind=EarningKind.ADJUSTMENT)),
             minutes=Sum("minutes", filter=Q(status__in=COUNTED)),
         )
@@ -245,7 +246,7 @@ def earnings_summary(
 def earnings_awaiting_review(*, teacher: Teacher, school: School) -> dict[str, Any]:
     """The teacher's entries held for the school's review, whatever their date: ``{entries, amount}``."""
     held = EarningEntry.objects.filter(teacher=teacher, school=school, status=EarningStatus.HELD).aggregate(
-        entries=Count("id"), amount=Sum("amount")
+        entries=Count("id"), amount=ExactSum("amount")
     )
     return {"entries": held["entries"], "amount": _money(held["amount"])}
 

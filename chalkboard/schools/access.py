@@ -79,7 +79,8 @@ class Viewer:
 
     @classmethod
     def for_user(cls, user: User, *, found: Mapping[str, Any] | None = None) -> Viewer:
-        """The user's roles, from the cache when it has them (memberships bump ``user_scope`` on commit).
+        """The user's roles, from the cache when it has them (every service that writes memberships bumps
+        ``user_scope`` on commit, through ``schools.services.memberships_changed``).
         ``found``: the cache's answer for ``viewer_cache_keys``, when a caller already read them."""
         if not user.is_active:
             return cls(user, {})

@@ -13,7 +13,7 @@ from django.utils import timezone as django_timezone
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
-from chalkboard.common.cache import school_scope, versions_bump_on_commit
+from chalkboard.common.cache import school_scope, user_scope, versions_bump_on_commit
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
 from chalkboard.common.timezones import is_iana_zone
 from chalkboard.schools.access import STAFF
@@ -130,6 +130,7 @@ def school_create(
         name=name, timezone=timezone, currency=currency, no_show_billable=no_show_billable, **bounds
     )
     Membership.objects.create(user=by, school=school, role=Role.OWNER)
+    memberships_changed(school_id=school.pk, user_ids=[by.pk])
     school_audit(actor=by, verb="school.created", object_type="school", object_id=school.pk, school_id=school.pk)
     return school
 
@@ -198,21 +199,29 @@ def school_delete(*, school: School, by: User) -> None:
         school_id=None,
         data={"name": school.name},
     )
+    members = list(Membership.objects.filter(school=school).values_list("user_id", flat=True).distinct())
     try:
         school.delete()
     except (ProtectedError, RestrictedError) as error:
         raise Conflict(SCHOOL_HAS_HISTORY) from error
+    memberships_changed(school_id=school.pk, user_ids=members)
+
+
+def memberships_changed(*, school_id: int, user_ids: Iterable[int]) -> None:
+    """Every write to memberships calls this: roles decide access, so the users' cached roles and the
+    school's cached pages go stale when the transaction commits (and only if it does)."""
+    versions_bump_on_commit([school_scope(school_id), *(user_scope(user_id) for user_id in user_ids)])
 
 
 def membership_ensure(*, user: User, school: School, role: str) -> tuple[Membership, bool]:
     """The user's ``role`` in the school, created or reactivated. Returns it and whether it was not active before."""
     membership, created = Membership.objects.get_or_create(user=user, school=school, role=role)
-    if created:
-        return membership, True
-    if membership.is_active:
-        return membership, False
-    membership.is_active = True
-    membership.save(update_fields=["is_active", "updated_at"])
+    if not created:
+        if membership.is_active:
+            return membership, False
+        membership.is_active = True
+        membership.save(update_fields=["is_active", "updated_at"])
+    memberships_changed(school_id=school.pk, user_ids=[user.pk])
     return membership, True
 
 
@@ -221,6 +230,7 @@ def membership_deactivate(*, membership: Membership) -> None:
     links to the school's students go. For services that already checked the rules and record the change."""
     membership.is_active = False
     membership.save(update_fields=["is_active", "updated_at"])
+    memberships_changed(school_id=membership.school_id, user_ids=[membership.user_id])
     if membership.role == Role.STUDENT:
         membership.user.student_profiles.filter(school_id=membership.school_id).update(
             is_active=False, updated_at=django_timezone.now()

@@ -565,8 +565,7 @@ def test_revoking_the_teacher_hides_the_dashboard_at_once(world, clock):
     assert client.get(url(world.teacher)).status_code == 200
 
     membership = Membership.objects.get(user=world.teacher.user, role=Role.TEACHER)
-    membership.is_active = False
-    membership.save()
+    assert client.delete(f"/api/schools/{world.school.pk}/members/{membership.pk}/").status_code == 204
 
     assert client.get(url(world.teacher)).status_code == 404
 
@@ -635,11 +634,40 @@ def test_a_raw_timestamp_that_is_not_one_is_an_error():
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (None, Decimal("0")),  # a sum over no rows
-        (0.1 + 0.2, Decimal("0.30")),  # SQLite sums decimals as floats
+        (None, "0.00"),  # a sum over no rows
+        (7025, "70.25"),  # SQLite: whole cents
+        (-525, "-5.25"),
+        (0, "0.00"),
+        (Decimal("12.50"), "12.50"),  # PostgreSQL
+    ],
+)
+def test_a_raw_sum_of_the_ledger_reads_alike_from_either_database(raw, expected):
+    assert selectors._money(selectors._amount(raw)) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, Decimal("0")),
+        (0.1 + 0.2, Decimal("0.30")),  # SQLite averages percentages as floats
         (7, Decimal("7.00")),
         (Decimal("12.50"), Decimal("12.50")),  # PostgreSQL
     ],
 )
-def test_a_raw_sum_reads_alike_from_either_database(raw, expected):
+def test_a_raw_percentage_reads_alike_from_either_database(raw, expected):
     assert selectors._decimal(raw).quantize(Decimal("0.01")) == expected
+
+
+def test_earnings_are_exact_sums_of_float_hostile_amounts(world, clock):
+    amounts = f.FLOAT_HOSTILE_AMOUNTS
+    f.ledger_of(world.teacher, world.school, amounts=amounts, statuses=("pending", "approved"), earned_at=at(3, 10))
+    pending, approved = amounts[0::2], amounts[1::2]
+    exact = sum(amounts, Decimal(0))
+    assert f.float_sum(amounts) != float(exact)  # binary floats really get these wrong
+    assert f.float_sum(pending) != float(sum(pending, Decimal(0)))
+
+    earnings = client_for(world.teacher.user).get(url(world.teacher)).json()["earnings"]
+
+    assert earnings["this_month"] == str(exact) == "3000370371795.00"
+    assert earnings["pending"] == str(sum(pending, Decimal(0))) == "1500185185897.50"
+    assert earnings["approved"] == str(sum(approved, Decimal(0)))

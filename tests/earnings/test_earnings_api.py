@@ -492,3 +492,19 @@ def test_adjustments_reported_alone_in_a_period(world):
         "sessions": 0,
         "hours": "-1.00",
     }
+
+
+def test_totals_are_exact_sums_of_float_hostile_amounts(world):
+    amounts = f.FLOAT_HOSTILE_AMOUNTS
+    f.ledger_of(world.teacher, world.school, amounts=amounts, statuses=("pending", "held"), earned_at=lisbon(3, 2, 9))
+    pending, held = amounts[0::2], amounts[1::2]
+    exact = sum(amounts, Decimal(0))
+    assert f.float_sum(pending) != float(sum(pending, Decimal(0)))  # binary floats really get these wrong
+    assert f.float_sum(held) != float(sum(held, Decimal(0)))
+
+    body = client_for(world.owner).get(url(world.teacher, **{"from": "2026-03-01", "to": "2026-03-31"})).json()
+
+    assert exact == sum(pending, Decimal(0)) + sum(held, Decimal(0))
+    assert body["totals"]["pending"] == body["totals"]["earned"] == str(sum(pending, Decimal(0))) == "1500185185897.50"
+    assert body["totals"]["held"] == body["periods"][0]["held"] == str(sum(held, Decimal(0)))
+    assert body["awaiting_review"] == {"entries": len(held), "amount": str(sum(held, Decimal(0)))}

@@ -5,6 +5,7 @@ import pytest
 from chalkboard.common.errors import Forbidden
 from chalkboard.schools.access import Action, Viewer, viewer_of
 from chalkboard.schools.models import Membership, Role
+from chalkboard.schools.services import membership_deactivate, membership_ensure
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -29,9 +30,7 @@ def test_roles_come_from_every_active_membership(world, other_world):
 
 def test_inactive_memberships_grant_nothing(world):
     assert Viewer.for_user(world.admin).can(Action.SCHOOL_VIEW, world.school.pk)
-    membership = Membership.objects.get(user=world.admin)
-    membership.is_active = False
-    membership.save()
+    membership_deactivate(membership=Membership.objects.get(user=world.admin))
 
     viewer = Viewer.for_user(world.admin)
 
@@ -45,12 +44,15 @@ def test_roles_are_cached_until_a_membership_changes(world, django_assert_num_qu
     with django_assert_num_queries(0):
         assert Viewer.for_user(world.admin).is_staff_of(world.school.pk)
 
-    f.member(school=world.school, role=Role.TEACHER, user=world.admin)
+    membership_ensure(user=world.admin, school=world.school, role=Role.TEACHER)
     with django_assert_num_queries(1):
         assert Viewer.for_user(world.admin).teaches_in(world.school.pk)
 
-    Membership.objects.get(user=world.admin, role=Role.TEACHER).delete()
+    membership_deactivate(membership=Membership.objects.get(user=world.admin, role=Role.TEACHER))
     assert not Viewer.for_user(world.admin).teaches_in(world.school.pk)
+
+    membership_ensure(user=world.admin, school=world.school, role=Role.TEACHER)  # back again
+    assert Viewer.for_user(world.admin).teaches_in(world.school.pk)
 
 
 def test_an_inactive_user_has_no_roles(world):
@@ -86,9 +88,7 @@ def test_ward_ids_need_an_active_guardian_membership(world):
     assert viewer.ward_ids == {world.student.pk}
     assert viewer.student_ids == frozenset()
 
-    membership = Membership.objects.get(user=world.guardian, role=Role.GUARDIAN)
-    membership.is_active = False
-    membership.save()
+    membership_deactivate(membership=Membership.objects.get(user=world.guardian, role=Role.GUARDIAN))
     assert Viewer.for_user(world.guardian).ward_ids == frozenset()
 
 

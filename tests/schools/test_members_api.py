@@ -8,7 +8,9 @@ from django.core.cache import cache
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
 from chalkboard.invitations.models import Invitation
+from chalkboard.invitations.services import invitation_create
 from chalkboard.people.models import GuardianLink, Student, Teacher
+from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Membership, Role
 from tests import factories as f
 from tests.conftest import client_for
@@ -314,3 +316,49 @@ def test_an_inactive_second_owner_does_not_count(world):
     assert (
         client_for(world.owner).delete(member_url(membership_of(world.owner, world.school, "owner"))).status_code == 409
     )
+
+
+# --- cached roles follow every membership write --------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_revoked_through_the_api_is_refused_on_their_very_next_request(world):
+    """With real commits: the revocation bumps the revoked user's roles once it commits."""
+    teacher = client_for(world.teacher.user)
+    assert teacher.get(f"/api/schools/{world.school.pk}/").status_code == 200  # their roles are cached now
+    membership = membership_of(world.teacher.user, world.school, Role.TEACHER)
+
+    assert client_for(world.admin).delete(member_url(membership)).status_code == 204
+
+    assert teacher.get(f"/api/schools/{world.school.pk}/").status_code == 404
+
+
+def test_a_person_invited_and_accepting_is_a_member_on_their_very_next_request(world):
+    user = f.UserFactory()
+    client = client_for(user)
+    assert client.get(f"/api/schools/{world.school.pk}/").status_code == 404  # no roles, and that is cached
+    invitation_create(viewer=Viewer.for_user(world.owner), school=world.school, email=user.email, role=Role.TEACHER)
+
+    accept_invitation(user.email, school_id=world.school.pk)
+
+    assert client.get(f"/api/schools/{world.school.pk}/").status_code == 200
+
+
+def test_a_school_created_is_the_creators_on_their_very_next_request():
+    client = client_for(f.UserFactory())
+    assert client.get("/api/schools/").json()["count"] == 0  # their roles are cached now
+
+    created = client.post("/api/schools/", {"name": "New", "timezone": "UTC"}).json()
+
+    assert client.get(f"/api/schools/{created['id']}/").status_code == 200
+
+
+def test_a_deleted_school_leaves_no_role_in_its_members_cache():
+    owner, school = f.UserFactory(), f.SchoolFactory()
+    f.member(school=school, role=Role.OWNER, user=owner)
+    teacher = f.teacher_in(school)
+    assert Viewer.for_user(teacher.user).teaches_in(school.pk)  # cached
+
+    assert client_for(owner).delete(f"/api/schools/{school.pk}/").status_code == 204
+
+    assert Viewer.for_user(teacher.user).roles == {}
