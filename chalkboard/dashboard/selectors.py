@@ -93,15 +93,16 @@ def dashboard_page(
     return cached_versioned(
         key,
         scopes=scopes,
-        build=lambda: dashboard_render(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
+        build=lambda: dashboard_render_unchecked(teacher_id=teacher_id, school_id=school_id, now=timezone.now()),
         timeout=lambda page: max(1, int((page.valid_until - timezone.now()).total_seconds())),
         is_fresh=lambda page: timezone.now() < page.valid_until,
         found=found if asked is not None else None,
     )
 
 
-def dashboard_render(*, teacher_id: int, school_id: int, now: datetime) -> DashboardPage:
-    data, valid_until = dashboard_build(teacher_id=teacher_id, school_id=school_id, now=now)
+def dashboard_render_unchecked(*, teacher_id: int, school_id: int, now: datetime) -> DashboardPage:
+    """The page of any teacher in any school, for whoever asks: only ``dashboard_page``, after its checks."""
+    data, valid_until = dashboard_build_unchecked(teacher_id=teacher_id, school_id=school_id, now=now)
     body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
     # Weak: the plain and the compressed representation carry the same tag.
     etag = 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
@@ -109,7 +110,7 @@ def dashboard_render(*, teacher_id: int, school_id: int, now: datetime) -> Dashb
     return DashboardPage(body=body, gzipped=gzipped, etag=etag, valid_until=valid_until)
 
 
-def dashboard_build(*, teacher_id: int, school_id: int, now: datetime) -> tuple[dict[str, Any], datetime]:
+def dashboard_build_unchecked(*, teacher_id: int, school_id: int, now: datetime) -> tuple[dict[str, Any], datetime]:
     """The dashboard's data and the instant it turns stale by itself (a session starts, the day ends).
 
     Every section is read as plain rows (``values_list``), never as model instances: a rebuild is on the
