@@ -246,6 +246,9 @@ def test_another_schools_owner_gets_404(world, other_world):
     assert (
         client_for(world.owner).post(APPROVE, {"school_id": 999999, "entry_ids": [1]}, format="json").status_code == 404
     )
+    pending.refresh_from_db()
+    assert (pending.status, pending.approved_at) == ("pending", None)
+    assert not Event.objects.exists()
 
 
 def test_entries_of_another_school_look_unknown(world, other_world):
@@ -261,17 +264,24 @@ def test_entries_of_another_school_look_unknown(world, other_world):
     assert unknown.json()["message"] == "These entries are unknown or not pending in this school: 987654."
     assert set(foreign.json()["fields"]) == {"entry_ids"}
     assert EarningEntry.objects.get(pk=mine.pk).status == "pending"
+    assert EarningEntry.objects.get(pk=theirs.pk).status == "pending"
 
 
 def test_approving_twice_is_a_400(world):
     pending = entry(world)
     client = client_for(world.owner)
     client.post(APPROVE, {"school_id": world.school.pk, "entry_ids": [pending.pk]}, format="json")
+    pending.refresh_from_db()
+    approved_at = pending.approved_at
 
     response = client.post(APPROVE, {"school_id": world.school.pk, "entry_ids": [pending.pk]}, format="json")
 
     assert response.status_code == 400
     assert "entry_ids" in response.json()["fields"]
+    pending.refresh_from_db()
+    assert (pending.status, pending.approved_at) == ("approved", approved_at)
+    assert approved_at is not None
+    assert Event.objects.filter(type="earnings.updated").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -287,10 +297,14 @@ def test_approving_twice_is_a_400(world):
     ],
 )
 def test_approve_validation(world, payload, field):
+    pending = entry(world)
+
     response = client_for(world.owner).post(APPROVE, payload, format="json")
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    assert EarningEntry.objects.get(pk=pending.pk).status == "pending"
+    assert not Event.objects.exists()
 
 
 def test_approve_with_an_idempotency_key_replays(world):
@@ -375,6 +389,7 @@ def test_paying_unknown_or_other_teachers_entries_is_a_400(world, other_world):
         assert response.status_code == 400
         assert "entry_ids" in response.json()["fields"]
     assert not Payout.objects.exists()
+    assert set(EarningEntry.objects.values_list("status", "payout")) == {("approved", None)}
 
 
 @pytest.mark.parametrize(("role", "status"), [("teacher", 403), ("student", 403), ("guardian", 403)])
@@ -401,6 +416,9 @@ def test_another_schools_owner_may_not_pay(world, other_world):
     )
 
     assert response.status_code == 404
+    assert not Payout.objects.exists()
+    approved.refresh_from_db()
+    assert (approved.status, approved.payout_id) == ("approved", None)
 
 
 @pytest.mark.parametrize(
@@ -412,10 +430,14 @@ def test_another_schools_owner_may_not_pay(world, other_world):
     ],
 )
 def test_payout_validation(world, payload, field):
+    approved = entry(world, status="approved")
+
     response = client_for(world.owner).post(PAYOUTS, payload, format="json")
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    assert not Payout.objects.exists()
+    assert EarningEntry.objects.get(pk=approved.pk).status == "approved"
 
 
 def test_a_payout_with_an_idempotency_key_is_made_once(world):

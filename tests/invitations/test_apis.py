@@ -26,8 +26,12 @@ def test_the_school_lists_and_withdraws_its_invitations(world, other_world):
     assert ids(owner.get(url)) == [sent.json()["id"]]
     assert client_for(world.teacher.user).get(url).status_code == 403
     assert owner.get(f"{url}{sent.json()['id']}/").json()["status"] == "pending"
+    assert client_for(world.teacher.user).delete(f"{url}{sent.json()['id']}/").status_code == 403
+    assert Invitation.objects.get(pk=sent.json()["id"]).revoked_at is None
     assert client_for(world.admin).delete(f"{url}{sent.json()['id']}/").status_code == 204
     assert owner.get(f"{url}{sent.json()['id']}/").json()["status"] == "revoked"
+    assert Invitation.objects.get(pk=sent.json()["id"]).revoked_at is not None
+    assert Invitation.objects.get(school=other_world.school).revoked_at is None
     assert owner.get(f"{url}999999/").status_code == 404
 
 

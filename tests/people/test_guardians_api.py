@@ -195,6 +195,7 @@ def test_create_rejects_bad_input(world, fields, field):
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    assert not Invitation.objects.exists()
 
 
 def test_students_must_be_of_the_school(world, other_world):
@@ -223,7 +224,10 @@ def test_retrieve_by_role(world, other_world):
 
 def test_update_by_role(world, other_world):
     url = guardian_url(world.guardian, school=world.school.pk)
-    table = statuses(world, other_world, lambda c: c.patch(url, {"student_ids": [world.student.pk]}))
+    # Staff link the guardian to a new pupil too; everyone after them asks to undo it, and may not.
+    pupil = f.student_in(world.school)
+    asked = iter([[world.student.pk, pupil.pk]] * 2 + [[world.student.pk]] * (len(ROLES) - 2))
+    table = statuses(world, other_world, lambda c: c.patch(url, {"student_ids": next(asked)}))
 
     assert table == {
         **dict.fromkeys(ROLES, 404),
@@ -233,6 +237,7 @@ def test_update_by_role(world, other_world):
         "guardian": 403,
         "anonymous": 401,
     }
+    assert linked_students(world.guardian) == {world.student.pk, pupil.pk}
 
 
 def test_admin_sets_a_guardians_students(world, other_world, parent_in_both):
@@ -267,6 +272,8 @@ def test_update_needs_a_school_where_they_are_a_guardian(world):
     assert missing.status_code == not_there.status_code == 400
     assert "school_id" in missing.json()["fields"]
     assert not_there.json()["fields"] == {"school_id": ["This person is not a guardian in this school."]}
+    assert linked_students(world.guardian) == {world.student.pk}
+    assert not Membership.objects.filter(user=world.guardian, school=elsewhere).exists()
 
 
 @pytest.mark.parametrize(
@@ -283,15 +290,19 @@ def test_update_rejects_bad_input(world, payload, field):
 
 def test_remove_by_role(world, other_world):
     url = guardian_url(world.guardian, school=world.school.pk)
-    table = statuses(world, other_world, lambda c: c.delete(url), [*ROLES[2:], "admin"])
+    refused = statuses(world, other_world, lambda c: c.delete(url), ROLES[2:])
+    kept = linked_students(world.guardian)
+    by_admin = client_for(world.admin).delete(url)
 
-    assert table == {
+    assert {**refused, "admin": by_admin.status_code} == {
         **dict.fromkeys(ROLES[2:], 404),
         "teacher": 403,
         "guardian": 403,
         "admin": 204,
         "anonymous": 401,
     }
+    assert kept == {world.student.pk}
+    assert linked_students(world.guardian) == set()
 
 
 def test_remove_unlinks_in_that_school_only(world, other_world, parent_in_both):

@@ -219,6 +219,7 @@ def test_guardians_must_be_guardians_of_the_school(world, other_world):
     assert response.json()["fields"] == {
         "guardian_ids": [f"Not guardians in this school: {expected[0]}, {expected[1]}."]
     }
+    assert Student.objects.filter(school=world.school).count() == 2
 
 
 # --- retrieve / update / delete --------------------------------------------------------------------
@@ -242,7 +243,8 @@ def test_retrieve_unknown_student(world, student_id):
 
 
 def test_update_by_role(world, other_world):
-    table = statuses(world, other_world, lambda c: c.patch(student_url(world.student), {"grade": "9C"}))
+    grades = (f"G{n}" for n in itertools.count())
+    table = statuses(world, other_world, lambda c: c.patch(student_url(world.student), {"grade": next(grades)}))
 
     assert table == {
         **dict.fromkeys(ROLES, 403),
@@ -253,6 +255,8 @@ def test_update_by_role(world, other_world):
         "outsider": 404,
         "anonymous": 401,
     }
+    world.student.refresh_from_db()
+    assert world.student.grade == "G1"  # the admin's, the last one let in
 
 
 def test_admin_updates_grade_notes_and_guardians(world):
@@ -286,9 +290,12 @@ def test_update_rejects_guardians_of_another_school(world, other_world):
 
 
 def test_delete_by_role(world, other_world):
-    table = statuses(world, other_world, lambda c: c.delete(student_url(world.student)), [*ROLES[2:], "admin"])
+    refused = statuses(world, other_world, lambda c: c.delete(student_url(world.student)), ROLES[2:])
+    world.student.refresh_from_db()
+    kept = world.student.is_active
+    by_admin = client_for(world.admin).delete(student_url(world.student))
 
-    assert table == {
+    assert {**refused, "admin": by_admin.status_code} == {
         **dict.fromkeys(ROLES[2:], 403),
         "other_teacher": 404,
         "other_guardian": 404,
@@ -296,6 +303,9 @@ def test_delete_by_role(world, other_world):
         "admin": 204,
         "anonymous": 401,
     }
+    assert kept
+    world.student.refresh_from_db()
+    assert not world.student.is_active
 
 
 def test_delete_deactivates_the_student_and_their_role(world):

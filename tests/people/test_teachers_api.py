@@ -297,6 +297,7 @@ def test_create_needs_a_default_rate(world):
 
     assert response.status_code == 400
     assert "default_hourly_rate" in response.json()["fields"]
+    assert not Invitation.objects.exists()
 
 
 def test_subjects_and_rates_must_belong_to_the_school(world, other_world):
@@ -309,6 +310,7 @@ def test_subjects_and_rates_must_belong_to_the_school(world, other_world):
     assert by_subjects.status_code == by_rates.status_code == 400
     assert by_subjects.json()["fields"] == {"subject_ids": [f"Not subjects of this school: {theirs.pk}."]}
     assert "rates" in by_rates.json()["fields"]
+    assert not Invitation.objects.exists()
 
 
 def test_one_rate_per_subject_and_kind(world):
@@ -319,6 +321,7 @@ def test_one_rate_per_subject_and_kind(world):
 
     assert response.status_code == 400
     assert "rates" in response.json()["fields"]
+    assert not Invitation.objects.exists()
 
 
 # --- retrieve ----------------------------------------------------------------------------------------
@@ -340,10 +343,11 @@ def test_retrieve_by_role(world, other_world):
 
 
 def test_update_bio_by_role(world, other_world):
+    bios = (f"Bio {n}." for n in itertools.count())
     table = statuses(
         world,
         other_world,
-        lambda c: c.patch(teacher_url(world.teacher), {"bio": "New bio.", "school_id": world.school.pk}),
+        lambda c: c.patch(teacher_url(world.teacher), {"bio": next(bios), "school_id": world.school.pk}),
     )
 
     assert table == {
@@ -353,7 +357,8 @@ def test_update_bio_by_role(world, other_world):
         "teacher": 200,
         "anonymous": 401,
     }
-    assert SchoolTeacher.objects.get(teacher=world.teacher, school=world.school).bio == "New bio."
+    # the teacher's own, the last one let in
+    assert SchoolTeacher.objects.get(teacher=world.teacher, school=world.school).bio == "Bio 2."
 
 
 def test_a_bio_belongs_to_a_school_that_must_be_named(world):
@@ -365,10 +370,13 @@ def test_a_bio_belongs_to_a_school_that_must_be_named(world):
 
 
 def test_update_rates_by_role(world, other_world):
+    amounts = (f"{n}.00" for n in itertools.count(33))
     table = statuses(
         world,
         other_world,
-        lambda c: c.patch(teacher_url(world.teacher), {"school_id": world.school.pk, "default_hourly_rate": "33"}),
+        lambda c: c.patch(
+            teacher_url(world.teacher), {"school_id": world.school.pk, "default_hourly_rate": next(amounts)}
+        ),
     )
 
     assert table == {
@@ -378,6 +386,7 @@ def test_update_rates_by_role(world, other_world):
         "teacher": 403,  # their own profile, but not their own pay
         "anonymous": 401,
     }
+    assert rate(world.teacher, world.school) == Decimal("34.00")  # the admin's, the last one let in
 
 
 def test_a_teacher_edits_their_bio_in_a_school_they_teach_in_only(world, other_world):
@@ -445,6 +454,7 @@ def test_subjects_and_rates_need_a_school(world):
 
     assert response.status_code == 400
     assert "school_id" in response.json()["fields"]
+    assert rate(world.teacher, world.school) == Decimal("30.00")
 
 
 def test_staff_of_another_school_of_a_shared_teacher_cannot_touch_this_schools_rates(
@@ -469,6 +479,8 @@ def test_rates_cannot_be_set_where_the_teacher_does_not_teach(world):
 
     assert response.status_code == 400
     assert response.json()["fields"] == {"school_id": ["The teacher does not teach in this school."]}
+    assert rate(world.teacher, world.school) == Decimal("30.00")
+    assert not TeacherRate.objects.filter(school=elsewhere).exists()
 
 
 @pytest.mark.parametrize(
@@ -486,6 +498,12 @@ def test_update_rejects_bad_input(world, payload, field):
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    assert list(TeacherRate.objects.filter(teacher=world.teacher).values_list("subject", "hourly_rate")) == [
+        (None, Decimal("30.00"))
+    ]
+    assert not world.teacher.subjects.exists()
+    assert not SchoolTeacher.objects.exists()
+    assert not ActivityLog.objects.filter(verb="teacher.updated").exists()
 
 
 def test_update_rejects_a_bad_school_query(world):
@@ -493,6 +511,7 @@ def test_update_rejects_a_bad_school_query(world):
 
     assert response.status_code == 400
     assert "school" in response.json()["fields"]
+    assert rate(world.teacher, world.school) == Decimal("30.00")
 
 
 def test_an_update_that_changes_nothing_records_nothing(world):
@@ -510,14 +529,21 @@ def test_an_update_that_changes_nothing_records_nothing(world):
 
 def test_deactivate_by_role(world, other_world):
     url = teacher_url(world.teacher, school=world.school.pk)
-    table = statuses(world, other_world, lambda c: c.delete(url), [*ROLES[2:], "admin"])
+    membership = Membership.objects.get(user=world.teacher.user, school=world.school, role=Role.TEACHER)
+    refused = statuses(world, other_world, lambda c: c.delete(url), ROLES[2:])
+    membership.refresh_from_db()
+    kept = membership.is_active
+    by_admin = client_for(world.admin).delete(url)
 
-    assert table == {
+    assert {**refused, "admin": by_admin.status_code} == {
         **dict.fromkeys(ROLES[2:], 404),
         "teacher": 403,
         "admin": 204,
         "anonymous": 401,
     }
+    assert kept
+    membership.refresh_from_db()
+    assert not membership.is_active
 
 
 def test_deactivating_stops_them_teaching_here_only(world, other_world, shared_teacher):
@@ -536,6 +562,7 @@ def test_deactivate_needs_a_school(world):
 
     assert response.status_code == 400
     assert response.json()["fields"] == {"school_id": ["Name the school: `school_id` in the body or `?school=`."]}
+    assert Membership.objects.get(user=world.teacher.user, school=world.school, role=Role.TEACHER).is_active
 
 
 def test_deactivate_in_a_school_where_they_do_not_teach_is_refused(world):
@@ -546,6 +573,8 @@ def test_deactivate_in_a_school_where_they_do_not_teach_is_refused(world):
 
     assert response.status_code == 400
     assert "school_id" in response.json()["fields"]
+    assert Membership.objects.get(user=world.teacher.user, school=world.school, role=Role.TEACHER).is_active
+    assert not ActivityLog.objects.filter(verb="teacher.deactivated").exists()
 
 
 def test_a_teacher_who_teaches_nowhere_no_longer_sees_their_profile(world):

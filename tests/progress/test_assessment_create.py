@@ -313,15 +313,19 @@ def test_invalid_input_is_refused_naming_the_field(world, overrides, field):
 
 
 def test_a_time_just_ahead_of_the_server_clock_is_still_now(world):
-    soon = (timezone.now() + timedelta(seconds=20)).isoformat()
+    soon = timezone.now() + timedelta(seconds=20)
 
-    assert post(world.teacher.user, body(world, assessed_at=soon)).status_code == 201
+    response = post(world.teacher.user, body(world, assessed_at=soon.isoformat()))
+
+    assert response.status_code == 201
+    assert ProgressAssessment.objects.get(pk=response.json()["id"]).assessed_at == soon
 
 
 def test_a_body_that_is_not_an_object_is_refused(world):
     response = client_for(world.teacher.user).post(URL, [1, 2], format="json")
 
     assert response.status_code == 400
+    assert not ProgressAssessment.objects.exists()
 
 
 def test_the_skill_must_belong_to_the_subject(world):

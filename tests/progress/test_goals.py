@@ -306,6 +306,12 @@ def test_changing_a_goal_changes_only_what_is_sent(world, goal):
     assert body["achieved_at"] == "2026-01-05T09:00:00Z"
     assert body["target_percentage"] == "75.50"
     assert body["title"] == "Read more"
+    goal.refresh_from_db()
+    assert (goal.achieved_at.isoformat(), goal.target_percentage, goal.title) == (
+        "2026-01-05T09:00:00+00:00",
+        Decimal("75.50"),
+        "Read more",
+    )
     event = Event.objects.get(type=EventType.PROGRESS_UPDATED)
     assert event.data["goal_id"] == goal.pk
     assert ActivityLog.objects.filter(verb="goal.updated", object_id=goal.pk).exists()
@@ -318,6 +324,8 @@ def test_achieved_at_can_be_cleared(world, goal):
     response = client_for(world.owner).patch(goal_url(goal), {"achieved_at": None}, format="json")
 
     assert response.json()["achieved_at"] is None
+    goal.refresh_from_db()
+    assert goal.achieved_at is None
 
 
 def test_moving_a_goal_to_another_subject_checks_its_skill(world, goal):
@@ -328,11 +336,15 @@ def test_moving_a_goal_to_another_subject_checks_its_skill(world, goal):
     client = client_for(world.owner)
 
     assert_invalid(client.patch(goal_url(goal), {"subject_id": music.pk}, format="json"), "skill_id")
+    goal.refresh_from_db()
+    assert (goal.subject_id, goal.skill_id) == (world.session.subject_id, skill.pk)
     moved = client.patch(goal_url(goal), {"subject_id": music.pk, "skill_id": None}, format="json")
 
     assert moved.status_code == 200
     assert moved.json()["subject"]["id"] == music.pk
     assert moved.json()["skill"] is None
+    goal.refresh_from_db()
+    assert (goal.subject_id, goal.skill_id) == (music.pk, None)
 
 
 @pytest.mark.parametrize(
@@ -345,6 +357,13 @@ def test_moving_a_goal_to_another_subject_checks_its_skill(world, goal):
 )
 def test_invalid_changes_are_refused(world, goal, change, field):
     assert_invalid(client_for(world.owner).patch(goal_url(goal), change, format="json"), field)
+    goal.refresh_from_db()
+    assert (goal.title, goal.target_percentage, goal.subject_id) == (
+        "Read more",
+        Decimal(70),
+        world.session.subject_id,
+    )
+    assert not Event.objects.exists()
 
 
 def test_removing_a_goal_records_it(world, goal):

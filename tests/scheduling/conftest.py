@@ -63,6 +63,21 @@ MANAGE_STATUS = {
 }
 
 
+def stored(session: Session) -> dict[str, object]:
+    """What the database holds for ``session`` now, re-read: to show a refused write changed none of it."""
+    row = Session.objects.get(pk=session.pk)
+    return {
+        "status": row.status,
+        "version": row.version,
+        "starts_at": row.starts_at,
+        "planned_duration_minutes": row.planned_duration_minutes,
+        "location": row.location,
+        "subject_id": row.subject_id,
+        "teacher_id": row.teacher_id,
+        "student_ids": sorted(row.attendees.values_list("student_id", flat=True)),
+    }
+
+
 def finish(session: Session, status: str) -> None:
     """Put ``session`` in a final state, as completion or cancellation would."""
     session.status = status

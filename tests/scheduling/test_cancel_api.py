@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from chalkboard.activity.models import ActivityLog
 from chalkboard.scheduling.services import SESSION_NOT_CANCELLABLE
-from tests.scheduling.conftest import MANAGE_STATUS, ROLES, cancel_url, finish
+from tests.scheduling.conftest import MANAGE_STATUS, ROLES, cancel_url, finish, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -68,14 +68,20 @@ def test_cancelling_twice_is_a_conflict(world, client_as):
 
     assert (first.status_code, second.status_code) == (200, 409)
     assert second.json()["message"] == SESSION_NOT_CANCELLABLE["cancelled"]
+    assert (stored(world.session)["status"], stored(world.session)["version"]) == ("cancelled", 2)
+    assert ActivityLog.objects.filter(verb="session.cancelled").count() == 1
 
 
 @pytest.mark.parametrize("payload", [{"reason": "x" * 501}, {"reason": ["ill"]}, {"reason": None}])
 def test_an_invalid_reason_answers_400(world, client_as, payload):
+    before = stored(world.session)
+
     response = client_as("owner").post(cancel_url(world.session.pk), payload, format="json")
 
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["reason"]
+    assert stored(world.session) == before
+    assert not ActivityLog.objects.filter(verb="session.cancelled").exists()
 
 
 def test_a_session_of_another_school_cannot_be_cancelled_and_stays_hidden(world, other_world, client_as):
@@ -88,4 +94,7 @@ def test_a_session_of_another_school_cannot_be_cancelled_and_stays_hidden(world,
 
 @pytest.mark.parametrize("method", ["get", "delete"])
 def test_cancel_is_a_post(world, client_as, method):
-    assert getattr(client_as("owner"), method)(cancel_url(world.session.pk)).status_code == 405
+    response = getattr(client_as("owner"), method)(cancel_url(world.session.pk))
+
+    assert response.status_code == 405
+    assert stored(world.session)["status"] == "scheduled"

@@ -207,6 +207,7 @@ def test_anonymous_gets_401(api_client, session):
     assert api_client.post(url(session), body_for(session), format="json").status_code == 401
     assert api_client.put(url(session), {}, format="json").status_code == 401
     assert api_client.post(no_show_url(session), {}, format="json").status_code == 401
+    assert unchanged(session)
 
 
 def test_unknown_and_huge_session_ids_are_404(world):
@@ -236,6 +237,9 @@ def test_a_teacher_who_is_also_admin_may_write_admin_notes(world, session):
     response = client_for(world.teacher.user).post(url(session), body_for(session, notes=notes), format="json")
 
     assert response.status_code == 200
+    note = SessionNote.objects.get(session=session)
+    assert (note.visibility, note.text, note.author) == ("admin", "Only for the owners.", world.teacher.user)
+    assert Session.objects.get(pk=session.pk).status == "completed"
 
 
 @pytest.mark.parametrize(
@@ -267,6 +271,9 @@ def test_a_session_starting_right_now_can_be_completed(world):
     response = client_for(world.teacher.user).post(url(session), body_for(session), format="json")
 
     assert response.status_code == 200
+    session.refresh_from_db()
+    assert (session.status, session.completed_at, session.actual_duration_minutes) == ("completed", NOW, 47)
+    assert EarningEntry.objects.get(session=session).minutes == 47
 
 
 def test_completing_twice_answers_409_and_pays_once(world, session):
@@ -449,6 +456,8 @@ def test_limits_are_inclusive(world, session):
 
     assert response.status_code == 200
     assert response.json()["actual_duration_minutes"] == 720
+    assert Session.objects.get(pk=session.pk).actual_duration_minutes == 720
+    assert SessionNote.objects.get(session=session).text == "x" * 10_000
 
 
 @pytest.mark.parametrize("payload", [[1, 2], "text", None])
@@ -625,6 +634,9 @@ def test_only_a_completed_session_can_be_amended(world, session, status):
         "code": "session_not_completed",
         "message": "Only a completed session can be amended.",
     }
+    session.refresh_from_db()
+    assert (session.status, session.version, session.actual_duration_minutes) == (status, 1, None)
+    assert not EarningEntry.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -663,6 +675,10 @@ def test_amend_permissions(world, session):
     assert client_for(world.teacher.user).put(url(session), admin_note, format="json").status_code == 403
     assert client_for(world.admin).put(url(session), admin_note, format="json").status_code == 200
     assert Session.objects.get(pk=session.pk).version == 3
+    assert Session.objects.get(pk=session.pk).actual_duration_minutes == 47
+    assert list(SessionNote.objects.filter(session=session).values_list("visibility", "text", "author")) == [
+        ("admin", "Owners only.", world.admin.pk)
+    ]
 
 
 # --- No-show ---------------------------------------------------------------------------------------------------
@@ -736,6 +752,8 @@ def test_no_show_of_a_session_not_started_or_final_is_409(world, session, setup,
     assert response.status_code == 409
     assert response.json()["code"] == code
     assert not EarningEntry.objects.exists()
+    assert Session.objects.get(pk=session.pk).status == setup.get("status", "scheduled")
+    assert not SessionStudent.objects.filter(session=session).exclude(attendance="").exists()
 
 
 def test_no_show_permissions_and_validation(world, session):
@@ -758,6 +776,9 @@ def test_a_completed_no_show_cannot_be_completed(world, session):
     assert response.status_code == 409
     assert response.json()["code"] == "session_no_show"
     assert EarningEntry.objects.count() == 1
+    session.refresh_from_db()
+    assert (session.status, session.actual_duration_minutes) == ("no_show", None)
+    assert list(SessionStudent.objects.filter(session=session).values_list("attendance", flat=True)) == ["absent"]
 
 
 # --- Commit and rollback ------------------------------------------------------------------------------------------

@@ -97,6 +97,9 @@ def test_a_teacher_books_their_own_session_with_the_students_assigned_to_them(wo
 
     assert response.status_code == 201
     assert {s["id"] for s in response.json()["students"]} == {world.student.pk, world.other_student.pk}
+    session = Session.objects.get(pk=response.json()["id"])
+    assert (session.teacher_id, session.school_id) == (world.other_teacher.pk, world.school.pk)
+    assert set(session.attendees.values_list("student_id", flat=True)) == {world.student.pk, world.other_student.pk}
 
 
 def test_a_teacher_may_not_book_a_student_not_assigned_to_them(world, client_as):
@@ -122,19 +125,26 @@ def test_staff_booking_assigns_the_students_to_the_teacher(world, client_as):
 
 
 def test_a_teacher_booking_for_another_teacher_is_told_why(world, client_as):
+    before = Session.objects.count()
+
     response = client_as("other_teacher").post(LIST_URL, booking(world), format="json")
 
     assert response.json() == {"status": 403, "code": "forbidden", "message": TEACHER_BOOKS_OWN_ONLY}
+    assert Session.objects.count() == before
 
 
 def test_a_student_booking_is_told_why(world, client_as):
+    before = Session.objects.count()
+
     response = client_as("student").post(LIST_URL, booking(world), format="json")
 
     assert response.json()["message"] == SESSION_BOOKING_FORBIDDEN
+    assert Session.objects.count() == before
 
 
 def test_a_school_one_is_not_a_member_of_answers_like_one_that_does_not_exist(world, other_world, client_as):
     client = client_as("owner")
+    before = Session.objects.count()
 
     other = client.post(LIST_URL, booking(world, school_id=other_world.school.pk), format="json")
     missing = client.post(LIST_URL, booking(world, school_id=10**9), format="json")
@@ -142,6 +152,7 @@ def test_a_school_one_is_not_a_member_of_answers_like_one_that_does_not_exist(wo
     assert other.status_code == missing.status_code == 404
     assert other.json() == missing.json()
     assert list(other.json()["fields"]) == ["school_id"]
+    assert Session.objects.count() == before
 
 
 def test_an_owner_who_also_teaches_may_still_book_any_teacher(world):
@@ -151,6 +162,7 @@ def test_an_owner_who_also_teaches_may_still_book_any_teacher(world):
 
     assert response.status_code == 201
     assert response.json()["teacher"]["id"] == world.teacher.pk
+    assert Session.objects.get(pk=response.json()["id"]).teacher_id == world.teacher.pk
 
 
 def test_ids_from_another_school_answer_exactly_like_unknown_ids(world, other_world, client_as):
@@ -176,6 +188,8 @@ def test_ids_from_another_school_answer_exactly_like_unknown_ids(world, other_wo
 
 
 def test_every_unknown_party_is_named_at_once(world, other_world, client_as):
+    before = Session.objects.count()
+
     response = client_as("owner").post(
         LIST_URL,
         booking(
@@ -193,6 +207,7 @@ def test_every_unknown_party_is_named_at_once(world, other_world, client_as):
         "subject_id": [UNKNOWN_SUBJECT],
         "student_ids": [UNKNOWN_STUDENTS.format(ids=f"{10**9}, {other_world.student.pk}")],
     }
+    assert Session.objects.count() == before
 
 
 def test_inactive_teachers_and_students_cannot_be_booked(world, client_as):
@@ -202,6 +217,7 @@ def test_inactive_teachers_and_students_cannot_be_booked(world, client_as):
     world.other_student.save(update_fields=["is_active"])
     left = f.student_in(world.school)
     Membership.objects.filter(user=left.user, role=Role.STUDENT).update(is_active=False)
+    before = Session.objects.count()
 
     teacher = client.post(LIST_URL, booking(world, teacher_id=world.other_teacher.pk), format="json")
     students = client.post(LIST_URL, booking(world, student_ids=[world.other_student.pk, left.pk]), format="json")
@@ -210,15 +226,18 @@ def test_inactive_teachers_and_students_cannot_be_booked(world, client_as):
     assert students.json()["fields"] == {
         "student_ids": [UNKNOWN_STUDENTS.format(ids=f"{world.other_student.pk}, {left.pk}")]
     }
+    assert Session.objects.count() == before
 
 
 def test_a_teacher_whose_account_is_disabled_cannot_be_booked(world, client_as):
     world.other_teacher.user.is_active = False
     world.other_teacher.user.save(update_fields=["is_active"])
+    before = Session.objects.count()
 
     response = client_as("owner").post(LIST_URL, booking(world, teacher_id=world.other_teacher.pk), format="json")
 
     assert response.json()["fields"] == {"teacher_id": [UNKNOWN_TEACHER]}
+    assert Session.objects.count() == before
 
 
 @pytest.mark.parametrize(
@@ -248,12 +267,15 @@ def test_a_teacher_whose_account_is_disabled_cannot_be_booked(world, client_as):
     ],
 )
 def test_invalid_bookings_answer_400_naming_the_field(world, client_as, overrides, field):
+    before = Session.objects.count()
+
     response = client_as("owner").post(LIST_URL, booking(world, **overrides), format="json")
 
     assert response.status_code == 400
     body = response.json()
     assert (body["status"], body["code"]) == (400, "invalid")
     assert list(body["fields"]) == [field]
+    assert Session.objects.count() == before
 
 
 def test_errors_have_the_documented_shape(world, client_as):
@@ -288,6 +310,7 @@ def test_a_missing_field_and_a_non_object_body_answer_400(world, client_as):
     assert list(missing.json()["fields"]) == ["subject_id"]
     assert not_an_object.json()["code"] == "invalid"
     assert not_json.json()["code"] == "parse_error"
+    assert not Session.objects.filter(starts_at=payload["starts_at"]).exists()
 
 
 def test_fifty_students_may_share_a_session(world, client_as):
@@ -297,3 +320,5 @@ def test_fifty_students_may_share_a_session(world, client_as):
 
     assert response.status_code == 201
     assert len(response.json()["students"]) == 50
+    stored = Session.objects.get(pk=response.json()["id"]).attendees.values_list("student_id", flat=True)
+    assert sorted(stored) == sorted(students)

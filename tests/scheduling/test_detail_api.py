@@ -127,4 +127,7 @@ def test_sessions_cannot_be_deleted_or_replaced(world, client_as, method):
 
 
 def test_delete_without_a_token_is_401(world, client_as):
-    assert client_as("anonymous").delete(session_url(world.session.pk)).status_code == 401
+    response = client_as("anonymous").delete(session_url(world.session.pk))
+
+    assert response.status_code == 401
+    assert world.session.__class__.objects.filter(pk=world.session.pk, status="scheduled").exists()

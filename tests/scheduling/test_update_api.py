@@ -14,7 +14,7 @@ from chalkboard.scheduling.services import (
 )
 from tests import factories as f
 from tests.conftest import client_for
-from tests.scheduling.conftest import MANAGE_STATUS, ROLES, finish, session_url
+from tests.scheduling.conftest import MANAGE_STATUS, ROLES, finish, session_url, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +31,21 @@ def test_who_may_reschedule_a_session(world, client_as, role):
 
 
 def test_a_student_is_told_why_they_may_not_change_their_session(world, client_as):
+    before = stored(world.session)
+
     response = client_as("student").patch(session_url(world.session.pk), {"location": "Home"}, format="json")
 
     assert response.json() == {"status": 403, "code": "forbidden", "message": SESSION_MANAGE_FORBIDDEN}
+    assert stored(world.session) == before
 
 
 def test_permission_is_checked_before_the_input(world, client_as):
+    before = stored(world.session)
+
     response = client_as("guardian").patch(session_url(world.session.pk), {"starts_at": "garbage"}, format="json")
 
     assert response.status_code == 403
+    assert stored(world.session) == before
 
 
 def test_rescheduling_changes_the_session_bumps_its_version_and_is_logged(world, client_as):
@@ -91,6 +97,7 @@ def test_a_booked_student_who_has_since_left_may_stay_but_not_be_added_back(worl
 
     assert (kept.status_code, removed.status_code, re_added.status_code) == (200, 200, 400)
     assert re_added.json()["fields"] == {"student_ids": [UNKNOWN_STUDENTS.format(ids=world.student.pk)]}
+    assert stored(world.session)["student_ids"] == [world.other_student.pk]
 
 
 def test_a_patch_that_changes_nothing_keeps_the_version_and_logs_nothing(world, client_as):
@@ -131,12 +138,15 @@ def test_a_stale_version_in_the_body_is_refused(world, client_as):
     client.patch(session_url(world.session.pk), {"location": "Room 1"}, format="json")
 
     stale = client.patch(session_url(world.session.pk), {"location": "Room 2", "version": read}, format="json")
+    after_stale = stored(world.session)
     fresh = client.patch(session_url(world.session.pk), {"location": "Room 3", "version": read + 1}, format="json")
 
     assert stale.status_code == 409
     assert stale.json() == {"status": 409, "code": "version_conflict", "message": VERSION_MISMATCH}
+    assert (after_stale["location"], after_stale["version"]) == ("Room 1", 2)
     assert fresh.status_code == 200
     assert (fresh.json()["location"], fresh.json()["version"]) == ("Room 3", 3)
+    assert (stored(world.session)["location"], stored(world.session)["version"]) == ("Room 3", 3)
 
 
 @pytest.mark.parametrize(("header", "expected"), [('"1"', 200), ('W/"1"', 200), ("1", 200), ("*", 200), ('"2"', 409)])
@@ -146,6 +156,8 @@ def test_if_match_carries_the_version(world, client_as, header, expected):
     )
 
     assert response.status_code == expected
+    now = stored(world.session)
+    assert (now["location"], now["version"]) == (("Room 5", 2) if expected == 200 else ("", 1))
 
 
 def test_a_version_in_the_body_takes_precedence_over_if_match(world, client_as):
@@ -154,16 +166,21 @@ def test_a_version_in_the_body_takes_precedence_over_if_match(world, client_as):
     )
 
     assert response.status_code == 200
+    now = stored(world.session)
+    assert (now["location"], now["version"]) == ("Room 5", 2)
 
 
 @pytest.mark.parametrize("header", ['"abc"', '"0"', f'"{2**40}"', '"1", "2"', '"\u0661"'])
 def test_a_malformed_if_match_answers_400(world, client_as, header):
+    before = stored(world.session)
+
     response = client_as("owner").patch(
         session_url(world.session.pk), {"location": "Room 5"}, format="json", HTTP_IF_MATCH=header
     )
 
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["If-Match"]
+    assert stored(world.session) == before
 
 
 def test_a_teacher_may_not_give_their_session_to_another_teacher(world, client_as):
@@ -183,6 +200,7 @@ def test_staff_may_give_a_session_to_another_teacher_of_the_school(world, client
 
     assert response.status_code == 200
     assert response.json()["teacher"]["id"] == world.other_teacher.pk
+    assert stored(world.session)["teacher_id"] == world.other_teacher.pk
     # The session now belongs to the other teacher, and only to them.
     assert client_for(world.teacher.user).get(session_url(world.session.pk)).status_code == 404
     assert client_for(world.other_teacher.user).get(session_url(world.session.pk)).status_code == 200
@@ -225,14 +243,20 @@ def test_ids_from_another_school_answer_exactly_like_unknown_ids(world, other_wo
     ],
 )
 def test_invalid_changes_answer_400_naming_the_field(world, client_as, payload, field):
+    before = stored(world.session)
+
     response = client_as("owner").patch(session_url(world.session.pk), payload, format="json")
 
     assert response.status_code == 400
     assert list(response.json()["fields"]) == [field]
+    assert stored(world.session) == before
 
 
 def test_a_non_object_body_answers_400(world, client_as):
+    before = stored(world.session)
+
     response = client_as("owner").patch(session_url(world.session.pk), ["location"], format="json")
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+    assert stored(world.session) == before

@@ -127,6 +127,11 @@ def test_grant_by_role(world, other_world):
         "outsider": 404,
         "anonymous": 401,
     }
+    invited = Invitation.objects.filter(email__startswith="new").order_by("email")
+    assert list(invited.values_list("school_id", "email", "role", "invited_by")) == [
+        (world.school.pk, "new0@example.test", "teacher", world.owner.pk),
+        (world.school.pk, "new1@example.test", "teacher", world.admin.pk),
+    ]
 
 
 def test_admin_invites_a_new_teacher_by_email(world):
@@ -233,6 +238,7 @@ def test_grant_rejects_bad_input(world, payload, field):
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    assert not Invitation.objects.exists()
 
 
 # --- revoke ----------------------------------------------------------------------------------------
@@ -240,14 +246,20 @@ def test_grant_rejects_bad_input(world, payload, field):
 
 def test_revoke_by_role(world, other_world):
     membership = membership_of(world.guardian, world.school, Role.GUARDIAN)
-    table = statuses(world, other_world, lambda c: c.delete(member_url(membership)), [*ROLES[2:], "admin"])
+    refused = statuses(world, other_world, lambda c: c.delete(member_url(membership)), ROLES[2:])
+    membership.refresh_from_db()
+    kept = membership.is_active
+    by_admin = client_for(world.admin).delete(member_url(membership))
 
-    assert table == {
+    assert {**refused, "admin": by_admin.status_code} == {
         **dict.fromkeys(NON_STAFF_MEMBERS, 403),
         "admin": 204,
         "outsider": 404,
         "anonymous": 401,
     }
+    assert kept
+    membership.refresh_from_db()
+    assert not membership.is_active
 
 
 def test_revoking_a_guardian_unlinks_them_from_the_schools_students(world):
@@ -286,7 +298,12 @@ def test_only_an_owner_removes_staff_roles(world):
 
     assert client_for(world.admin).delete(member_url(owner_membership)).status_code == 403
     assert client_for(world.admin).delete(member_url(admin_membership)).status_code == 403
+    admin_membership.refresh_from_db()
+    owner_membership.refresh_from_db()
+    assert (owner_membership.is_active, admin_membership.is_active) == (True, True)
     assert client_for(world.owner).delete(member_url(admin_membership)).status_code == 204
+    admin_membership.refresh_from_db()
+    assert not admin_membership.is_active
 
 
 def test_the_last_owner_cannot_be_removed(world):
@@ -313,9 +330,13 @@ def test_an_inactive_second_owner_does_not_count(world):
     other = f.member(school=world.school, role=Role.OWNER)
     Membership.objects.filter(user=other).update(is_active=False)
 
-    assert (
-        client_for(world.owner).delete(member_url(membership_of(world.owner, world.school, "owner"))).status_code == 409
-    )
+    mine = membership_of(world.owner, world.school, "owner")
+
+    response = client_for(world.owner).delete(member_url(mine))
+
+    assert response.status_code == 409
+    mine.refresh_from_db()
+    assert mine.is_active
 
 
 # --- cached roles follow every membership write --------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -125,10 +126,16 @@ def test_create_defaults_currency_billing_and_pay_bounds():
     body = response.json()
     assert (body["currency"], body["no_show_billable"]) == ("EUR", True)
     assert (body["late_claim_days"], body["overrun_minutes"], body["paid_amend_days"]) == (14, 30, 30)
+    school = School.objects.get(pk=body["id"])
+    assert (school.name, school.timezone, school.currency, school.no_show_billable) == ("X", "UTC", "EUR", True)
+    assert (school.late_claim_days, school.overrun_minutes, school.paid_amend_days) == (14, 30, 30)
 
 
 def test_anonymous_cannot_create_a_school(api_client):
-    assert api_client.post(SCHOOLS, {"name": "X", "timezone": "UTC"}).status_code == 401
+    response = api_client.post(SCHOOLS, {"name": "X", "timezone": "UTC"})
+
+    assert response.status_code == 401
+    assert not School.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -163,6 +170,7 @@ def test_create_rejects_a_body_that_is_not_an_object():
     response = client_for(f.UserFactory()).post(SCHOOLS, ["not", "an", "object"])
 
     assert response.status_code == 400
+    assert not School.objects.exists()
 
 
 # --- retrieve / update / delete --------------------------------------------------------------------
@@ -187,7 +195,8 @@ def test_retrieve_unknown_school_is_404(world, school_id):
 
 
 def test_update_by_role(world, other_world):
-    table = statuses(world, other_world, lambda c: c.patch(school_url(world.school), {"name": "Renamed"}))
+    names = (f"Renamed {n}" for n in itertools.count())
+    table = statuses(world, other_world, lambda c: c.patch(school_url(world.school), {"name": next(names)}))
 
     assert table == {
         **dict.fromkeys(ROLES, 403),
@@ -196,6 +205,10 @@ def test_update_by_role(world, other_world):
         "outsider": 404,
         "anonymous": 401,
     }
+    world.school.refresh_from_db()
+    other_world.school.refresh_from_db()
+    assert world.school.name == "Renamed 1"  # the admin's, the last one let in
+    assert other_world.school.name == "Tokyo Tutors"
 
 
 def test_admin_updates_the_school(world):
@@ -251,6 +264,14 @@ def test_update_rejects_bad_input(world, payload, field):
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    world.school.refresh_from_db()
+    assert (world.school.name, world.school.timezone, world.school.currency, world.school.paid_amend_days) == (
+        "Lisbon Tutors",
+        "Europe/Lisbon",
+        "EUR",
+        30,
+    )
+    assert not ActivityLog.objects.filter(verb="school.updated").exists()
 
 
 def test_delete_by_role(world, other_world):
@@ -262,6 +283,8 @@ def test_delete_by_role(world, other_world):
         "outsider": 404,
         "anonymous": 401,
     }
+    assert School.objects.filter(pk=world.school.pk).exists()
+    assert not ActivityLog.objects.filter(verb="school.deleted").exists()
 
 
 def test_owner_cannot_delete_a_school_with_sessions(world):
@@ -270,6 +293,8 @@ def test_owner_cannot_delete_a_school_with_sessions(world):
     assert response.status_code == 409
     assert response.json()["code"] == "conflict"
     assert School.objects.filter(pk=world.school.pk).exists()
+    assert Membership.objects.filter(school=world.school, user=world.owner, role=Role.OWNER).exists()
+    assert not ActivityLog.objects.filter(verb="school.deleted").exists()
 
 
 def test_owner_deletes_a_school_without_history():

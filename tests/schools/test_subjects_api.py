@@ -87,7 +87,7 @@ def test_list_query_count_does_not_grow_with_subjects(django_assert_num_queries)
 
 
 def test_create_by_role(world, other_world):
-    names = (f"Subject {n}" for n in itertools.count())
+    names = (f"Course {n}" for n in itertools.count())
     table = statuses(
         world, other_world, lambda c: c.post(SUBJECTS, {"school_id": world.school.pk, "name": next(names)})
     )
@@ -99,6 +99,11 @@ def test_create_by_role(world, other_world):
         "outsider": 400,  # a school they do not belong to is unknown to them
         "anonymous": 401,
     }
+    created = Subject.objects.filter(name__startswith="Course ")
+    assert sorted(created.values_list("school_id", "name")) == [
+        (world.school.pk, "Course 0"),
+        (world.school.pk, "Course 1"),
+    ]
 
 
 def test_admin_creates_a_subject_with_skills(world):
@@ -123,7 +128,11 @@ def test_a_subject_name_is_unique_in_a_school_whatever_its_case(world, other_wor
 
     assert taken.status_code == 400
     assert "name" in taken.json()["fields"]
+    assert list(Subject.objects.filter(school=world.school, name__iexact="algebra").values_list("pk", flat=True)) == [
+        algebra.pk
+    ]
     assert elsewhere.status_code == 201
+    assert Subject.objects.get(pk=elsewhere.json()["id"]).school == other_world.school
 
 
 @pytest.mark.parametrize(
@@ -142,10 +151,13 @@ def test_a_subject_name_is_unique_in_a_school_whatever_its_case(world, other_wor
     ],
 )
 def test_create_rejects_bad_input(world, payload, field):
+    before = Subject.objects.count()
+
     response = client_for(world.owner).post(SUBJECTS, {"school_id": world.school.pk, **payload})
 
     assert response.status_code == 400
     assert field in response.json()["fields"]
+    assert Subject.objects.count() == before
 
 
 def test_create_needs_a_school(world):
@@ -153,6 +165,7 @@ def test_create_needs_a_school(world):
 
     assert response.status_code == 400
     assert response.json()["fields"] == {"school_id": ["This field is required."]}
+    assert not Subject.objects.filter(name="X").exists()
 
 
 # --- retrieve / update / delete --------------------------------------------------------------------
@@ -175,6 +188,8 @@ def test_update_by_role(world, other_world, algebra):
         "outsider": 404,
         "anonymous": 401,
     }
+    algebra.refresh_from_db()
+    assert algebra.name == "Algebra 1"  # the admin's, the last one let in
 
 
 def test_rename_a_subject(world, algebra):
@@ -193,6 +208,8 @@ def test_renaming_to_the_same_name_or_nothing_changes_nothing(world, algebra):
     assert client.patch(subject_url(algebra), {"name": "Algebra"}).status_code == 200
     assert client.patch(subject_url(algebra), {}).status_code == 200
     assert not ActivityLog.objects.filter(verb="subject.updated").exists()
+    algebra.refresh_from_db()
+    assert algebra.name == "Algebra"
 
 
 def test_rename_to_a_taken_name_is_refused(world, algebra):
@@ -202,6 +219,9 @@ def test_rename_to_a_taken_name_is_refused(world, algebra):
 
     assert response.status_code == 400
     assert "name" in response.json()["fields"]
+    algebra.refresh_from_db()
+    assert algebra.name == "Algebra"
+    assert not ActivityLog.objects.filter(verb="subject.updated").exists()
 
 
 def test_delete_by_role(world, other_world, algebra):
@@ -238,7 +258,12 @@ def test_a_subject_with_assessments_is_not_deleted(world, algebra):
         assessed_at=timezone.now(),
     )
 
-    assert client_for(world.owner).delete(subject_url(algebra)).status_code == 409
+    response = client_for(world.owner).delete(subject_url(algebra))
+
+    assert response.status_code == 409
+    assert Subject.objects.filter(pk=algebra.pk).exists()
+    assert algebra.skills.count() == 2
+    assert not ActivityLog.objects.filter(verb="subject.deleted").exists()
 
 
 # --- skills ----------------------------------------------------------------------------------------
@@ -255,6 +280,7 @@ def test_add_skill_by_role(world, other_world, algebra):
         "outsider": 404,
         "anonymous": 401,
     }
+    assert sorted(algebra.skills.values_list("name", flat=True)) == ["Equations", "Fractions", "Skill 0", "Skill 1"]
 
 
 def test_add_a_skill(world, algebra):
@@ -272,3 +298,4 @@ def test_add_skill_rejects_bad_or_taken_names(world, algebra, name):
 
     assert response.status_code == 400
     assert "name" in response.json()["fields"]
+    assert sorted(algebra.skills.values_list("name", flat=True)) == ["Equations", "Fractions"]
