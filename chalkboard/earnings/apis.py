@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
-from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.earnings import selectors, services
 from chalkboard.earnings.exports import CSVRenderer, earnings_csv_rows
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout, ReviewDecision

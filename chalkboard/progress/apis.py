@@ -8,12 +8,13 @@ from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, error_response
 from chalkboard.common.errors import DomainError, Forbidden
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.people.selectors import student_get_for_viewer
@@ -260,43 +261,15 @@ class StudentProgressOutput(serializers.Serializer):
     notes = ProgressNote(many=True, help_text="The 20 most recent notes the caller may read, newest first.")
 
 
-class ProgressError(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields_ = serializers.DictField(
-        child=serializers.JSONField(),
-        required=False,
-        help_text="The fields at fault, each with its messages (nested like the input for nested fields).",
-    )
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["fields"] = fields.pop("fields_")
-        return fields
-
-
-def _error(description: str, *, status_code: int, code: str, message: str, fields: Any = None) -> OpenApiResponse:
-    body: dict[str, Any] = {"status": status_code, "code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    return OpenApiResponse(response=ProgressError, description=description, examples=[OpenApiExample(code, value=body)])
-
-
-UNAUTHENTICATED = _error(
-    "No valid token.",
-    status_code=401,
-    code="not_authenticated",
-    message="Authentication credentials were not provided.",
-)
-NOT_FOUND = _error(
-    "Unknown, or not visible to you (the same answer).", status_code=404, code="not_found", message="Not found."
-)
-FORBIDDEN = _error(
+FORBIDDEN = error_response(
+    403,
     "Visible to you, but you may not do this.",
-    status_code=403,
-    code="forbidden",
-    message="Only the school's staff or a teacher of this student may record their progress.",
+    (
+        "Not staff or teacher",
+        "forbidden",
+        "Only the school's staff or a teacher of this student may record their progress.",
+        None,
+    ),
 )
 
 
@@ -319,14 +292,17 @@ class AssessmentListCreateApi(ProgressView):
         parameters=[AssessmentFilter],
         responses={
             200: AssessmentOutput(many=True),
-            400: _error(
+            400: error_response(
+                400,
                 "A filter is malformed.",
-                status_code=400,
-                code="invalid",
-                message="Some fields are invalid.",
-                fields={"from": ["Give a date (YYYY-MM-DD) or a time with its UTC offset."]},
+                (
+                    "Malformed filter",
+                    "invalid",
+                    "Some fields are invalid.",
+                    {"from": ["Give a date (YYYY-MM-DD) or a time with its UTC offset."]},
+                ),
             ),
-            401: UNAUTHENTICATED,
+            401: NOT_AUTHENTICATED,
         },
     )
     def get(self, request: Request) -> Response:
@@ -350,14 +326,17 @@ class AssessmentListCreateApi(ProgressView):
         request=AssessmentInput,
         responses={
             201: AssessmentOutput,
-            400: _error(
+            400: error_response(
+                400,
                 "Invalid input, or an id that is unknown or not yours (the same answer).",
-                status_code=400,
-                code="invalid",
-                message="The score must be between 0 and the maximum score.",
-                fields={"score": ["The score must be between 0 and the maximum score."]},
+                (
+                    "Score out of range",
+                    "invalid",
+                    "The score must be between 0 and the maximum score.",
+                    {"score": ["The score must be between 0 and the maximum score."]},
+                ),
             ),
-            401: UNAUTHENTICATED,
+            401: NOT_AUTHENTICATED,
             403: FORBIDDEN,
         },
         examples=[
@@ -398,14 +377,17 @@ class StudentProgressApi(ProgressView):
         parameters=[ProgressFilter],
         responses={
             200: StudentProgressOutput,
-            400: _error(
+            400: error_response(
+                400,
                 "A filter is malformed.",
-                status_code=400,
-                code="invalid",
-                message="Some fields are invalid.",
-                fields={"subject_id": ["A valid integer is required."]},
+                (
+                    "Malformed filter",
+                    "invalid",
+                    "Some fields are invalid.",
+                    {"subject_id": ["A valid integer is required."]},
+                ),
             ),
-            401: UNAUTHENTICATED,
+            401: NOT_AUTHENTICATED,
             404: NOT_FOUND,
         },
     )
@@ -417,12 +399,15 @@ class StudentProgressApi(ProgressView):
         return Response(page)
 
 
-GOAL_INVALID = _error(
+GOAL_INVALID = error_response(
+    400,
     "Invalid input, or a subject or skill that is not the student's school's.",
-    status_code=400,
-    code="invalid",
-    message="The target must be more than 0 and at most 100.",
-    fields={"target_percentage": ["The target must be more than 0 and at most 100."]},
+    (
+        "Target out of range",
+        "invalid",
+        "The target must be more than 0 and at most 100.",
+        {"target_percentage": ["The target must be more than 0 and at most 100."]},
+    ),
 )
 
 
@@ -437,7 +422,7 @@ class StudentGoalsApi(ProgressView):
 
     @extend_schema(
         operation_id="students_goals_list",
-        responses={200: GoalOutput(many=True), 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: GoalOutput(many=True), 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, student_id: int) -> Response:
         student = self._student(student_id)
@@ -450,7 +435,7 @@ class StudentGoalsApi(ProgressView):
     @extend_schema(
         operation_id="students_goals_create",
         request=GoalInput,
-        responses={201: GoalOutput, 400: GOAL_INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={201: GoalOutput, 400: GOAL_INVALID, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
         examples=[
             OpenApiExample(
                 "Reach 80% in algebra by June",
@@ -482,7 +467,7 @@ class GoalDetailApi(ProgressView):
 
     @extend_schema(
         operation_id="goals_retrieve",
-        responses={200: GoalOutput, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: GoalOutput, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, goal_id: int) -> Response:
         goal = self._goal(goal_id)
@@ -493,7 +478,7 @@ class GoalDetailApi(ProgressView):
     @extend_schema(
         operation_id="goals_partial_update",
         request=GoalInput,
-        responses={200: GoalOutput, 400: GOAL_INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: GoalOutput, 400: GOAL_INVALID, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
         examples=[OpenApiExample("Mark as achieved", request_only=True, value={"achieved_at": "2026-05-20T10:00:00Z"})],
     )
     def patch(self, request: Request, goal_id: int) -> Response:
@@ -506,7 +491,7 @@ class GoalDetailApi(ProgressView):
 
     @extend_schema(
         operation_id="goals_destroy",
-        responses={204: None, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={204: None, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, goal_id: int) -> Response:
         goal_delete(viewer=self.viewer, goal=self._goal(goal_id))

@@ -10,10 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.common.decimals import decimal_too_large_message
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
-from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.earnings.services import AMEND_WINDOW_CLOSED, NO_RATE
 from chalkboard.scheduling import completion

@@ -149,24 +149,6 @@ class SessionDetailOutput(SessionOutput):
     notes = SessionNoteOutput(many=True, help_text="Only the notes the caller may read.")
 
 
-class SessionErrorOutput(serializers.Serializer):
-    """The one error shape of the API."""
-
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        # ``fields`` cannot be declared as a class attribute: it is the serializer's own property.
-        fields = super().get_fields()
-        fields["fields"] = serializers.DictField(
-            child=serializers.JSONField(),
-            required=False,
-            help_text="The fields at fault, each with its messages (nested like the input for nested fields).",
-        )
-        return fields
-
-
 def iso(value: datetime | None) -> str | None:
     """As DRF writes date-times: ISO 8601 in UTC, with ``Z``."""
     if value is None:

@@ -1,4 +1,4 @@
-"""OpenAPI documentation of the one error shape (see ``chalkboard.common.errors``)."""
+"""The pieces every API shares: the one error shape and its OpenAPI documentation, and small output shapes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from chalkboard.common.errors import error_body
 
 
 class ErrorOutput(serializers.Serializer):
+    """The one error shape of the API."""
+
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
@@ -32,7 +34,7 @@ class NamedOutput(serializers.Serializer):
 def error_response(
     status_code: int, description: str, *examples: tuple[str, str, str, dict[str, Any] | None]
 ) -> OpenApiResponse:
-    """A documented error answer; each example is ``(name, code, message, fields)``."""
+    """A documented error answer in the one error shape; each example is ``(name, code, message, fields)``."""
     return OpenApiResponse(
         response=ErrorOutput,
         description=description,
@@ -56,6 +58,18 @@ NOT_AUTHENTICATED = error_response(
 NOT_FOUND = error_response(
     404, "Missing, or not visible to the caller: both answer alike.", ("Not found", "not_found", "Not found.", None)
 )
+
+_ERROR_MEANING = {
+    400: "Invalid input; `fields` names what is wrong.",
+    403: "You may see this, but not do this.",
+    404: "No such object, or not one you may see.",
+    409: "The object's state does not allow this.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The usual meaning of each of these error statuses, for an operation's ``responses``."""
+    return {code: error_response(code, _ERROR_MEANING[code]) for code in codes}
 
 
 # --- Answers every operation can give, whatever its own annotations say. ---------------------------------
@@ -89,6 +103,7 @@ def document_common_errors(result: dict[str, Any], generator: Any, request: Any,
         "ErrorOutput",
         {
             "type": "object",
+            "description": "The one error shape of the API.",
             "properties": {
                 "status": {"type": "integer"},
                 "code": {"type": "string"},
