@@ -9,6 +9,20 @@ from rest_framework import serializers
 
 from chalkboard.common.errors import error_body
 
+# The largest id a database column holds (a signed 64-bit integer): a larger one is a 400, never a 500.
+MAX_ID = 2**63 - 1
+
+
+def IdField(**kwargs: Any) -> serializers.IntegerField:  # noqa: N802 - reads like the field classes it stands with
+    """An id in a request: a positive integer that fits the database's ids."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def IdListField(**kwargs: Any) -> serializers.ListField:  # noqa: N802
+    """A list of ids in a request, 100 at most unless ``max_length`` says otherwise."""
+    kwargs.setdefault("max_length", 100)
+    return serializers.ListField(child=IdField(), **kwargs)
+
 
 class ErrorOutput(serializers.Serializer):
     """The one error shape of the API."""

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chalkboard.accounts.models import User
-from chalkboard.common.api import error_responses
+from chalkboard.common.api import IdField, IdListField, error_responses
 from chalkboard.common.decimals import decimal_input
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
 from chalkboard.invitations.services import invitation_create
@@ -25,7 +25,7 @@ from chalkboard.people import selectors, services
 from chalkboard.people.filters import AssignmentFilter, GuardianFilter, StudentFilter, TeacherFilter
 from chalkboard.people.models import Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.schools.access import Action, Viewer
-from chalkboard.schools.apis import IdField, IdListField, ScopedListApi, ViewerApi, parse
+from chalkboard.schools.apis import ScopedListApi, ViewerApi, parse
 from chalkboard.schools.models import Role, School
 from chalkboard.schools.selectors import school_for_action
 

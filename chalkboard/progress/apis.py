@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, error_response
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, IdField, error_response
 from chalkboard.common.errors import DomainError, Forbidden
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.people.selectors import student_get_for_viewer
@@ -41,17 +41,11 @@ from chalkboard.progress.services import (
 from chalkboard.scheduling.models import NoteVisibility
 from chalkboard.schools.access import Viewer, viewer_of
 
-MAX_ID = 2**63 - 1
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 EARLIEST_TIME, LATEST_TIME = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 
 
 # --- Input. -----------------------------------------------------------------------------------------
-
-
-class IdField(serializers.IntegerField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class AwareDateTimeField(serializers.DateTimeField):

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from chalkboard.common.api import IdField
 from chalkboard.scheduling.models import (
     MAX_SESSION_MINUTES,
     Attendance,
@@ -21,7 +22,6 @@ from chalkboard.scheduling.models import (
     SessionNote,
     SessionStatus,
 )
-from chalkboard.scheduling.selectors import DB_ID_MAX
 
 MAX_STUDENTS_PER_SESSION = 50
 # Sessions are dated within these bounds: far enough for any real timetable, and safe from date overflow.
@@ -29,10 +29,6 @@ EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
 MAX_VERSION = 2**31 - 1
-
-
-def id_field(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=DB_ID_MAX, **kwargs)
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -63,7 +59,7 @@ class StudentIdsField(serializers.ListField):
     default_error_messages = {"duplicate": "Each student may be listed only once."}
 
     def __init__(self, **kwargs: Any):
-        super().__init__(child=id_field(), min_length=1, max_length=MAX_STUDENTS_PER_SESSION, **kwargs)
+        super().__init__(child=IdField(), min_length=1, max_length=MAX_STUDENTS_PER_SESSION, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[int]:
         ids: list[int] = super().to_internal_value(data)
@@ -73,9 +69,9 @@ class StudentIdsField(serializers.ListField):
 
 
 class SessionCreateInput(serializers.Serializer):
-    school_id = id_field()
-    teacher_id = id_field()
-    subject_id = id_field()
+    school_id = IdField()
+    teacher_id = IdField()
+    subject_id = IdField()
     student_ids = StudentIdsField()
     starts_at = AwareDateTimeField()
     planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES)
@@ -88,9 +84,9 @@ class SessionUpdateInput(serializers.Serializer):
     starts_at = AwareDateTimeField(required=False)
     planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES, required=False)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    subject_id = id_field(required=False)
+    subject_id = IdField(required=False)
     student_ids = StudentIdsField(required=False)
-    teacher_id = id_field(required=False, help_text="Give the session to another teacher (owners and admins only).")
+    teacher_id = IdField(required=False, help_text="Give the session to another teacher (owners and admins only).")
     version = serializers.IntegerField(
         min_value=1,
         max_value=MAX_VERSION,

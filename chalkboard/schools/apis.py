@@ -12,12 +12,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chalkboard.common.api import error_responses
+from chalkboard.common.api import IdField, error_responses
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
 from chalkboard.invitations.services import invitation_create
 from chalkboard.schools import selectors, services
 from chalkboard.schools.access import Action, Viewer, viewer_of
-from chalkboard.schools.filters import MAX_ID, MembershipFilter, SchoolFilter, SubjectFilter
+from chalkboard.schools.filters import MembershipFilter, SchoolFilter, SubjectFilter
 from chalkboard.schools.models import (
     DEFAULT_LATE_CLAIM_DAYS,
     DEFAULT_OVERRUN_MINUTES,
@@ -31,16 +31,6 @@ from chalkboard.schools.models import (
 )
 
 # --- Shared by the people APIs. --------------------------------------------------------------------
-
-
-def IdField(**kwargs: Any) -> serializers.IntegerField:  # noqa: N802 - reads like the field classes it stands with
-    """An id in a request body: a positive integer that fits the database's ids."""
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-def IdListField(**kwargs: Any) -> serializers.ListField:  # noqa: N802
-    kwargs.setdefault("max_length", 100)
-    return serializers.ListField(child=IdField(), **kwargs)
 
 
 class ViewerApi(GenericAPIView):
