@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chalkboard.accounts.models import User
-from chalkboard.common.api import IdField, IdListField, error_responses
+from chalkboard.common.api import IdField, IdListField, NamedOutput, error_responses
 from chalkboard.common.decimals import decimal_input
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
 from chalkboard.invitations.services import invitation_create
@@ -283,11 +283,6 @@ class TeacherDetailApi(ViewerApi):
 # --- Students. -------------------------------------------------------------------------------------
 
 
-class StudentGuardianOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class StudentOutput(serializers.Serializer):
     id = serializers.IntegerField()
     school_id = serializers.IntegerField()
@@ -295,7 +290,7 @@ class StudentOutput(serializers.Serializer):
     email = serializers.EmailField()
     grade = serializers.CharField()
     is_active = serializers.BooleanField()
-    guardians = StudentGuardianOutput(many=True, required=False, help_text="For the school's staff and teachers only.")
+    guardians = NamedOutput(many=True, required=False, help_text="For the school's staff and teachers only.")
     notes = serializers.CharField(required=False, help_text="For the school's owners and admins only.")
 
 
@@ -399,16 +394,11 @@ class StudentDetailApi(ViewerApi):
 # --- Guardians. ------------------------------------------------------------------------------------
 
 
-class GuardianStudentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class GuardianOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="The guardian's user id.")
     name = serializers.CharField()
     email = serializers.EmailField()
-    students = GuardianStudentOutput(many=True, help_text="Their students that I may see.")
+    students = NamedOutput(many=True, help_text="Their students that I may see.")
 
 
 class GuardianCreateInput(PersonInput):

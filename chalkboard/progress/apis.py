@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, IdField, error_response
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, IdField, NamedOutput, error_response
 from chalkboard.common.errors import DomainError, Forbidden
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.people.selectors import student_get_for_viewer
@@ -149,17 +149,12 @@ class GoalInput(serializers.Serializer):
 # --- Output (the documented shapes; the selectors build the same dicts). -------------------------
 
 
-class ProgressRef(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class AssessmentOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    student = ProgressRef()
-    subject = ProgressRef()
-    skill = ProgressRef(allow_null=True)
-    teacher = ProgressRef()
+    student = NamedOutput()
+    subject = NamedOutput()
+    skill = NamedOutput(allow_null=True)
+    teacher = NamedOutput()
     session_id = serializers.IntegerField(allow_null=True)
     kind = serializers.ChoiceField(choices=AssessmentKind.choices)
     score = serializers.DecimalField(max_digits=8, decimal_places=2)
@@ -172,8 +167,8 @@ class AssessmentOutput(serializers.Serializer):
 class GoalOutput(serializers.Serializer):
     id = serializers.IntegerField()
     student_id = serializers.IntegerField()
-    subject = ProgressRef()
-    skill = ProgressRef(allow_null=True)
+    subject = NamedOutput()
+    skill = NamedOutput(allow_null=True)
     title = serializers.CharField()
     target_percentage = serializers.DecimalField(max_digits=5, decimal_places=2)
     due_date = serializers.DateField(allow_null=True)
@@ -198,7 +193,7 @@ class ProgressGoalItem(serializers.Serializer):
 
 
 class ProgressSkill(serializers.Serializer):
-    skill = ProgressRef()
+    skill = NamedOutput()
     level = serializers.ChoiceField(choices=Level.choices)
     percentage = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     trend = serializers.ChoiceField(choices=Trend.choices)
@@ -211,7 +206,7 @@ class ProgressHistoryPoint(serializers.Serializer):
 
 
 class ProgressSubject(serializers.Serializer):
-    subject = ProgressRef()
+    subject = NamedOutput()
     level = serializers.ChoiceField(choices=Level.choices)
     percentage = serializers.DecimalField(
         max_digits=5, decimal_places=2, allow_null=True, help_text="Weighted toward recent assessments."
@@ -243,7 +238,7 @@ class ProgressNote(serializers.Serializer):
     session_id = serializers.IntegerField()
     visibility = serializers.ChoiceField(choices=NoteVisibility.choices)
     text = serializers.CharField()
-    author = ProgressRef()
+    author = NamedOutput()
     created_at = serializers.DateTimeField()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from chalkboard.common.api import IdField
+from chalkboard.common.api import IdField, NamedOutput
 from chalkboard.scheduling.models import (
     MAX_SESSION_MINUTES,
     Attendance,
@@ -99,16 +99,6 @@ class SessionCancelInput(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class SessionPersonOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class SessionSubjectOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class SessionStudentOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -120,8 +110,8 @@ class SessionStudentOutput(serializers.Serializer):
 class SessionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     school_id = serializers.IntegerField()
-    teacher = SessionPersonOutput()
-    subject = SessionSubjectOutput()
+    teacher = NamedOutput()
+    subject = NamedOutput()
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField(help_text="starts_at plus the planned duration.")
     planned_duration_minutes = serializers.IntegerField()
@@ -137,7 +127,7 @@ class SessionNoteOutput(serializers.Serializer):
     id = serializers.IntegerField()
     visibility = serializers.ChoiceField(choices=NoteVisibility.choices)
     text = serializers.CharField()
-    author = SessionPersonOutput()
+    author = NamedOutput()
     created_at = serializers.DateTimeField()
 
 

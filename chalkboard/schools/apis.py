@@ -12,7 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chalkboard.common.api import IdField, error_responses
+from chalkboard.common.api import IdField, NamedOutput, error_responses
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
 from chalkboard.invitations.services import invitation_create
 from chalkboard.schools import selectors, services
@@ -290,16 +290,11 @@ class MemberDetailApi(ViewerApi):
 # --- Subjects and skills. --------------------------------------------------------------------------
 
 
-class SkillOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class SubjectOutput(serializers.Serializer):
     id = serializers.IntegerField()
     school_id = serializers.IntegerField()
     name = serializers.CharField()
-    skills = SkillOutput(many=True)
+    skills = NamedOutput(many=True)
 
 
 class SubjectCreateInput(serializers.Serializer):
@@ -318,7 +313,7 @@ class SkillCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
-class SkillCreatedOutput(SkillOutput):
+class SkillCreatedOutput(NamedOutput):
     subject_id = serializers.IntegerField()
 
 
