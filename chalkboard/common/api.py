@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
@@ -22,6 +24,42 @@ def IdListField(**kwargs: Any) -> serializers.ListField:  # noqa: N802
     """A list of ids in a request, 100 at most unless ``max_length`` says otherwise."""
     kwargs.setdefault("max_length", 100)
     return serializers.ListField(child=IdField(), **kwargs)
+
+
+# Times are accepted within these bounds: far enough for any real timetable, and safe from date overflow.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that states its offset: a naive time is refused rather than guessed.
+
+    ``bounded`` refuses a time outside ``EARLIEST_TIME`` to ``LATEST_TIME`` (``out_of_range``). ``strip`` looks
+    for a naive time past surrounding white space, so that such a time is told as naive rather than malformed.
+    """
+
+    default_error_messages = {
+        "naive": "Give the time with its offset, e.g. 2025-03-01T15:00:00+00:00.",
+        "out_of_range": TIME_OUT_OF_RANGE,
+    }
+
+    def __init__(self, *, bounded: bool = False, strip: bool = False, **kwargs: Any) -> None:
+        self.bounded, self.strip = bounded, strip
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip() if self.strip else value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        result = super().to_internal_value(value)
+        if self.bounded and not EARLIEST_TIME <= result < LATEST_TIME:
+            self.fail("out_of_range")
+        return result
 
 
 class ErrorOutput(serializers.Serializer):

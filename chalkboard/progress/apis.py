@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -14,7 +14,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, IdField, NamedOutput, error_response
+from chalkboard.common.api import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    NOT_AUTHENTICATED,
+    NOT_FOUND,
+    AwareDateTimeField,
+    IdField,
+    NamedOutput,
+    error_response,
+)
 from chalkboard.common.errors import DomainError, Forbidden
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.people.selectors import student_get_for_viewer
@@ -42,23 +51,10 @@ from chalkboard.scheduling.models import NoteVisibility
 from chalkboard.schools.access import Viewer, viewer_of
 
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-EARLIEST_TIME, LATEST_TIME = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+NAIVE_TIME = "Give the time with its UTC offset, e.g. 2026-03-01T10:00:00+01:00."
 
 
 # --- Input. -----------------------------------------------------------------------------------------
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that states its offset (``2026-03-01T10:00:00+00:00`` or ``...Z``)."""
-
-    default_error_messages = {"naive": "Give the time with its UTC offset, e.g. 2026-03-01T10:00:00+01:00."}
-
-    def to_internal_value(self, value: Any) -> datetime:
-        moment = super().to_internal_value(value)
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is not None and parsed.tzinfo is None:
-            self.fail("naive")
-        return moment
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -82,7 +78,7 @@ class DayOrTimeField(serializers.Field):
             if not EARLIEST_DAY <= day <= LATEST_DAY:
                 self.fail("out_of_range")
             return day
-        moment = AwareDateTimeField().run_validation(data)
+        moment = AwareDateTimeField(error_messages={"naive": NAIVE_TIME}).run_validation(data)
         if not EARLIEST_TIME <= moment < LATEST_TIME:
             self.fail("out_of_range")
         return moment
@@ -100,7 +96,12 @@ class AssessmentInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AssessmentKind.choices)
     score = _score_field(min_value=Decimal(0), help_text="From 0 to `max_score`, two decimals at most.")
     max_score = _score_field(help_text="More than 0, up to 999999.99.")
-    assessed_at = AwareDateTimeField(required=False, allow_null=True, help_text="Not in the future. Default: now.")
+    assessed_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        error_messages={"naive": NAIVE_TIME},
+        help_text="Not in the future. Default: now.",
+    )
     session_id = IdField(required=False, allow_null=True, help_text="A session the student attends.")
     teacher_id = IdField(
         required=False,
@@ -143,7 +144,7 @@ class GoalInput(serializers.Serializer):
         max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(100)
     )
     due_date = serializers.DateField(required=False, allow_null=True)
-    achieved_at = AwareDateTimeField(required=False, allow_null=True)
+    achieved_at = AwareDateTimeField(required=False, allow_null=True, error_messages={"naive": NAIVE_TIME})
 
 
 # --- Output (the documented shapes; the selectors build the same dicts). -------------------------

@@ -11,9 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chalkboard.common.api import IdField
+from chalkboard.common.api import EARLIEST_TIME, LATEST_TIME, TIME_OUT_OF_RANGE, IdField
 from chalkboard.scheduling.models import SessionStatus
-from chalkboard.scheduling.serializers import EARLIEST_TIME, LATEST_TIME, TIME_OUT_OF_RANGE
 
 MAX_RANGE = timedelta(days=366)
 RANGE_TOO_LONG = "The range from `from` to `to` may span at most 366 days."

@@ -10,10 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from chalkboard.common.api import IdField, NamedOutput
+from chalkboard.common.api import AwareDateTimeField, IdField, NamedOutput
 from chalkboard.scheduling.models import (
     MAX_SESSION_MINUTES,
     Attendance,
@@ -24,33 +23,7 @@ from chalkboard.scheduling.models import (
 )
 
 MAX_STUDENTS_PER_SESSION = 50
-# Sessions are dated within these bounds: far enough for any real timetable, and safe from date overflow.
-EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
-TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
 MAX_VERSION = 2**31 - 1
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date-time that states its offset: a naive time is refused rather than guessed."""
-
-    default_error_messages = {
-        "naive": "Give the time with its offset, e.g. 2025-03-01T15:00:00+00:00.",
-        "out_of_range": TIME_OUT_OF_RANGE,
-    }
-
-    def to_internal_value(self, value: Any) -> datetime:
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("naive")
-        result = super().to_internal_value(value)
-        if not EARLIEST_TIME <= result < LATEST_TIME:
-            self.fail("out_of_range")
-        return result
 
 
 class StudentIdsField(serializers.ListField):
@@ -73,7 +46,7 @@ class SessionCreateInput(serializers.Serializer):
     teacher_id = IdField()
     subject_id = IdField()
     student_ids = StudentIdsField()
-    starts_at = AwareDateTimeField()
+    starts_at = AwareDateTimeField(bounded=True, strip=True)
     planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -81,7 +54,7 @@ class SessionCreateInput(serializers.Serializer):
 class SessionUpdateInput(serializers.Serializer):
     """Every field is optional; what is left out stays as it is."""
 
-    starts_at = AwareDateTimeField(required=False)
+    starts_at = AwareDateTimeField(bounded=True, strip=True, required=False)
     planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES, required=False)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
     subject_id = IdField(required=False)
