@@ -267,6 +267,13 @@ RANGE_INVALID = error_response(
         {"from": [selectors.RANGE_TOO_LONG], "to": [selectors.RANGE_TOO_LONG]},
     ),
 )
+
+
+def _entries_refused(description: str, name: str, message: str) -> OpenApiResponse:
+    """The 400 of a request naming entries it may not act on: the message stands under ``entry_ids`` too."""
+    return error_response(400, description, (name, "invalid", message, {"entry_ids": [message]}))
+
+
 MANAGE_FORBIDDEN = error_response(
     403,
     "A member of the school who does not run it.",
@@ -386,15 +393,8 @@ class EarningApproveApi(APIView):
         request=ApproveInput,
         responses={
             200: ApproveOutput,
-            400: error_response(
-                400,
-                "Unknown or not pending entries.",
-                (
-                    "Not pending",
-                    "invalid",
-                    services.ENTRIES_NOT_PENDING.format(ids="12"),
-                    {"entry_ids": [services.ENTRIES_NOT_PENDING.format(ids="12")]},
-                ),
+            400: _entries_refused(
+                "Unknown or not pending entries.", "Not pending", services.ENTRIES_NOT_PENDING.format(ids="12")
             ),
             401: NOT_AUTHENTICATED,
             403: MANAGE_FORBIDDEN,
@@ -434,15 +434,8 @@ class EarningReviewApi(APIView):
         request=ReviewInput,
         responses={
             200: ReviewOutput,
-            400: error_response(
-                400,
-                "Unknown or not held entries.",
-                (
-                    "Not held",
-                    "invalid",
-                    services.ENTRIES_NOT_HELD.format(ids="12"),
-                    {"entry_ids": [services.ENTRIES_NOT_HELD.format(ids="12")]},
-                ),
+            400: _entries_refused(
+                "Unknown or not held entries.", "Not held", services.ENTRIES_NOT_HELD.format(ids="12")
             ),
             401: NOT_AUTHENTICATED,
             403: MANAGE_FORBIDDEN,

@@ -39,6 +39,12 @@ INVALID_IF_MATCH = 'If-Match must carry the session\'s version, e.g. If-Match: "
 
 NOT_VISIBLE = error_response(404, "No such session, or one the caller may not see.")
 NOT_MANAGER = error_response(403, "The caller may see the session but not change it.")
+CHANGE_ERRORS = {
+    400: error_response(400, "Invalid input."),
+    401: NOT_AUTHENTICATED,
+    403: NOT_MANAGER,
+    404: NOT_VISIBLE,
+}
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -126,10 +132,7 @@ class SessionDetailApi(APIView):
         parameters=[IF_MATCH],
         responses={
             200: SessionDetailOutput,
-            400: error_response(400, "Invalid input."),
-            401: NOT_AUTHENTICATED,
-            403: NOT_MANAGER,
-            404: NOT_VISIBLE,
+            **CHANGE_ERRORS,
             409: error_response(409, "The session is no longer scheduled, or has changed since the given version."),
         },
     )
@@ -151,10 +154,7 @@ class SessionCancelApi(APIView):
         request=SessionCancelInput,
         responses={
             200: SessionDetailOutput,
-            400: error_response(400, "Invalid input."),
-            401: NOT_AUTHENTICATED,
-            403: NOT_MANAGER,
-            404: NOT_VISIBLE,
+            **CHANGE_ERRORS,
             409: error_response(409, "The session is already completed, a no-show or cancelled."),
         },
     )
