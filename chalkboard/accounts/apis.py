@@ -4,7 +4,7 @@ from typing import Any
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from chalkboard.accounts.lockout import login_address_take, login_attempt_succeeded, login_attempt_take
 from chalkboard.accounts.services import token_create, token_revoke, user_authenticate
+from chalkboard.common.api import NOT_AUTHENTICATED, error_response
 from chalkboard.common.throttling import Quota, client_address, quota_take
 from chalkboard.schools.access import viewer_of
 from chalkboard.schools.models import Membership
@@ -46,7 +47,7 @@ class LoginApi(APIView):
 
     @extend_schema(
         request=LoginInput,
-        responses={200: LoginOutput, 400: OpenApiResponse(description="Invalid credentials"), 429: None},
+        responses={200: LoginOutput, 400: error_response(400, "Invalid credentials"), 429: None},
         auth=[],
     )
     @sensitive_variables("data", "token")
@@ -84,7 +85,7 @@ class TokenInfoOutput(serializers.Serializer):
 class TokenInfoApi(APIView):
     """Whether the token this request carries is valid, and until when. Costs only the token lookup."""
 
-    @extend_schema(responses={200: TokenInfoOutput, 401: OpenApiResponse(description="No valid token.")})
+    @extend_schema(responses={200: TokenInfoOutput, 401: NOT_AUTHENTICATED})
     def get(self, request: Request) -> Response:
         return Response({"user_id": request.user.pk, "expires_at": request.auth.expiry})  # type: ignore[union-attr]
 

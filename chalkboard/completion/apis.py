@@ -10,10 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, IdField, NamedOutput, error_response
 from chalkboard.common.decimals import decimal_too_large_message
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
-from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.completion import services as completion
 from chalkboard.completion.services import AttendanceMark, NoteDraft, SessionOutcome
 from chalkboard.earnings.models import EarningEntry, EarningStatus
@@ -22,7 +22,6 @@ from chalkboard.scheduling.models import MAX_SESSION_MINUTES, Attendance, NoteVi
 from chalkboard.scheduling.selectors import SESSION_MANAGE_FORBIDDEN, session_get_for_manager
 from chalkboard.schools.access import viewer_of
 
-MAX_ID = 2**63 - 1
 MAX_ATTENDEES = 200
 MAX_NOTES = 20
 MAX_NOTE_LENGTH = 10_000
@@ -30,7 +29,7 @@ NOTHING_TO_AMEND = "Give at least one of attendance, actual_duration_minutes or 
 
 
 class AttendanceInput(serializers.Serializer):
-    student_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    student_id = IdField()
     status = serializers.ChoiceField(choices=Attendance.choices)
 
 

@@ -13,25 +13,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import NOT_AUTHENTICATED, NOT_FOUND, IdField, IdListField, NamedOutput, error_response
 from chalkboard.common.idempotency import IDEMPOTENCY_KEY_PARAMETER, KEY_REUSED, idempotent
-from chalkboard.common.openapi import NOT_AUTHENTICATED, NOT_FOUND, NamedOutput, error_response
 from chalkboard.earnings import selectors, services
 from chalkboard.earnings.exports import CSVRenderer, earnings_csv_rows
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout, ReviewDecision
 from chalkboard.earnings.selectors import GroupBy
 from chalkboard.schools.access import viewer_of
 
-MAX_ID = 2**63 - 1
 MAX_ENTRIES_PER_REQUEST = 500
 
 
 def _within_bounds(value: date) -> None:
     if not selectors.EARLIEST_DATE <= value <= selectors.LATEST_DATE:
         raise serializers.ValidationError(selectors.DATE_OUT_OF_BOUNDS)
-
-
-def _id_field(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class DateRangeQuery(serializers.Serializer):
@@ -49,7 +44,7 @@ class DateRangeQuery(serializers.Serializer):
 
 
 class EarningsQuery(DateRangeQuery):
-    school = _id_field(
+    school = IdField(
         required=False,
         help_text="The school, for a teacher in several; by default the first (lowest id) the caller may see.",
     )
@@ -57,26 +52,26 @@ class EarningsQuery(DateRangeQuery):
 
 
 class EntryQuery(DateRangeQuery):
-    school = _id_field(required=False, help_text="Only this school's entries; `from`/`to` are then in its time zone.")
-    teacher = _id_field(required=False)
-    session = _id_field(required=False)
+    school = IdField(required=False, help_text="Only this school's entries; `from`/`to` are then in its time zone.")
+    teacher = IdField(required=False)
+    session = IdField(required=False)
     status = serializers.ChoiceField(choices=EarningStatus.choices, required=False)
     kind = serializers.ChoiceField(choices=EarningKind.choices, required=False)
 
 
 class PayoutQuery(serializers.Serializer):
-    school = _id_field(required=False)
-    teacher = _id_field(required=False)
+    school = IdField(required=False)
+    teacher = IdField(required=False)
 
 
 class ApproveInput(serializers.Serializer):
-    school_id = _id_field()
-    entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
+    school_id = IdField()
+    entry_ids = IdListField(allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
 
 
 class ReviewInput(serializers.Serializer):
-    school_id = _id_field()
-    entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
+    school_id = IdField()
+    entry_ids = IdListField(allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
     decision = serializers.ChoiceField(
         choices=ReviewDecision.choices,
         help_text="`release`: the entries become `pending` (then approved and paid as usual); `reject`: they "
@@ -88,9 +83,9 @@ class ReviewInput(serializers.Serializer):
 
 
 class PayoutInput(serializers.Serializer):
-    school_id = _id_field()
-    teacher_id = _id_field()
-    entry_ids = serializers.ListField(child=_id_field(), allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
+    school_id = IdField()
+    teacher_id = IdField()
+    entry_ids = IdListField(allow_empty=False, max_length=MAX_ENTRIES_PER_REQUEST)
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
@@ -272,6 +267,13 @@ RANGE_INVALID = error_response(
         {"from": [selectors.RANGE_TOO_LONG], "to": [selectors.RANGE_TOO_LONG]},
     ),
 )
+
+
+def _entries_refused(description: str, name: str, message: str) -> OpenApiResponse:
+    """The 400 of a request naming entries it may not act on: the message stands under ``entry_ids`` too."""
+    return error_response(400, description, (name, "invalid", message, {"entry_ids": [message]}))
+
+
 MANAGE_FORBIDDEN = error_response(
     403,
     "A member of the school who does not run it.",
@@ -391,15 +393,8 @@ class EarningApproveApi(APIView):
         request=ApproveInput,
         responses={
             200: ApproveOutput,
-            400: error_response(
-                400,
-                "Unknown or not pending entries.",
-                (
-                    "Not pending",
-                    "invalid",
-                    services.ENTRIES_NOT_PENDING.format(ids="12"),
-                    {"entry_ids": [services.ENTRIES_NOT_PENDING.format(ids="12")]},
-                ),
+            400: _entries_refused(
+                "Unknown or not pending entries.", "Not pending", services.ENTRIES_NOT_PENDING.format(ids="12")
             ),
             401: NOT_AUTHENTICATED,
             403: MANAGE_FORBIDDEN,
@@ -439,15 +434,8 @@ class EarningReviewApi(APIView):
         request=ReviewInput,
         responses={
             200: ReviewOutput,
-            400: error_response(
-                400,
-                "Unknown or not held entries.",
-                (
-                    "Not held",
-                    "invalid",
-                    services.ENTRIES_NOT_HELD.format(ids="12"),
-                    {"entry_ids": [services.ENTRIES_NOT_HELD.format(ids="12")]},
-                ),
+            400: _entries_refused(
+                "Unknown or not held entries.", "Not held", services.ENTRIES_NOT_HELD.format(ids="12")
             ),
             401: NOT_AUTHENTICATED,
             403: MANAGE_FORBIDDEN,

@@ -16,11 +16,12 @@ from rest_framework.views import APIView
 
 from chalkboard.accounts.apis import UserOutput, too_many
 from chalkboard.accounts.lockout import login_address_take
+from chalkboard.common.api import error_responses
 from chalkboard.common.throttling import client_address
 from chalkboard.invitations import selectors, services
 from chalkboard.invitations.models import Invitation
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
-from chalkboard.schools.apis import ScopedListApi, ViewerApi, error_responses, parse
+from chalkboard.schools.apis import ScopedListApi, ViewerApi, parse
 from chalkboard.schools.selectors import school_get_for_viewer
 
 

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chalkboard.accounts.models import User
+from chalkboard.common.api import IdField, IdListField, NamedOutput, error_responses
 from chalkboard.common.decimals import decimal_input
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
 from chalkboard.invitations.services import invitation_create
@@ -24,7 +25,7 @@ from chalkboard.people import selectors, services
 from chalkboard.people.filters import AssignmentFilter, GuardianFilter, StudentFilter, TeacherFilter
 from chalkboard.people.models import Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.schools.access import Action, Viewer
-from chalkboard.schools.apis import IdField, IdListField, ScopedListApi, ViewerApi, error_responses, parse
+from chalkboard.schools.apis import ScopedListApi, ViewerApi, parse
 from chalkboard.schools.models import Role, School
 from chalkboard.schools.selectors import school_for_action
 
@@ -282,11 +283,6 @@ class TeacherDetailApi(ViewerApi):
 # --- Students. -------------------------------------------------------------------------------------
 
 
-class StudentGuardianOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class StudentOutput(serializers.Serializer):
     id = serializers.IntegerField()
     school_id = serializers.IntegerField()
@@ -294,7 +290,7 @@ class StudentOutput(serializers.Serializer):
     email = serializers.EmailField()
     grade = serializers.CharField()
     is_active = serializers.BooleanField()
-    guardians = StudentGuardianOutput(many=True, required=False, help_text="For the school's staff and teachers only.")
+    guardians = NamedOutput(many=True, required=False, help_text="For the school's staff and teachers only.")
     notes = serializers.CharField(required=False, help_text="For the school's owners and admins only.")
 
 
@@ -398,16 +394,11 @@ class StudentDetailApi(ViewerApi):
 # --- Guardians. ------------------------------------------------------------------------------------
 
 
-class GuardianStudentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class GuardianOutput(serializers.Serializer):
     id = serializers.IntegerField(help_text="The guardian's user id.")
     name = serializers.CharField()
     email = serializers.EmailField()
-    students = GuardianStudentOutput(many=True, help_text="Their students that I may see.")
+    students = NamedOutput(many=True, help_text="Their students that I may see.")
 
 
 class GuardianCreateInput(PersonInput):

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from chalkboard.accounts.models import User
 from chalkboard.common.errors import ValidationFailed
+from chalkboard.common.services import model_update
 from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
 from chalkboard.schools.models import Membership, Role, School, Subject
 from chalkboard.schools.services import membership_deactivate, membership_ensure, school_audit
@@ -302,17 +303,10 @@ def student_join(*, school: School, user: User, details: Mapping[str, Any]) -> S
     back), with the grade, notes and guardians the school gave when it invited them (guardians who left the
     school since are dropped). For the acceptance of an invitation only."""
     membership_ensure(user=user, school=school, role=Role.STUDENT)
-    student, created = Student.objects.get_or_create(school=school, user=user)
-    fields = {"grade": details.get("grade"), "notes": details.get("notes")}
-    changes = {key: value for key, value in fields.items() if value is not None and getattr(student, key) != value}
-    if not student.is_active:
-        changes["is_active"] = True
-    for key, value in changes.items():
-        setattr(student, key, value)
-    if changes and not created:
-        student.save(update_fields=[*changes, "updated_at"])
-    elif changes:
-        student.save()
+    student, _ = Student.objects.get_or_create(school=school, user=user)
+    model_update(
+        instance=student, data={"grade": details.get("grade"), "notes": details.get("notes"), "is_active": True}
+    )
     guardian_ids = details.get("guardian_ids") or []
     if guardian_ids:
         still_here = set(
@@ -335,16 +329,7 @@ def student_update(
     guardian_ids: Sequence[int] | None = None,
 ) -> Student:
     """Change a student's record. ``guardian_ids`` replaces their guardians (each a guardian of the school)."""
-    changes = {
-        field: value
-        for field, value in {"grade": grade, "notes": notes}.items()
-        if value is not None and getattr(student, field) != value
-    }
-    for field, value in changes.items():
-        setattr(student, field, value)
-    if changes:
-        student.save(update_fields=[*changes, "updated_at"])
-    changed = list(changes)
+    changed = list(model_update(instance=student, data={"grade": grade, "notes": notes}))
     if guardian_ids is not None:
         _guardians_set(
             student=student, guardian_ids=_school_guardian_ids(school=student.school, guardian_ids=guardian_ids)

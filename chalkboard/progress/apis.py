@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    NOT_AUTHENTICATED,
+    NOT_FOUND,
+    AwareDateTimeField,
+    IdField,
+    NamedOutput,
+    error_response,
+)
 from chalkboard.common.errors import DomainError
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.people.selectors import student_get_for_viewer
@@ -40,30 +50,11 @@ from chalkboard.progress.services import (
 from chalkboard.scheduling.models import NoteVisibility
 from chalkboard.schools.access import Viewer, viewer_of
 
-MAX_ID = 2**63 - 1
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-EARLIEST_TIME, LATEST_TIME = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+NAIVE_TIME = "Give the time with its UTC offset, e.g. 2026-03-01T10:00:00+01:00."
 
 
 # --- Input. -----------------------------------------------------------------------------------------
-
-
-class IdField(serializers.IntegerField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that states its offset (``2026-03-01T10:00:00+00:00`` or ``...Z``)."""
-
-    default_error_messages = {"naive": "Give the time with its UTC offset, e.g. 2026-03-01T10:00:00+01:00."}
-
-    def to_internal_value(self, value: Any) -> datetime:
-        moment = super().to_internal_value(value)
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is not None and parsed.tzinfo is None:
-            self.fail("naive")
-        return moment
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -87,7 +78,7 @@ class DayOrTimeField(serializers.Field):
             if not EARLIEST_DAY <= day <= LATEST_DAY:
                 self.fail("out_of_range")
             return day
-        moment = AwareDateTimeField().run_validation(data)
+        moment = AwareDateTimeField(error_messages={"naive": NAIVE_TIME}).run_validation(data)
         if not EARLIEST_TIME <= moment < LATEST_TIME:
             self.fail("out_of_range")
         return moment
@@ -105,7 +96,12 @@ class AssessmentInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AssessmentKind.choices)
     score = _score_field(min_value=Decimal(0), help_text="From 0 to `max_score`, two decimals at most.")
     max_score = _score_field(help_text="More than 0, up to 999999.99.")
-    assessed_at = AwareDateTimeField(required=False, allow_null=True, help_text="Not in the future. Default: now.")
+    assessed_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        error_messages={"naive": NAIVE_TIME},
+        help_text="Not in the future. Default: now.",
+    )
     session_id = IdField(required=False, allow_null=True, help_text="A session the student attends.")
     teacher_id = IdField(
         required=False,
@@ -148,23 +144,18 @@ class GoalInput(serializers.Serializer):
         max_digits=5, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(100)
     )
     due_date = serializers.DateField(required=False, allow_null=True)
-    achieved_at = AwareDateTimeField(required=False, allow_null=True)
+    achieved_at = AwareDateTimeField(required=False, allow_null=True, error_messages={"naive": NAIVE_TIME})
 
 
 # --- Output (the documented shapes; the selectors build the same dicts). -------------------------
 
 
-class ProgressRef(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class AssessmentOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    student = ProgressRef()
-    subject = ProgressRef()
-    skill = ProgressRef(allow_null=True)
-    teacher = ProgressRef()
+    student = NamedOutput()
+    subject = NamedOutput()
+    skill = NamedOutput(allow_null=True)
+    teacher = NamedOutput()
     session_id = serializers.IntegerField(allow_null=True)
     kind = serializers.ChoiceField(choices=AssessmentKind.choices)
     score = serializers.DecimalField(max_digits=8, decimal_places=2)
@@ -177,8 +168,8 @@ class AssessmentOutput(serializers.Serializer):
 class GoalOutput(serializers.Serializer):
     id = serializers.IntegerField()
     student_id = serializers.IntegerField()
-    subject = ProgressRef()
-    skill = ProgressRef(allow_null=True)
+    subject = NamedOutput()
+    skill = NamedOutput(allow_null=True)
     title = serializers.CharField()
     target_percentage = serializers.DecimalField(max_digits=5, decimal_places=2)
     due_date = serializers.DateField(allow_null=True)
@@ -203,7 +194,7 @@ class ProgressGoalItem(serializers.Serializer):
 
 
 class ProgressSkill(serializers.Serializer):
-    skill = ProgressRef()
+    skill = NamedOutput()
     level = serializers.ChoiceField(choices=Level.choices)
     percentage = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     trend = serializers.ChoiceField(choices=Trend.choices)
@@ -216,7 +207,7 @@ class ProgressHistoryPoint(serializers.Serializer):
 
 
 class ProgressSubject(serializers.Serializer):
-    subject = ProgressRef()
+    subject = NamedOutput()
     level = serializers.ChoiceField(choices=Level.choices)
     percentage = serializers.DecimalField(
         max_digits=5, decimal_places=2, allow_null=True, help_text="Weighted toward recent assessments."
@@ -248,7 +239,7 @@ class ProgressNote(serializers.Serializer):
     session_id = serializers.IntegerField()
     visibility = serializers.ChoiceField(choices=NoteVisibility.choices)
     text = serializers.CharField()
-    author = ProgressRef()
+    author = NamedOutput()
     created_at = serializers.DateTimeField()
 
 
@@ -260,43 +251,15 @@ class StudentProgressOutput(serializers.Serializer):
     notes = ProgressNote(many=True, help_text="The 20 most recent notes the caller may read, newest first.")
 
 
-class ProgressError(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields_ = serializers.DictField(
-        child=serializers.JSONField(),
-        required=False,
-        help_text="The fields at fault, each with its messages (nested like the input for nested fields).",
-    )
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["fields"] = fields.pop("fields_")
-        return fields
-
-
-def _error(description: str, *, status_code: int, code: str, message: str, fields: Any = None) -> OpenApiResponse:
-    body: dict[str, Any] = {"status": status_code, "code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    return OpenApiResponse(response=ProgressError, description=description, examples=[OpenApiExample(code, value=body)])
-
-
-UNAUTHENTICATED = _error(
-    "No valid token.",
-    status_code=401,
-    code="not_authenticated",
-    message="Authentication credentials were not provided.",
-)
-NOT_FOUND = _error(
-    "Unknown, or not visible to you (the same answer).", status_code=404, code="not_found", message="Not found."
-)
-FORBIDDEN = _error(
+FORBIDDEN = error_response(
+    403,
     "Visible to you, but you may not do this.",
-    status_code=403,
-    code="forbidden",
-    message="Only the school's staff or a teacher of this student may record their progress.",
+    (
+        "Not staff or teacher",
+        "forbidden",
+        "Only the school's staff or a teacher of this student may record their progress.",
+        None,
+    ),
 )
 
 
@@ -319,14 +282,17 @@ class AssessmentListCreateApi(ProgressView):
         parameters=[AssessmentFilter],
         responses={
             200: AssessmentOutput(many=True),
-            400: _error(
+            400: error_response(
+                400,
                 "A filter is malformed.",
-                status_code=400,
-                code="invalid",
-                message="Some fields are invalid.",
-                fields={"from": ["Give a date (YYYY-MM-DD) or a time with its UTC offset."]},
+                (
+                    "Malformed filter",
+                    "invalid",
+                    "Some fields are invalid.",
+                    {"from": ["Give a date (YYYY-MM-DD) or a time with its UTC offset."]},
+                ),
             ),
-            401: UNAUTHENTICATED,
+            401: NOT_AUTHENTICATED,
         },
     )
     def get(self, request: Request) -> Response:
@@ -350,14 +316,17 @@ class AssessmentListCreateApi(ProgressView):
         request=AssessmentInput,
         responses={
             201: AssessmentOutput,
-            400: _error(
+            400: error_response(
+                400,
                 "Invalid input, or an id that is unknown or not yours (the same answer).",
-                status_code=400,
-                code="invalid",
-                message="The score must be between 0 and the maximum score.",
-                fields={"score": ["The score must be between 0 and the maximum score."]},
+                (
+                    "Score out of range",
+                    "invalid",
+                    "The score must be between 0 and the maximum score.",
+                    {"score": ["The score must be between 0 and the maximum score."]},
+                ),
             ),
-            401: UNAUTHENTICATED,
+            401: NOT_AUTHENTICATED,
             403: FORBIDDEN,
         },
         examples=[
@@ -398,14 +367,17 @@ class StudentProgressApi(ProgressView):
         parameters=[ProgressFilter],
         responses={
             200: StudentProgressOutput,
-            400: _error(
+            400: error_response(
+                400,
                 "A filter is malformed.",
-                status_code=400,
-                code="invalid",
-                message="Some fields are invalid.",
-                fields={"subject_id": ["A valid integer is required."]},
+                (
+                    "Malformed filter",
+                    "invalid",
+                    "Some fields are invalid.",
+                    {"subject_id": ["A valid integer is required."]},
+                ),
             ),
-            401: UNAUTHENTICATED,
+            401: NOT_AUTHENTICATED,
             404: NOT_FOUND,
         },
     )
@@ -417,12 +389,15 @@ class StudentProgressApi(ProgressView):
         return Response(page)
 
 
-GOAL_INVALID = _error(
+GOAL_INVALID = error_response(
+    400,
     "Invalid input, or a subject or skill that is not the student's school's.",
-    status_code=400,
-    code="invalid",
-    message="The target must be more than 0 and at most 100.",
-    fields={"target_percentage": ["The target must be more than 0 and at most 100."]},
+    (
+        "Target out of range",
+        "invalid",
+        "The target must be more than 0 and at most 100.",
+        {"target_percentage": ["The target must be more than 0 and at most 100."]},
+    ),
 )
 
 
@@ -437,7 +412,7 @@ class StudentGoalsApi(ProgressView):
 
     @extend_schema(
         operation_id="students_goals_list",
-        responses={200: GoalOutput(many=True), 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: GoalOutput(many=True), 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, student_id: int) -> Response:
         goals = goal_list_for_manager(viewer=self.viewer, student=self._student(student_id))
@@ -448,7 +423,7 @@ class StudentGoalsApi(ProgressView):
     @extend_schema(
         operation_id="students_goals_create",
         request=GoalInput,
-        responses={201: GoalOutput, 400: GOAL_INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={201: GoalOutput, 400: GOAL_INVALID, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
         examples=[
             OpenApiExample(
                 "Reach 80% in algebra by June",
@@ -480,7 +455,7 @@ class GoalDetailApi(ProgressView):
 
     @extend_schema(
         operation_id="goals_retrieve",
-        responses={200: GoalOutput, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: GoalOutput, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, goal_id: int) -> Response:
         return Response(goal_item(goal_get_for_manager(viewer=self.viewer, goal_id=goal_id)))
@@ -488,7 +463,7 @@ class GoalDetailApi(ProgressView):
     @extend_schema(
         operation_id="goals_partial_update",
         request=GoalInput,
-        responses={200: GoalOutput, 400: GOAL_INVALID, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: GoalOutput, 400: GOAL_INVALID, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
         examples=[OpenApiExample("Mark as achieved", request_only=True, value={"achieved_at": "2026-05-20T10:00:00Z"})],
     )
     def patch(self, request: Request, goal_id: int) -> Response:
@@ -501,7 +476,7 @@ class GoalDetailApi(ProgressView):
 
     @extend_schema(
         operation_id="goals_destroy",
-        responses={204: None, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={204: None, 401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, goal_id: int) -> Response:
         goal_delete(viewer=self.viewer, goal=self._goal(goal_id))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chalkboard.common.api import NOT_AUTHENTICATED, error_response
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.pagination import PageNumberPagination
 from chalkboard.scheduling.filters import SessionListFilters
@@ -25,7 +26,6 @@ from chalkboard.scheduling.serializers import (
     SessionCancelInput,
     SessionCreateInput,
     SessionDetailOutput,
-    SessionErrorOutput,
     SessionOutput,
     SessionUpdateInput,
     session_detail_payload,
@@ -37,13 +37,14 @@ from chalkboard.schools.access import Viewer, viewer_of
 INVALID_IF_MATCH = 'If-Match must carry the session\'s version, e.g. If-Match: "3".'
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(SessionErrorOutput, description=description)
-
-
-UNAUTHENTICATED = _error("No valid bearer token.")
-NOT_VISIBLE = _error("No such session, or one the caller may not see.")
-NOT_MANAGER = _error("The caller may see the session but not change it.")
+NOT_VISIBLE = error_response(404, "No such session, or one the caller may not see.")
+NOT_MANAGER = error_response(403, "The caller may see the session but not change it.")
+CHANGE_ERRORS = {
+    400: error_response(400, "Invalid input."),
+    401: NOT_AUTHENTICATED,
+    403: NOT_MANAGER,
+    404: NOT_VISIBLE,
+}
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -84,7 +85,7 @@ class SessionListApi(APIView):
         description="Staff see all of their schools' sessions; a teacher the sessions they teach; a student their "
         "own; a guardian their children's.",
         parameters=[SessionListFilters],
-        responses={200: SessionOutput(many=True), 400: _error("Invalid filters."), 401: UNAUTHENTICATED},
+        responses={200: SessionOutput(many=True), 400: error_response(400, "Invalid filters."), 401: NOT_AUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
         filters = _validated(SessionListFilters, request.query_params)
@@ -99,10 +100,12 @@ class SessionListApi(APIView):
         request=SessionCreateInput,
         responses={
             201: SessionDetailOutput,
-            400: _error("Invalid input, or a teacher, subject or student that is not active in the school."),
-            401: UNAUTHENTICATED,
-            403: _error("A member of the school who may not book this session."),
-            404: _error("The caller is not a member of the school."),
+            400: error_response(
+                400, "Invalid input, or a teacher, subject or student that is not active in the school."
+            ),
+            401: NOT_AUTHENTICATED,
+            403: error_response(403, "A member of the school who may not book this session."),
+            404: error_response(404, "The caller is not a member of the school."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -117,7 +120,7 @@ class SessionDetailApi(APIView):
         summary="Read a session",
         description="With the notes the caller may read: students and guardians see `shared` notes, the "
         "session's teacher `shared` and `staff`, owners and admins all.",
-        responses={200: SessionDetailOutput, 401: UNAUTHENTICATED, 404: NOT_VISIBLE},
+        responses={200: SessionDetailOutput, 401: NOT_AUTHENTICATED, 404: NOT_VISIBLE},
     )
     def get(self, request: Request, session_id: int) -> Response:
         return Response(_detail(viewer_of(request), session_id))
@@ -129,11 +132,8 @@ class SessionDetailApi(APIView):
         parameters=[IF_MATCH],
         responses={
             200: SessionDetailOutput,
-            400: _error("Invalid input."),
-            401: UNAUTHENTICATED,
-            403: NOT_MANAGER,
-            404: NOT_VISIBLE,
-            409: _error("The session is no longer scheduled, or has changed since the given version."),
+            **CHANGE_ERRORS,
+            409: error_response(409, "The session is no longer scheduled, or has changed since the given version."),
         },
     )
     def patch(self, request: Request, session_id: int) -> Response:
@@ -154,11 +154,8 @@ class SessionCancelApi(APIView):
         request=SessionCancelInput,
         responses={
             200: SessionDetailOutput,
-            400: _error("Invalid input."),
-            401: UNAUTHENTICATED,
-            403: NOT_MANAGER,
-            404: NOT_VISIBLE,
-            409: _error("The session is already completed, a no-show or cancelled."),
+            **CHANGE_ERRORS,
+            409: error_response(409, "The session is already completed, a no-show or cancelled."),
         },
     )
     def post(self, request: Request, session_id: int) -> Response:

@@ -11,8 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chalkboard.common.api import EARLIEST_TIME, LATEST_TIME, TIME_OUT_OF_RANGE, IdField
 from chalkboard.scheduling.models import SessionStatus
-from chalkboard.scheduling.serializers import EARLIEST_TIME, LATEST_TIME, TIME_OUT_OF_RANGE, id_field
 
 MAX_RANGE = timedelta(days=366)
 RANGE_TOO_LONG = "The range from `from` to `to` may span at most 366 days."
@@ -78,10 +78,10 @@ class StatusesField(serializers.Field):
 class SessionListFilters(serializers.Serializer):
     """Query parameters of ``GET /api/sessions/``. Unknown ids simply match nothing."""
 
-    school = id_field(required=False, source="school_id", help_text="Only this school's sessions.")
-    teacher = id_field(required=False, source="teacher_id", help_text="Only this teacher's sessions.")
-    student = id_field(required=False, source="student_id", help_text="Only sessions this student is booked into.")
-    subject = id_field(required=False, source="subject_id", help_text="Only sessions of this subject.")
+    school = IdField(required=False, source="school_id", help_text="Only this school's sessions.")
+    teacher = IdField(required=False, source="teacher_id", help_text="Only this teacher's sessions.")
+    student = IdField(required=False, source="student_id", help_text="Only sessions this student is booked into.")
+    subject = IdField(required=False, source="subject_id", help_text="Only sessions of this subject.")
     status = StatusesField(
         required=False,
         source="statuses",

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
+from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import Forbidden, NotFound
 from chalkboard.scheduling.models import NoteVisibility, Session, SessionNote, SessionStudent
 from chalkboard.schools.access import STAFF, Viewer
 from chalkboard.schools.models import Role, School
 
 # The largest value a database key can hold: a larger id cannot exist, and must not reach the database.
-DB_ID_MAX = 2**63 - 1
 
 SESSION_MANAGE_FORBIDDEN = "Only the school's owners and admins, or the session's own teacher, may change this session."
 
@@ -56,7 +56,7 @@ def session_list(*, viewer: Viewer) -> QuerySet[Session]:
 
 def session_get_for_viewer(*, viewer: Viewer, session_id: int) -> Session:
     """The session, if the viewer may see it; otherwise 404, the same as for an unknown id."""
-    if not 0 < session_id <= DB_ID_MAX:
+    if not 0 < session_id <= MAX_ID:
         raise NotFound()
     session = session_list(viewer=viewer).filter(pk=session_id).first()
     if session is None:

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from chalkboard.common.api import AwareDateTimeField, IdField, NamedOutput
 from chalkboard.scheduling.models import (
     MAX_SESSION_MINUTES,
     Attendance,
@@ -21,40 +21,9 @@ from chalkboard.scheduling.models import (
     SessionNote,
     SessionStatus,
 )
-from chalkboard.scheduling.selectors import DB_ID_MAX
 
 MAX_STUDENTS_PER_SESSION = 50
-# Sessions are dated within these bounds: far enough for any real timetable, and safe from date overflow.
-EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
-TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
 MAX_VERSION = 2**31 - 1
-
-
-def id_field(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=DB_ID_MAX, **kwargs)
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date-time that states its offset: a naive time is refused rather than guessed."""
-
-    default_error_messages = {
-        "naive": "Give the time with its offset, e.g. 2025-03-01T15:00:00+00:00.",
-        "out_of_range": TIME_OUT_OF_RANGE,
-    }
-
-    def to_internal_value(self, value: Any) -> datetime:
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and parsed.tzinfo is None:
-                self.fail("naive")
-        result = super().to_internal_value(value)
-        if not EARLIEST_TIME <= result < LATEST_TIME:
-            self.fail("out_of_range")
-        return result
 
 
 class StudentIdsField(serializers.ListField):
@@ -63,7 +32,7 @@ class StudentIdsField(serializers.ListField):
     default_error_messages = {"duplicate": "Each student may be listed only once."}
 
     def __init__(self, **kwargs: Any):
-        super().__init__(child=id_field(), min_length=1, max_length=MAX_STUDENTS_PER_SESSION, **kwargs)
+        super().__init__(child=IdField(), min_length=1, max_length=MAX_STUDENTS_PER_SESSION, **kwargs)
 
     def to_internal_value(self, data: Any) -> list[int]:
         ids: list[int] = super().to_internal_value(data)
@@ -73,11 +42,11 @@ class StudentIdsField(serializers.ListField):
 
 
 class SessionCreateInput(serializers.Serializer):
-    school_id = id_field()
-    teacher_id = id_field()
-    subject_id = id_field()
+    school_id = IdField()
+    teacher_id = IdField()
+    subject_id = IdField()
     student_ids = StudentIdsField()
-    starts_at = AwareDateTimeField()
+    starts_at = AwareDateTimeField(bounded=True, strip=True)
     planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -85,12 +54,12 @@ class SessionCreateInput(serializers.Serializer):
 class SessionUpdateInput(serializers.Serializer):
     """Every field is optional; what is left out stays as it is."""
 
-    starts_at = AwareDateTimeField(required=False)
+    starts_at = AwareDateTimeField(bounded=True, strip=True, required=False)
     planned_duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SESSION_MINUTES, required=False)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    subject_id = id_field(required=False)
+    subject_id = IdField(required=False)
     student_ids = StudentIdsField(required=False)
-    teacher_id = id_field(required=False, help_text="Give the session to another teacher (owners and admins only).")
+    teacher_id = IdField(required=False, help_text="Give the session to another teacher (owners and admins only).")
     version = serializers.IntegerField(
         min_value=1,
         max_value=MAX_VERSION,
@@ -101,16 +70,6 @@ class SessionUpdateInput(serializers.Serializer):
 
 class SessionCancelInput(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class SessionPersonOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class SessionSubjectOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
 
 
 class SessionStudentOutput(serializers.Serializer):
@@ -124,8 +83,8 @@ class SessionStudentOutput(serializers.Serializer):
 class SessionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     school_id = serializers.IntegerField()
-    teacher = SessionPersonOutput()
-    subject = SessionSubjectOutput()
+    teacher = NamedOutput()
+    subject = NamedOutput()
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField(help_text="starts_at plus the planned duration.")
     planned_duration_minutes = serializers.IntegerField()
@@ -141,30 +100,12 @@ class SessionNoteOutput(serializers.Serializer):
     id = serializers.IntegerField()
     visibility = serializers.ChoiceField(choices=NoteVisibility.choices)
     text = serializers.CharField()
-    author = SessionPersonOutput()
+    author = NamedOutput()
     created_at = serializers.DateTimeField()
 
 
 class SessionDetailOutput(SessionOutput):
     notes = SessionNoteOutput(many=True, help_text="Only the notes the caller may read.")
-
-
-class SessionErrorOutput(serializers.Serializer):
-    """The one error shape of the API."""
-
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        # ``fields`` cannot be declared as a class attribute: it is the serializer's own property.
-        fields = super().get_fields()
-        fields["fields"] = serializers.DictField(
-            child=serializers.JSONField(),
-            required=False,
-            help_text="The fields at fault, each with its messages (nested like the input for nested fields).",
-        )
-        return fields
 
 
 def iso(value: datetime | None) -> str | None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalkboard.common.services import model_update
 from chalkboard.people.models import Student, Teacher
 from chalkboard.people.selectors import assigned_to as teacher_assignment
 from chalkboard.people.services import assignments_ensure
@@ -126,7 +127,6 @@ def session_update(
         assigned_to=_reach_of(viewer, session.school_id),
     )
 
-    changes: dict[str, Any] = {}
     proposed = {
         "starts_at": starts_at,
         "planned_duration_minutes": planned_duration_minutes,
@@ -134,10 +134,8 @@ def session_update(
         "subject_id": subject_id,
         "teacher_id": teacher_id,
     }
-    for field, value in proposed.items():
-        if value is not None and value != getattr(session, field):
-            changes[field] = [getattr(session, field), value]
-            setattr(session, field, value)
+    previous = model_update(instance=session, data=proposed, save=False)  # saved below, with the version
+    changes: dict[str, Any] = {field: [before, getattr(session, field)] for field, before in previous.items()}
     if added or removed:
         SessionStudent.objects.filter(session=session, student_id__in=removed).delete()
         SessionStudent.objects.bulk_create([SessionStudent(session=session, student_id=pk) for pk in added])

@@ -6,17 +6,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chalkboard.common.api import IdField, NamedOutput, error_responses
 from chalkboard.invitations.serializers import InvitationOutput, invitation_data
 from chalkboard.invitations.services import invitation_create
 from chalkboard.schools import selectors, services
 from chalkboard.schools.access import Action, Viewer, viewer_of
-from chalkboard.schools.filters import MAX_ID, MembershipFilter, SchoolFilter, SubjectFilter
+from chalkboard.schools.filters import MembershipFilter, SchoolFilter, SubjectFilter
 from chalkboard.schools.models import (
     DEFAULT_LATE_CLAIM_DAYS,
     DEFAULT_OVERRUN_MINUTES,
@@ -30,42 +31,6 @@ from chalkboard.schools.models import (
 )
 
 # --- Shared by the people APIs. --------------------------------------------------------------------
-
-
-def IdField(**kwargs: Any) -> serializers.IntegerField:  # noqa: N802 - reads like the field classes it stands with
-    """An id in a request body: a positive integer that fits the database's ids."""
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-def IdListField(**kwargs: Any) -> serializers.ListField:  # noqa: N802
-    kwargs.setdefault("max_length", 100)
-    return serializers.ListField(child=IdField(), **kwargs)
-
-
-class ApiErrorOutput(serializers.Serializer):
-    """The one error shape of the API."""
-
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    # The metaclass takes declared fields off the class, so this does not shadow ``Serializer.fields``.
-    fields = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.JSONField(),
-        required=False,
-        help_text="The input fields at fault, each with its messages (nested like the input for nested fields).",
-    )
-
-
-_ERROR_MEANING = {
-    400: "Invalid input; `fields` names what is wrong.",
-    403: "You may see this, but not do this.",
-    404: "No such object, or not one you may see.",
-    409: "The object's state does not allow this.",
-}
-
-
-def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ApiErrorOutput, description=_ERROR_MEANING[code]) for code in codes}
 
 
 class ViewerApi(GenericAPIView):
@@ -325,16 +290,11 @@ class MemberDetailApi(ViewerApi):
 # --- Subjects and skills. --------------------------------------------------------------------------
 
 
-class SkillOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
 class SubjectOutput(serializers.Serializer):
     id = serializers.IntegerField()
     school_id = serializers.IntegerField()
     name = serializers.CharField()
-    skills = SkillOutput(many=True)
+    skills = NamedOutput(many=True)
 
 
 class SubjectCreateInput(serializers.Serializer):
@@ -353,7 +313,7 @@ class SkillCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
-class SkillCreatedOutput(SkillOutput):
+class SkillCreatedOutput(NamedOutput):
     subject_id = serializers.IntegerField()
 
 

@@ -8,10 +8,9 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from chalkboard.common.api import MAX_ID
 from chalkboard.schools.access import viewer_of
 from chalkboard.schools.models import Membership, Role, School, Subject
-
-MAX_ID = 2**63 - 1
 
 
 @extend_schema_field(OpenApiTypes.INT)

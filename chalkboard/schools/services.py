@@ -15,6 +15,7 @@ from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.cache import school_scope, user_scope, versions_bump_on_commit
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
+from chalkboard.common.services import model_update
 from chalkboard.common.timezones import is_iana_zone
 from chalkboard.schools.access import STAFF
 from chalkboard.schools.models import (
@@ -156,22 +157,12 @@ def school_update(
     }
     _check_school_fields(timezone=timezone, currency=currency)
     _check_pay_bounds(bounds)
-    changes = {
-        key: value
-        for key, value in {
-            "name": name,
-            "timezone": timezone,
-            "currency": currency,
-            "no_show_billable": no_show_billable,
-            **bounds,
-        }.items()
-        if value is not None and getattr(school, key) != value
-    }
+    changes = model_update(
+        instance=school,
+        data={"name": name, "timezone": timezone, "currency": currency, "no_show_billable": no_show_billable, **bounds},
+    )
     if not changes:
         return school
-    for key, value in changes.items():
-        setattr(school, key, value)
-    school.save(update_fields=[*changes, "updated_at"])
     school_audit(
         actor=by,
         verb="school.updated",

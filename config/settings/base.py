@@ -260,7 +260,7 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "chalkboard.common.openapi.document_common_errors",
+        "chalkboard.common.api.document_common_errors",
     ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceEnum": "chalkboard.scheduling.models.Attendance",

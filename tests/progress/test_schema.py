@@ -24,7 +24,7 @@ def test_the_progress_endpoints_are_documented(schema):
 
 
 def test_errors_are_documented_in_the_one_error_shape(schema):
-    error = schema["components"]["schemas"]["ProgressError"]
+    error = schema["components"]["schemas"]["ErrorOutput"]
     create = schema["paths"]["/api/assessments/"]["post"]["responses"]
 
     assert set(error["properties"]) == {"status", "code", "message", "fields"}

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from chalkboard.activity.models import ActivityLog
+from chalkboard.common.api import ErrorOutput
 from chalkboard.people.models import TeachingAssignment
 from chalkboard.scheduling.models import Session
-from chalkboard.scheduling.serializers import SessionErrorOutput
 from chalkboard.scheduling.services import (
     SESSION_BOOKING_FORBIDDEN,
     TEACHER_BOOKS_OWN_ONLY,
@@ -285,9 +285,9 @@ def test_errors_have_the_documented_shape(world, client_as):
     forbidden = client_as("student").post(LIST_URL, booking(world), format="json").json()
 
     for body in (invalid, not_found, forbidden):
-        documented = SessionErrorOutput(data=body)
+        documented = ErrorOutput(data=body)
         assert documented.is_valid(), documented.errors
-        assert set(body) <= set(SessionErrorOutput().fields) == {"status", "code", "message", "fields"}
+        assert set(body) <= set(ErrorOutput().fields) == {"status", "code", "message", "fields"}
     assert "fields" not in forbidden
 
 

@@ -1,16 +1,70 @@
-"""OpenAPI documentation of the one error shape (see ``chalkboard.common.errors``)."""
+"""The pieces every API shares: the one error shape and its OpenAPI documentation, and small output shapes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
 from chalkboard.common.errors import error_body
 
+# The largest id a database column holds (a signed 64-bit integer): a larger one is a 400, never a 500.
+MAX_ID = 2**63 - 1
+
+
+def IdField(**kwargs: Any) -> serializers.IntegerField:  # noqa: N802 - reads like the field classes it stands with
+    """An id in a request: a positive integer that fits the database's ids."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def IdListField(**kwargs: Any) -> serializers.ListField:  # noqa: N802
+    """A list of ids in a request, 100 at most unless ``max_length`` says otherwise."""
+    kwargs.setdefault("max_length", 100)
+    return serializers.ListField(child=IdField(), **kwargs)
+
+
+# Times are accepted within these bounds: far enough for any real timetable, and safe from date overflow.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time that states its offset: a naive time is refused rather than guessed.
+
+    ``bounded`` refuses a time outside ``EARLIEST_TIME`` to ``LATEST_TIME`` (``out_of_range``). ``strip`` looks
+    for a naive time past surrounding white space, so that such a time is told as naive rather than malformed.
+    """
+
+    default_error_messages = {
+        "naive": "Give the time with its offset, e.g. 2025-03-01T15:00:00+00:00.",
+        "out_of_range": TIME_OUT_OF_RANGE,
+    }
+
+    def __init__(self, *, bounded: bool = False, strip: bool = False, **kwargs: Any) -> None:
+        self.bounded, self.strip = bounded, strip
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip() if self.strip else value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        result = super().to_internal_value(value)
+        if self.bounded and not EARLIEST_TIME <= result < LATEST_TIME:
+            self.fail("out_of_range")
+        return result
+
 
 class ErrorOutput(serializers.Serializer):
+    """The one error shape of the API."""
+
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
@@ -32,7 +86,7 @@ class NamedOutput(serializers.Serializer):
 def error_response(
     status_code: int, description: str, *examples: tuple[str, str, str, dict[str, Any] | None]
 ) -> OpenApiResponse:
-    """A documented error answer; each example is ``(name, code, message, fields)``."""
+    """A documented error answer in the one error shape; each example is ``(name, code, message, fields)``."""
     return OpenApiResponse(
         response=ErrorOutput,
         description=description,
@@ -56,6 +110,18 @@ NOT_AUTHENTICATED = error_response(
 NOT_FOUND = error_response(
     404, "Missing, or not visible to the caller: both answer alike.", ("Not found", "not_found", "Not found.", None)
 )
+
+_ERROR_MEANING = {
+    400: "Invalid input; `fields` names what is wrong.",
+    403: "You may see this, but not do this.",
+    404: "No such object, or not one you may see.",
+    409: "The object's state does not allow this.",
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The usual meaning of each of these error statuses, for an operation's ``responses``."""
+    return {code: error_response(code, _ERROR_MEANING[code]) for code in codes}
 
 
 # --- Answers every operation can give, whatever its own annotations say. ---------------------------------
@@ -89,6 +155,7 @@ def document_common_errors(result: dict[str, Any], generator: Any, request: Any,
         "ErrorOutput",
         {
             "type": "object",
+            "description": "The one error shape of the API.",
             "properties": {
                 "status": {"type": "integer"},
                 "code": {"type": "string"},
