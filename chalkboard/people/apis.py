@@ -262,7 +262,7 @@ class TeacherDetailApi(ViewerApi):
             data["rates"] = _rate_inputs(data["rates"])
         if "group_hourly_rate" in data and data["group_hourly_rate"] is None:
             data["clear_group_rate"] = True
-        services.teacher_update(teacher=teacher, by=self.viewer.user, school=school, **data)
+        services.teacher_update(viewer=self.viewer, teacher=teacher, school=school, **data)
         teacher = selectors.teacher_directory_get_for_viewer(viewer=self.viewer, teacher_id=teacher_id)
         return Response(TeacherOutput(_teacher_data(teacher, self.viewer)).data)
 
@@ -276,7 +276,7 @@ class TeacherDetailApi(ViewerApi):
     def delete(self, request: Request, teacher_id: int) -> Response:
         teacher = selectors.teacher_get_for_viewer(viewer=self.viewer, teacher_id=teacher_id)
         school = _school_named(self, {})
-        services.teacher_deactivate(teacher=teacher, school=school, by=self.viewer.user)
+        services.teacher_deactivate(viewer=self.viewer, teacher=teacher, school=school)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -373,10 +373,11 @@ class StudentDetailApi(ViewerApi):
         responses={200: StudentOutput, **error_responses(400, 403, 404)},
     )
     def patch(self, request: Request, student_id: int) -> Response:
-        student = self._student(student_id)
-        self.viewer.require(Action.PEOPLE_MANAGE, student.school_id)
+        student = selectors.student_directory_get_for_action(
+            viewer=self.viewer, student_id=student_id, action=Action.PEOPLE_MANAGE
+        )
         data = parse(StudentUpdateInput, request.data)
-        services.student_update(student=student, by=self.viewer.user, **data)
+        services.student_update(viewer=self.viewer, student=student, **data)
         return Response(StudentOutput(_student_data(self._student(student_id), self.viewer)).data)
 
     @extend_schema(
@@ -385,9 +386,10 @@ class StudentDetailApi(ViewerApi):
         description="Deactivates the student (record and role); their history stays.",
     )
     def delete(self, request: Request, student_id: int) -> Response:
-        student = self._student(student_id)
-        self.viewer.require(Action.PEOPLE_MANAGE, student.school_id)
-        services.student_deactivate(student=student, by=self.viewer.user)
+        student = selectors.student_directory_get_for_action(
+            viewer=self.viewer, student_id=student_id, action=Action.PEOPLE_MANAGE
+        )
+        services.student_deactivate(viewer=self.viewer, student=student)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -472,7 +474,7 @@ class GuardianDetailApi(ViewerApi):
         guardian = selectors.guardian_get_for_viewer(viewer=self.viewer, guardian_id=guardian_id)
         data = parse(GuardianUpdateInput, request.data)
         school = _school_named(self, data)
-        services.guardian_update(guardian=guardian, school=school, by=self.viewer.user, **data)
+        services.guardian_update(viewer=self.viewer, guardian=guardian, school=school, **data)
         guardian = selectors.guardian_get_for_viewer(viewer=self.viewer, guardian_id=guardian_id)
         return Response(GuardianOutput(_guardian_data(guardian)).data)
 
@@ -486,7 +488,7 @@ class GuardianDetailApi(ViewerApi):
     def delete(self, request: Request, guardian_id: int) -> Response:
         guardian = selectors.guardian_get_for_viewer(viewer=self.viewer, guardian_id=guardian_id)
         school = _school_named(self, {})
-        services.guardian_remove(guardian=guardian, school=school, by=self.viewer.user)
+        services.guardian_remove(viewer=self.viewer, guardian=guardian, school=school)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -544,8 +546,7 @@ class AssignmentListApi(ScopedListApi):
         student = selectors.student_list(viewer=self.viewer).filter(pk=data["student_id"]).first()
         if student is None:
             raise serializers.ValidationError({"student_id": [UNKNOWN_STUDENT]})
-        self.viewer.require(Action.PEOPLE_MANAGE, student.school_id)
-        assignment = services.assignment_create(by=self.viewer.user, student=student, teacher_id=data["teacher_id"])
+        assignment = services.assignment_create(viewer=self.viewer, student=student, teacher_id=data["teacher_id"])
         return Response(AssignmentOutput(_assignment_data(assignment)).data, status=status.HTTP_201_CREATED)
 
 
@@ -563,7 +564,8 @@ class AssignmentDetailApi(ViewerApi):
         description="Owners and admins: the teacher no longer reaches the student (their past sessions stay).",
     )
     def delete(self, request: Request, assignment_id: int) -> Response:
-        assignment = selectors.assignment_get_for_viewer(viewer=self.viewer, assignment_id=assignment_id)
-        self.viewer.require(Action.PEOPLE_MANAGE, assignment.school_id)
-        services.assignment_delete(by=self.viewer.user, assignment=assignment)
+        assignment = selectors.assignment_get_for_action(
+            viewer=self.viewer, assignment_id=assignment_id, action=Action.PEOPLE_MANAGE
+        )
+        services.assignment_delete(viewer=self.viewer, assignment=assignment)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from chalkboard.accounts.models import User
 from chalkboard.common.errors import NotFound
 from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
-from chalkboard.schools.access import STAFF, Viewer
+from chalkboard.schools.access import STAFF, Action, Viewer
 from chalkboard.schools.models import Membership, Role, Subject
 
 
@@ -165,6 +165,13 @@ def student_directory_get_for_viewer(*, viewer: Viewer, student_id: int) -> Stud
     return student
 
 
+def student_directory_get_for_action(*, viewer: Viewer, student_id: int, action: Action) -> Student:
+    """The student: 404 if the viewer may not see them, 403 if they may see but not do ``action`` there."""
+    student = student_directory_get_for_viewer(viewer=viewer, student_id=student_id)
+    viewer.require(action, student.school_id)
+    return student
+
+
 def guardian_link_visibility(viewer: Viewer) -> Q:
     """The guardian links the viewer may see: every link to a student of a school they run, links to the
     students assigned to them, and, for a guardian, their own links. A student sees none, not even their own."""
@@ -223,4 +230,11 @@ def assignment_get_for_viewer(*, viewer: Viewer, assignment_id: int) -> Teaching
     assignment = assignment_list(viewer=viewer).filter(pk=assignment_id).first()
     if assignment is None:
         raise NotFound()
+    return assignment
+
+
+def assignment_get_for_action(*, viewer: Viewer, assignment_id: int, action: Action) -> TeachingAssignment:
+    """The assignment: 404 if the viewer may not see it, 403 if they may see but not do ``action`` there."""
+    assignment = assignment_get_for_viewer(viewer=viewer, assignment_id=assignment_id)
+    viewer.require(action, assignment.school_id)
     return assignment

@@ -17,6 +17,7 @@ from chalkboard.accounts.models import User
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.services import model_update
 from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
+from chalkboard.schools.access import Action, Viewer
 from chalkboard.schools.models import Membership, Role, School, Subject
 from chalkboard.schools.services import membership_deactivate, membership_ensure, school_audit
 
@@ -182,7 +183,7 @@ def teacher_join(*, school: School, user: User, details: Mapping[str, Any]) -> T
 def teacher_update(
     *,
     teacher: Teacher,
-    by: User,
+    viewer: Viewer,
     school: School | None = None,
     bio: str | None = None,
     subject_ids: Sequence[int] | None = None,
@@ -195,8 +196,15 @@ def teacher_update(
 
     ``None`` leaves a field as it is. ``subject_ids`` replaces the teacher's subjects of that school (those of
     other schools stay); ``rates`` replaces their per-subject rates there; ``clear_group_rate`` removes the
-    group rate. Nothing of another school's record changes. Who may change what is for the caller to decide:
-    this checks that the teacher teaches in ``school``."""
+    group rate. Nothing of another school's record changes. The school's staff change all of it; the
+    teacher themselves only their bio, in a school they teach in."""
+    staff_fields = clear_group_rate or any(
+        value is not None for value in (subject_ids, default_hourly_rate, group_hourly_rate, rates)
+    )
+    if school is not None:
+        # A teacher writes only their own bio, where they teach; everything else is the school's staff's.
+        own_bio = teacher.pk == viewer.teacher_id and not staff_fields
+        viewer.require(Action.SESSIONS_MANAGE_OWN if own_bio else Action.PEOPLE_MANAGE, school.pk)
     changed: list[str] = []
     if bio is not None and school is not None:
         current = SchoolTeacher.objects.filter(teacher=teacher, school=school).values_list("bio", flat=True).first()
@@ -228,7 +236,7 @@ def teacher_update(
         changed.extend(sorted(set(school_fields)))
     if changed:
         school_audit(
-            actor=by,
+            actor=viewer.user,
             verb="teacher.updated",
             object_type="teacher",
             object_id=teacher.pk,
@@ -268,12 +276,13 @@ def _teacher_school_update(
 
 
 @transaction.atomic
-def teacher_deactivate(*, teacher: Teacher, school: School, by: User) -> None:
+def teacher_deactivate(*, teacher: Teacher, school: School, viewer: Viewer) -> None:
     """The teacher stops teaching in this school. Their profile, history and rates stay."""
+    viewer.require(Action.PEOPLE_MANAGE, school.pk)
     membership = _teaching_membership(teacher=teacher, school=school)
     membership_deactivate(membership=membership)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="teacher.deactivated",
         object_type="teacher",
         object_id=teacher.pk,
@@ -323,12 +332,13 @@ def student_join(*, school: School, user: User, details: Mapping[str, Any]) -> S
 def student_update(
     *,
     student: Student,
-    by: User,
+    viewer: Viewer,
     grade: str | None = None,
     notes: str | None = None,
     guardian_ids: Sequence[int] | None = None,
 ) -> Student:
     """Change a student's record. ``guardian_ids`` replaces their guardians (each a guardian of the school)."""
+    viewer.require(Action.PEOPLE_MANAGE, student.school_id)
     changed = list(model_update(instance=student, data={"grade": grade, "notes": notes}))
     if guardian_ids is not None:
         _guardians_set(
@@ -337,7 +347,7 @@ def student_update(
         changed.append("guardian_ids")
     if changed:
         school_audit(
-            actor=by,
+            actor=viewer.user,
             verb="student.updated",
             object_type="student",
             object_id=student.pk,
@@ -348,8 +358,9 @@ def student_update(
 
 
 @transaction.atomic
-def student_deactivate(*, student: Student, by: User) -> Student:
+def student_deactivate(*, student: Student, viewer: Viewer) -> Student:
     """The student leaves the school: their record and their student role go inactive; their history stays."""
+    viewer.require(Action.PEOPLE_MANAGE, student.school_id)
     was_active = student.is_active
     membership = Membership.objects.filter(
         user_id=student.user_id, school_id=student.school_id, role=Role.STUDENT, is_active=True
@@ -361,7 +372,7 @@ def student_deactivate(*, student: Student, by: User) -> Student:
         student.save(update_fields=["is_active", "updated_at"])
     if was_active or membership is not None:
         school_audit(
-            actor=by,
+            actor=viewer.user,
             verb="student.deactivated",
             object_type="student",
             object_id=student.pk,
@@ -414,14 +425,15 @@ def _guardian_membership(*, guardian: User, school: School) -> Membership:
 
 @transaction.atomic
 def guardian_update(
-    *, guardian: User, school: School, by: User, student_ids: Sequence[int], relationship: str | None = None
+    *, guardian: User, school: School, viewer: Viewer, student_ids: Sequence[int], relationship: str | None = None
 ) -> User:
     """The guardian's students in this school become exactly ``student_ids``."""
+    viewer.require(Action.PEOPLE_MANAGE, school.pk)
     _guardian_membership(guardian=guardian, school=school)
     students = _school_students(school=school, student_ids=student_ids)
     _links_set(guardian=guardian, school=school, students=students, relationship=relationship)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="guardian.updated",
         object_type="guardian",
         object_id=guardian.pk,
@@ -432,11 +444,14 @@ def guardian_update(
 
 
 @transaction.atomic
-def guardian_remove(*, guardian: User, school: School, by: User) -> None:
+def guardian_remove(*, guardian: User, school: School, viewer: Viewer) -> None:
     """The guardian is no longer one in this school: unlinked from its students, guardian role inactive."""
+    viewer.require(Action.PEOPLE_MANAGE, school.pk)
     membership = _guardian_membership(guardian=guardian, school=school)
     membership_deactivate(membership=membership)
-    school_audit(actor=by, verb="guardian.removed", object_type="guardian", object_id=guardian.pk, school_id=school.pk)
+    school_audit(
+        actor=viewer.user, verb="guardian.removed", object_type="guardian", object_id=guardian.pk, school_id=school.pk
+    )
 
 
 # --- Teaching assignments: which students a teacher reaches. -----------------------------------------
@@ -452,19 +467,20 @@ def _is_teaching(*, teacher_id: int, school_id: int) -> bool:
 
 
 @transaction.atomic
-def assignment_create(*, by: User, student: Student, teacher_id: int) -> TeachingAssignment:
-    """The school's staff assign a student to a teacher of the school (the caller checks that ``by`` is
-    staff there). Assigning twice keeps the one assignment."""
+def assignment_create(*, viewer: Viewer, student: Student, teacher_id: int) -> TeachingAssignment:
+    """The school's staff assign a student to a teacher of the school. Assigning twice keeps the one
+    assignment."""
+    viewer.require(Action.PEOPLE_MANAGE, student.school_id)
     if not _is_teaching(teacher_id=teacher_id, school_id=student.school_id):
         raise _invalid("teacher_id", ASSIGNMENT_TEACHER_UNKNOWN)
     if not student.is_active:
         raise _invalid("student_id", ASSIGNMENT_STUDENT_INACTIVE)
     assignment, created = TeachingAssignment.objects.get_or_create(
-        teacher_id=teacher_id, student=student, defaults={"school_id": student.school_id, "assigned_by": by}
+        teacher_id=teacher_id, student=student, defaults={"school_id": student.school_id, "assigned_by": viewer.user}
     )
     if created:
         school_audit(
-            actor=by,
+            actor=viewer.user,
             verb="assignment.created",
             object_type="assignment",
             object_id=assignment.pk,
@@ -476,10 +492,11 @@ def assignment_create(*, by: User, student: Student, teacher_id: int) -> Teachin
 
 
 @transaction.atomic
-def assignment_delete(*, by: User, assignment: TeachingAssignment) -> None:
+def assignment_delete(*, viewer: Viewer, assignment: TeachingAssignment) -> None:
     """The teacher no longer reaches the student. Their past sessions with them stay theirs."""
+    viewer.require(Action.PEOPLE_MANAGE, assignment.school_id)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="assignment.deleted",
         object_type="assignment",
         object_id=assignment.pk,

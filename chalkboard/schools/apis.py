@@ -172,10 +172,9 @@ class SchoolDetailApi(ViewerApi):
         responses={200: SchoolOutput, **error_responses(400, 403, 404)},
     )
     def patch(self, request: Request, school_id: int) -> Response:
-        school = selectors.school_get_for_viewer(viewer=self.viewer, school_id=school_id)
-        self.viewer.require(Action.SCHOOL_MANAGE, school.pk)
+        school = selectors.school_get_for_action(viewer=self.viewer, school_id=school_id, action=Action.SCHOOL_MANAGE)
         data = parse(SchoolUpdateInput, request.data)
-        school = services.school_update(school=school, by=self.viewer.user, **data)
+        school = services.school_update(viewer=self.viewer, school=school, **data)
         return Response(SchoolOutput(_school_data(school, self.viewer.roles_in(school.pk))).data)
 
     @extend_schema(
@@ -185,7 +184,7 @@ class SchoolDetailApi(ViewerApi):
     )
     def delete(self, request: Request, school_id: int) -> Response:
         school = selectors.school_get_for_viewer(viewer=self.viewer, school_id=school_id)
-        services.school_delete(school=school, by=self.viewer.user)
+        services.school_delete(viewer=self.viewer, school=school)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -257,8 +256,7 @@ class MemberListApi(ScopedListApi):
         "teacher profile or the student record on acceptance.",
     )
     def post(self, request: Request, school_id: int) -> Response:
-        school = selectors.school_get_for_viewer(viewer=self.viewer, school_id=school_id)
-        self.viewer.require(Action.MEMBERS_MANAGE, school.pk)
+        school = selectors.school_get_for_action(viewer=self.viewer, school_id=school_id, action=Action.MEMBERS_MANAGE)
         data = parse(MemberCreateInput, request.data)
         invitation, _ = invitation_create(viewer=self.viewer, school=school, **data)
         return Response(InvitationOutput(invitation_data(invitation)).data, status=status.HTTP_201_CREATED)
@@ -283,7 +281,7 @@ class MemberDetailApi(ViewerApi):
     )
     def delete(self, request: Request, school_id: int, membership_id: int) -> Response:
         membership = self._membership(school_id, membership_id)
-        services.membership_revoke(membership=membership, by=self.viewer.user)
+        services.membership_revoke(viewer=self.viewer, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -349,7 +347,7 @@ class SubjectListApi(ScopedListApi):
         school = selectors.school_for_action(
             viewer=self.viewer, school_id=data.pop("school_id"), action=Action.SUBJECTS_MANAGE
         )
-        subject = services.subject_create(school=school, by=self.viewer.user, **data)
+        subject = services.subject_create(viewer=self.viewer, school=school, **data)
         subject = selectors.subject_get_for_viewer(viewer=self.viewer, subject_id=subject.pk)
         return Response(SubjectOutput(_subject_data(subject)).data, status=status.HTTP_201_CREATED)
 
@@ -357,15 +355,13 @@ class SubjectListApi(ScopedListApi):
 class SubjectDetailApi(ViewerApi):
     """One subject of a school I belong to. Its owners and admins rename or delete it."""
 
-    def _subject(self, subject_id: int, action: Action | None = None) -> Subject:
-        subject = selectors.subject_get_for_viewer(viewer=self.viewer, subject_id=subject_id)
-        if action is not None:
-            self.viewer.require(action, subject.school_id)
-        return subject
-
     @extend_schema(operation_id="subjects_retrieve", responses={200: SubjectOutput, **error_responses(404)})
     def get(self, request: Request, subject_id: int) -> Response:
-        return Response(SubjectOutput(_subject_data(self._subject(subject_id))).data)
+        return Response(
+            SubjectOutput(
+                _subject_data(selectors.subject_get_for_viewer(viewer=self.viewer, subject_id=subject_id))
+            ).data
+        )
 
     @extend_schema(
         operation_id="subjects_partial_update",
@@ -373,9 +369,11 @@ class SubjectDetailApi(ViewerApi):
         responses={200: SubjectOutput, **error_responses(400, 403, 404)},
     )
     def patch(self, request: Request, subject_id: int) -> Response:
-        subject = self._subject(subject_id, Action.SUBJECTS_MANAGE)
+        subject = selectors.subject_get_for_action(
+            viewer=self.viewer, subject_id=subject_id, action=Action.SUBJECTS_MANAGE
+        )
         data = parse(SubjectUpdateInput, request.data)
-        services.subject_update(subject=subject, by=self.viewer.user, **data)
+        services.subject_update(viewer=self.viewer, subject=subject, **data)
         return Response(SubjectOutput(_subject_data(subject)).data)
 
     @extend_schema(
@@ -384,8 +382,10 @@ class SubjectDetailApi(ViewerApi):
         description="A subject that sessions or assessments refer to is not deleted: 409.",
     )
     def delete(self, request: Request, subject_id: int) -> Response:
-        subject = self._subject(subject_id, Action.SUBJECTS_MANAGE)
-        services.subject_delete(subject=subject, by=self.viewer.user)
+        subject = selectors.subject_get_for_action(
+            viewer=self.viewer, subject_id=subject_id, action=Action.SUBJECTS_MANAGE
+        )
+        services.subject_delete(viewer=self.viewer, subject=subject)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -398,9 +398,10 @@ class SkillCreateApi(ViewerApi):
         responses={201: SkillCreatedOutput, **error_responses(400, 403, 404)},
     )
     def post(self, request: Request, subject_id: int) -> Response:
-        subject = selectors.subject_get_for_viewer(viewer=self.viewer, subject_id=subject_id)
-        self.viewer.require(Action.SUBJECTS_MANAGE, subject.school_id)
+        subject = selectors.subject_get_for_action(
+            viewer=self.viewer, subject_id=subject_id, action=Action.SUBJECTS_MANAGE
+        )
         data = parse(SkillCreateInput, request.data)
-        skill = services.skill_create(subject=subject, by=self.viewer.user, **data)
+        skill = services.skill_create(viewer=self.viewer, subject=subject, **data)
         body = {"id": skill.pk, "name": skill.name, "subject_id": subject.pk}
         return Response(SkillCreatedOutput(body).data, status=status.HTTP_201_CREATED)

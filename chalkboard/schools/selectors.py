@@ -24,6 +24,13 @@ def school_get_for_viewer(*, viewer: Viewer, school_id: int) -> School:
     return school
 
 
+def school_get_for_action(*, viewer: Viewer, school_id: int, action: Action) -> School:
+    """The school: 404 if the viewer does not belong to it, 403 if they may not do ``action`` there."""
+    school = school_get_for_viewer(viewer=viewer, school_id=school_id)
+    viewer.require(action, school.pk)
+    return school
+
+
 def school_for_action(*, viewer: Viewer, school_id: int, action: Action, field: str = "school_id") -> School:
     """The school a write names in its input: unknown or invisible is bad input (400 on ``field``), a school
     the viewer belongs to without the right to ``action`` there is 403."""
@@ -60,4 +67,11 @@ def subject_get_for_viewer(*, viewer: Viewer, subject_id: int) -> Subject:
     subject = subject_list(viewer=viewer).filter(pk=subject_id).first()
     if subject is None:
         raise NotFound()
+    return subject
+
+
+def subject_get_for_action(*, viewer: Viewer, subject_id: int, action: Action) -> Subject:
+    """The subject: 404 if the viewer may not see it, 403 if they may not do ``action`` in its school."""
+    subject = subject_get_for_viewer(viewer=viewer, subject_id=subject_id)
+    viewer.require(action, subject.school_id)
     return subject

@@ -17,7 +17,7 @@ from chalkboard.common.cache import school_scope, user_scope, versions_bump_on_c
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
 from chalkboard.common.services import model_update
 from chalkboard.common.timezones import is_iana_zone
-from chalkboard.schools.access import STAFF
+from chalkboard.schools.access import STAFF, Action, Viewer
 from chalkboard.schools.models import (
     DEFAULT_LATE_CLAIM_DAYS,
     DEFAULT_OVERRUN_MINUTES,
@@ -140,7 +140,7 @@ def school_create(
 def school_update(
     *,
     school: School,
-    by: User,
+    viewer: Viewer,
     name: str | None = None,
     timezone: str | None = None,
     currency: str | None = None,
@@ -150,6 +150,7 @@ def school_update(
     paid_amend_days: int | None = None,
 ) -> School:
     """Change the given fields (``None`` leaves a field as it is)."""
+    viewer.require(Action.SCHOOL_MANAGE, school.pk)
     bounds = {
         "late_claim_days": late_claim_days,
         "overrun_minutes": overrun_minutes,
@@ -164,7 +165,7 @@ def school_update(
     if not changes:
         return school
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="school.updated",
         object_type="school",
         object_id=school.pk,
@@ -175,15 +176,15 @@ def school_update(
 
 
 @transaction.atomic
-def school_delete(*, school: School, by: User) -> None:
+def school_delete(*, school: School, viewer: Viewer) -> None:
     """Delete a school that has no history. One with sessions (or anything that depends on them) stays."""
     school = School.objects.select_for_update().get(pk=school.pk)
-    if not _holds(by, school, Role.OWNER):
+    if not _holds(viewer.user, school, Role.OWNER):
         raise Forbidden(ONLY_OWNER_DELETES)
     if school.sessions.exists():
         raise Conflict(SCHOOL_HAS_HISTORY)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="school.deleted",
         object_type="school",
         object_id=school.pk,
@@ -231,12 +232,13 @@ def membership_deactivate(*, membership: Membership) -> None:
 
 
 @transaction.atomic
-def membership_revoke(*, membership: Membership, by: User) -> Membership:
+def membership_revoke(*, membership: Membership, viewer: Viewer) -> Membership:
     """Deactivate a membership. Only an owner removes ``owner`` or ``admin``; the last active owner stays."""
+    viewer.require(Action.MEMBERS_MANAGE, membership.school_id)
     # One change to a school's roles at a time, so two owners cannot remove each other at once.
     school = School.objects.select_for_update().get(pk=membership.school_id)
     membership = Membership.objects.get(pk=membership.pk)
-    if membership.role in STAFF and not _holds(by, school, Role.OWNER):
+    if membership.role in STAFF and not _holds(viewer.user, school, Role.OWNER):
         raise Forbidden(ONLY_OWNER_MANAGES_STAFF)
     if not membership.is_active:
         return membership
@@ -249,7 +251,7 @@ def membership_revoke(*, membership: Membership, by: User) -> Membership:
         raise Conflict(LAST_OWNER)
     membership_deactivate(membership=membership)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="membership.revoked",
         object_type="membership",
         object_id=membership.pk,
@@ -289,14 +291,15 @@ def _subject_name_check(*, school_id: int, name: str, exclude_id: int = 0) -> No
 
 
 @transaction.atomic
-def subject_create(*, school: School, by: User, name: str, skills: Iterable[str] = ()) -> Subject:
+def subject_create(*, school: School, viewer: Viewer, name: str, skills: Iterable[str] = ()) -> Subject:
+    viewer.require(Action.SUBJECTS_MANAGE, school.pk)
     name = name.strip()
     _subject_name_check(school_id=school.pk, name=name)
     with _unique_name(SUBJECT_NAME_TAKEN):
         subject = Subject.objects.create(school=school, name=name)
     Skill.objects.bulk_create([Skill(subject=subject, name=skill) for skill in _distinct_names(skills)])
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="subject.created",
         object_type="subject",
         object_id=subject.pk,
@@ -307,7 +310,8 @@ def subject_create(*, school: School, by: User, name: str, skills: Iterable[str]
 
 
 @transaction.atomic
-def subject_update(*, subject: Subject, by: User, name: str | None = None) -> Subject:
+def subject_update(*, subject: Subject, viewer: Viewer, name: str | None = None) -> Subject:
+    viewer.require(Action.SUBJECTS_MANAGE, subject.school_id)
     if name is None or name.strip() == subject.name:
         return subject
     name = name.strip()
@@ -317,7 +321,7 @@ def subject_update(*, subject: Subject, by: User, name: str | None = None) -> Su
     with _unique_name(SUBJECT_NAME_TAKEN):
         subject.save(update_fields=["name", "updated_at"])
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="subject.updated",
         object_type="subject",
         object_id=subject.pk,
@@ -328,10 +332,11 @@ def subject_update(*, subject: Subject, by: User, name: str | None = None) -> Su
 
 
 @transaction.atomic
-def subject_delete(*, subject: Subject, by: User) -> None:
+def subject_delete(*, subject: Subject, viewer: Viewer) -> None:
     """Delete a subject nothing refers to. Sessions and assessments protect theirs (409)."""
+    viewer.require(Action.SUBJECTS_MANAGE, subject.school_id)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="subject.deleted",
         object_type="subject",
         object_id=subject.pk,
@@ -345,14 +350,15 @@ def subject_delete(*, subject: Subject, by: User) -> None:
 
 
 @transaction.atomic
-def skill_create(*, subject: Subject, by: User, name: str) -> Skill:
+def skill_create(*, subject: Subject, viewer: Viewer, name: str) -> Skill:
+    viewer.require(Action.SUBJECTS_MANAGE, subject.school_id)
     name = name.strip()
     if Skill.objects.filter(subject=subject, name__iexact=name).exists():
         raise ValidationFailed(SKILL_NAME_TAKEN, fields={"name": [SKILL_NAME_TAKEN]})
     with _unique_name(SKILL_NAME_TAKEN):
         skill = Skill.objects.create(subject=subject, name=name)
     school_audit(
-        actor=by,
+        actor=viewer.user,
         verb="skill.created",
         object_type="skill",
         object_id=skill.pk,

@@ -6,12 +6,17 @@ import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management import call_command
 
-from chalkboard.common.errors import ValidationFailed
+from chalkboard.common.errors import Forbidden, ValidationFailed
 from chalkboard.schools import services
-from chalkboard.schools.models import Subject
+from chalkboard.schools.access import Viewer
+from chalkboard.schools.models import Membership, Role, School, Subject
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
+
+
+def owner_of(school: School) -> Viewer:
+    return Viewer.for_user(f.member(school=school, role=Role.OWNER))
 
 
 def test_a_subject_name_taken_between_the_check_and_the_insert_is_a_validation_error(monkeypatch):
@@ -20,7 +25,7 @@ def test_a_subject_name_taken_between_the_check_and_the_insert_is_a_validation_e
     monkeypatch.setattr(services, "_subject_name_check", lambda **kwargs: None)
 
     with pytest.raises(ValidationFailed) as refused:
-        services.subject_create(school=school, by=f.UserFactory(), name="Algebra")
+        services.subject_create(viewer=owner_of(school), school=school, name="Algebra")
 
     assert refused.value.fields == {"name": [services.SUBJECT_NAME_TAKEN]}
     assert Subject.objects.filter(school=school).count() == 1
@@ -30,7 +35,7 @@ def test_school_update_reports_every_bad_field_at_once():
     school = f.SchoolFactory()
 
     with pytest.raises(ValidationFailed) as refused:
-        services.school_update(school=school, by=f.UserFactory(), timezone="Nowhere", currency="xx")
+        services.school_update(viewer=owner_of(school), school=school, timezone="Nowhere", currency="xx")
 
     assert set(refused.value.fields or {}) == {"timezone", "currency"}
 
@@ -45,7 +50,7 @@ def test_a_pay_bound_out_of_range_is_refused_by_the_service_too():
     school = f.SchoolFactory()
 
     with pytest.raises(ValidationFailed) as refused:
-        services.school_update(school=school, by=f.UserFactory(), overrun_minutes=721, paid_amend_days=-1)
+        services.school_update(viewer=owner_of(school), school=school, overrun_minutes=721, paid_amend_days=-1)
 
     assert refused.value.fields == {
         "overrun_minutes": ["Give a whole number from 0 to 720."],
@@ -63,3 +68,28 @@ def test_a_zone_that_is_no_place_is_refused_by_the_model_validator_too(zone):
         school.full_clean(exclude=["created_at", "updated_at"])
 
     assert "timezone" in refused.value.message_dict
+
+
+def test_every_school_write_checks_its_viewer_itself_whoever_calls_it(world):
+    teacher = Viewer.for_user(world.teacher.user)
+    subject = f.SubjectFactory(school=world.school, name="Physics")
+    membership = Membership.objects.get(user=world.other_teacher.user, school=world.school, role=Role.TEACHER)
+    writes = [
+        lambda: services.school_update(viewer=teacher, school=world.school, name="Taken over"),
+        lambda: services.subject_create(viewer=teacher, school=world.school, name="Chemistry"),
+        lambda: services.subject_update(viewer=teacher, subject=subject, name="Renamed"),
+        lambda: services.subject_delete(viewer=teacher, subject=subject),
+        lambda: services.skill_create(viewer=teacher, subject=subject, name="Optics"),
+        lambda: services.membership_revoke(viewer=teacher, membership=membership),
+    ]
+    for write in writes:
+        with pytest.raises(Forbidden):
+            write()
+
+    world.school.refresh_from_db()
+    subject.refresh_from_db()
+    membership.refresh_from_db()
+    assert world.school.name != "Taken over"
+    assert (subject.name, subject.skills.count()) == ("Physics", 0)
+    assert not Subject.objects.filter(school=world.school, name="Chemistry").exists()
+    assert membership.is_active

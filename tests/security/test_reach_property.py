@@ -43,7 +43,7 @@ from chalkboard.people.models import Student, Teacher
 from chalkboard.progress.selectors import progress_may_manage
 from chalkboard.scheduling.selectors import session_get_for_viewer
 from chalkboard.scheduling.services import session_cancel, session_create
-from chalkboard.schools.access import Action, Viewer
+from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Role, School
 from chalkboard.schools.selectors import membership_list, school_list
 from chalkboard.schools.services import school_create, subject_create
@@ -217,7 +217,7 @@ class ReachMachine(RuleBasedStateMachine):
         user = self.user(person)
         assert user is not None
         school = school_create(by=user, name=f"School of {person}", timezone="Europe/Lisbon", currency="EUR")
-        subject_create(school=school, by=user, name="Maths")
+        subject_create(viewer=Viewer(user, {school.pk: frozenset({Role.OWNER})}), school=school, name="Maths")
         self.model.schools.append(school.pk)
         self.model.grant(person, school.pk, Role.OWNER)
 
@@ -300,8 +300,7 @@ class ReachMachine(RuleBasedStateMachine):
             return  # nobody to name
         try:
             student = people.student_get_for_viewer(viewer=viewer, student_id=self.student_id(pupil, school_id))
-            viewer.require(Action.PEOPLE_MANAGE, student.school_id)
-            people_services.assignment_create(by=viewer.user, student=student, teacher_id=teacher_user.pk)
+            people_services.assignment_create(viewer=viewer, student=student, teacher_id=teacher_user.pk)
         except DomainError:
             self.check(not allowed, "staff were refused an assignment")
             return
@@ -320,8 +319,7 @@ class ReachMachine(RuleBasedStateMachine):
         )
         try:
             visible = people.assignment_get_for_viewer(viewer=viewer, assignment_id=assignment.pk)
-            viewer.require(Action.PEOPLE_MANAGE, visible.school_id)
-            people_services.assignment_delete(by=viewer.user, assignment=visible)
+            people_services.assignment_delete(viewer=viewer, assignment=visible)
         except DomainError:
             self.check(not self.model.has(person, school_id, *STAFF), "staff were refused ending an assignment")
             return
@@ -413,8 +411,7 @@ class ReachMachine(RuleBasedStateMachine):
         assert teacher_user is not None
         try:
             found = people.teacher_get_for_viewer(viewer=viewer, teacher_id=teacher_user.pk)
-            viewer.require(Action.PEOPLE_MANAGE, school_id)
-            people_services.teacher_deactivate(teacher=found, school=School.objects.get(pk=school_id), by=viewer.user)
+            people_services.teacher_deactivate(viewer=viewer, teacher=found, school=School.objects.get(pk=school_id))
         except DomainError:
             self.check(not allowed, "staff were refused ending a teacher's role")
             return
