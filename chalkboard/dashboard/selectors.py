@@ -27,7 +27,8 @@ from chalkboard.progress.models import Trend
 from chalkboard.scheduling.models import ATTENDED, SessionStatus
 from chalkboard.scheduling.serializers import session_shape
 from chalkboard.schools.access import STAFF, Viewer
-from chalkboard.schools.models import Membership, Role
+from chalkboard.schools.models import Role
+from chalkboard.schools.selectors import school_ids_where_teaching
 
 UPCOMING_DAYS = 7
 CURRENT_STUDENT_DAYS = 90
@@ -65,16 +66,10 @@ def dashboard_school_id(*, viewer: Viewer, teacher_id: int, school_id: int | Non
         return school_id
     if viewer.teacher_id == teacher_id and viewer.schools_where(Role.TEACHER):
         return viewer.schools_where(Role.TEACHER)[0]
-    staff_schools = viewer.schools_where(*STAFF)
-    first = (
-        Membership.objects.filter(user_id=teacher_id, role=Role.TEACHER, is_active=True, school_id__in=staff_schools)
-        .order_by("school_id")
-        .values_list("school_id", flat=True)
-        .first()
-    )
-    if first is None:
+    schools = school_ids_where_teaching(teacher_id=teacher_id, among=viewer.schools_where(*STAFF))
+    if not schools:
         raise NotFound()
-    return first
+    return schools[0]
 
 
 def dashboard_cache_keys(*, teacher_id: int, school_id: int) -> tuple[str, list[str]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Prefetch, QuerySet
 
 from chalkboard.common.errors import NotFound, ValidationFailed
 from chalkboard.schools.access import Action, Viewer
-from chalkboard.schools.models import Membership, School, Skill, Subject
+from chalkboard.schools.models import Membership, Role, School, Skill, Subject
 
 UNKNOWN_SCHOOL = "No such school."
 
@@ -75,3 +77,12 @@ def subject_get_for_action(*, viewer: Viewer, subject_id: int, action: Action) -
     subject = subject_get_for_viewer(viewer=viewer, subject_id=subject_id)
     viewer.require(action, subject.school_id)
     return subject
+
+
+def school_ids_where_teaching(*, teacher_id: int, among: Iterable[int]) -> list[int]:
+    """The schools of ``among`` where the teacher teaches now, by id."""
+    return list(
+        Membership.objects.filter(user_id=teacher_id, role=Role.TEACHER, is_active=True, school_id__in=among)
+        .order_by("school_id")
+        .values_list("school_id", flat=True)
+    )
