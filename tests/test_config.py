@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from config import env
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_env_helpers(monkeypatch):
@@ -144,3 +150,29 @@ def test_each_test_worker_has_a_redis_database_of_its_own(url, worker, expected)
     from config.settings.test import redis_url_of_worker
 
     assert redis_url_of_worker(url, worker) == expected
+
+
+def test_production_settings_do_not_install_the_demo():
+    """The seeder is for `make run`, the tests and the benchmark's database, never a production process."""
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.INSTALLED_APPS)"
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "a-production-like-secret-key-for-this-test-only",
+        "ALLOWED_HOSTS": "example.org",
+    }
+    production = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, check=True
+    )
+    local = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "config.settings.local"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "chalkboard.dashboard" in production.stdout
+    assert "chalkboard.demo" not in production.stdout
+    assert "chalkboard.demo" in local.stdout

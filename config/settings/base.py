@@ -37,8 +37,10 @@ INSTALLED_APPS = [
     "chalkboard.activity",
     "chalkboard.dashboard",
     "chalkboard.realtime",
-    "chalkboard.demo",
 ]
+# The demo seeder (`manage.py seed_demo`) is installed by the local and test settings only: production
+# never serves or runs it.
+DEMO_APPS = ["chalkboard.demo"]
 
 MIDDLEWARE = [
     # First, so that every answer (errors and static files too) carries the CORS headers of an allowed origin.

@@ -20,7 +20,9 @@ if os.environ.get("REDIS_URL") and (_worker := os.environ.get("PYTEST_XDIST_WORK
     os.environ["CACHE_KEY_PREFIX"] = f"chalkboard-{_worker}"
 
 from config.settings.base import *  # noqa: E402, F403
-from config.settings.base import REST_FRAMEWORK, THROTTLE_RATES  # noqa: E402
+from config.settings.base import DEMO_APPS, INSTALLED_APPS, REST_FRAMEWORK, THROTTLE_RATES  # noqa: E402
+
+INSTALLED_APPS = [*INSTALLED_APPS, *DEMO_APPS]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Out of the way of the suite, except the failed-login limit the account tests rely on; tests of a scope
