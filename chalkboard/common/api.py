@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
 from chalkboard.common.errors import error_body
@@ -30,6 +32,44 @@ def IdListField(**kwargs: Any) -> serializers.ListField:  # noqa: N802
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 TIME_OUT_OF_RANGE = "Give a time between 1970 and 2999."
+
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# In a query string an unencoded "+" arrives as a space: "T10:00:00 01:00" meant "T10:00:00+01:00".
+_SPACED_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}(?::?\d{2})?)$")
+
+
+def approximate_instant(value: date | datetime) -> datetime:
+    """A date-time as it is; a date as its midnight in UTC (to within a day of any school's midnight)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrTimeField(serializers.Field):
+    """A date (``YYYY-MM-DD``, read in each school's time zone) or an ISO 8601 date-time with its offset, from
+    1970 to 2999 (beyond those, a day's local midnight may not exist as a time at all)."""
+
+    default_error_messages = {
+        "invalid": "Give a date (YYYY-MM-DD) or a date-time with its offset (YYYY-MM-DDThh:mm:ss+hh:mm).",
+        "out_of_range": TIME_OUT_OF_RANGE,
+    }
+
+    def to_internal_value(self, data: Any) -> date | datetime:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        text = _SPACED_OFFSET.sub(r"\1+\2", data.strip())
+        value: date | datetime | None
+        try:
+            value = date.fromisoformat(text) if _DATE_ONLY.fullmatch(text) else parse_datetime(text)
+        except ValueError:
+            value = None
+        if value is None or (isinstance(value, datetime) and value.tzinfo is None):
+            self.fail("invalid")
+        if not EARLIEST_TIME <= approximate_instant(value) < LATEST_TIME:
+            self.fail("out_of_range")
+        return value
 
 
 class AwareDateTimeField(serializers.DateTimeField):

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils.dateparse import parse_date
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chalkboard.common.api import (
-    EARLIEST_TIME,
-    LATEST_TIME,
     NOT_AUTHENTICATED,
     NOT_FOUND,
     AwareDateTimeField,
+    DateOrTimeField,
     IdField,
     NamedOutput,
     error_response,
@@ -50,38 +46,10 @@ from chalkboard.progress.services import (
 from chalkboard.scheduling.models import NoteVisibility
 from chalkboard.schools.access import Viewer, viewer_of
 
-EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 NAIVE_TIME = "Give the time with its UTC offset, e.g. 2026-03-01T10:00:00+01:00."
 
 
 # --- Input. -----------------------------------------------------------------------------------------
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class DayOrTimeField(serializers.Field):
-    """A day (``YYYY-MM-DD``, taken in each school's time zone) or a time with its offset, from 1970 to 2999
-    (beyond those, a day's local midnight may not exist as a time at all)."""
-
-    default_error_messages = {
-        "invalid": "Give a date (YYYY-MM-DD) or a time with its UTC offset.",
-        "out_of_range": "Give a day or time between 1970 and 2999.",
-    }
-
-    def to_internal_value(self, data: Any) -> date | datetime:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        try:
-            day = parse_date(data)
-        except ValueError:
-            self.fail("invalid")
-        if day is not None:
-            if not EARLIEST_DAY <= day <= LATEST_DAY:
-                self.fail("out_of_range")
-            return day
-        moment = AwareDateTimeField(error_messages={"naive": NAIVE_TIME}).run_validation(data)
-        if not EARLIEST_TIME <= moment < LATEST_TIME:
-            self.fail("out_of_range")
-        return moment
 
 
 def _score_field(**kwargs: Any) -> serializers.DecimalField:
@@ -123,8 +91,8 @@ class AssessmentFilter(serializers.Serializer):
     student_id = IdField(required=False)
     subject_id = IdField(required=False)
     teacher_id = IdField(required=False)
-    from_ = DayOrTimeField(required=False, help_text="From this day (school time) or time, included.")
-    to = DayOrTimeField(required=False, help_text="Up to this day (school time, included) or time.")
+    from_ = DateOrTimeField(required=False, help_text="From this day (school time) or time, included.")
+    to = DateOrTimeField(required=False, help_text="Up to this day (school time, included) or time.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from chalkboard.common.api import EARLIEST_TIME, LATEST_TIME, TIME_OUT_OF_RANGE, IdField
+from chalkboard.common.api import DateOrTimeField, IdField, approximate_instant
 from chalkboard.scheduling.models import SessionStatus
 
 MAX_RANGE = timedelta(days=366)
 RANGE_TOO_LONG = "The range from `from` to `to` may span at most 366 days."
 RANGE_EMPTY = "`to` must be later than `from`."
 ORDERINGS = ("starts_at", "-starts_at")
-
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-# In a query string an unencoded "+" arrives as a space: "T10:00:00 01:00" meant "T10:00:00+01:00".
-_SPACED_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}(?::?\d{2})?)$")
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class DateOrDateTimeField(serializers.Field):
-    """A date (``YYYY-MM-DD``, read in each school's time zone) or an ISO 8601 date-time with its offset."""
-
-    default_error_messages = {
-        "invalid": "Give a date (YYYY-MM-DD) or a date-time with its offset (YYYY-MM-DDThh:mm:ss+hh:mm).",
-        "out_of_range": TIME_OUT_OF_RANGE,
-    }
-
-    def to_internal_value(self, data: Any) -> date | datetime:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        text = _SPACED_OFFSET.sub(r"\1+\2", data.strip())
-        value: date | datetime | None
-        try:
-            value = date.fromisoformat(text) if _DATE_ONLY.fullmatch(text) else parse_datetime(text)
-        except ValueError:
-            value = None
-        if value is None or (isinstance(value, datetime) and value.tzinfo is None):
-            self.fail("invalid")
-        if not EARLIEST_TIME <= _approximate_instant(value) < LATEST_TIME:
-            self.fail("out_of_range")
-        return value
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -88,12 +57,12 @@ class SessionListFilters(serializers.Serializer):
         help_text=f"One or more of {', '.join(SessionStatus.values)}, separated by commas.",
     )
     # Renamed to ``from`` and ``to`` in get_fields(): those are Python keywords.
-    starts_from = DateOrDateTimeField(
+    starts_from = DateOrTimeField(
         required=False,
         source="starts_from",
         help_text="Sessions starting at or after this date (in the school's time zone) or date-time.",
     )
-    starts_before = DateOrDateTimeField(
+    starts_before = DateOrTimeField(
         required=False,
         source="starts_before",
         help_text="Sessions starting before this date (in the school's time zone) or date-time. "
@@ -109,16 +78,9 @@ class SessionListFilters(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         lower, upper = attrs.get("starts_from"), attrs.get("starts_before")
         if lower is not None and upper is not None:
-            span = _approximate_instant(upper) - _approximate_instant(lower)
+            span = approximate_instant(upper) - approximate_instant(lower)
             if span <= timedelta(0):
                 raise serializers.ValidationError({"to": [RANGE_EMPTY]})
             if span > MAX_RANGE:
                 raise serializers.ValidationError({"to": [RANGE_TOO_LONG]})
         return attrs
-
-
-def _approximate_instant(value: date | datetime) -> datetime:
-    """A date-time as it is; a date as its midnight in UTC (to within a day of any school's midnight)."""
-    if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time.min, tzinfo=UTC)

@@ -4,7 +4,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.exceptions import ValidationError
 
-from chalkboard.progress.apis import DayOrTimeField
+from chalkboard.common.api import DateOrTimeField
 
 
 @pytest.fixture(scope="module")
@@ -46,4 +46,4 @@ def test_the_progress_page_schema_names_the_contract_keys(schema):
 @pytest.mark.parametrize("value", [12, None, ["2026-01-01"]])
 def test_from_and_to_accept_only_text(value):
     with pytest.raises(ValidationError):
-        DayOrTimeField().run_validation(value)
+        DateOrTimeField().run_validation(value)
