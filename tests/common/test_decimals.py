@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.db import connections
 
-from chalkboard.common.decimals import decimal_column, decimal_fits, decimal_for_column, decimal_input
+from chalkboard.common.decimals import ExactSum, decimal_column, decimal_fits, decimal_for_column, decimal_input
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.people.models import TeacherRate
@@ -65,3 +67,42 @@ def test_a_rate_that_does_not_fit_its_column_is_a_400(world, rate):
     assert response.status_code == 400
     assert "default_hourly_rate" in response.json()["fields"]
     assert teacher.rates.get(subject=None, is_group=False).hourly_rate == Decimal("30.00")
+
+
+def sqlite_connection() -> Any:
+    """A SQLite connection of Django's own, beside whatever database the suite runs on: ``ExactSum`` compiles
+    differently there, and both forms are checked in every run."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    settings_dict = {**connections["default"].settings_dict, "ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    return DatabaseWrapper(settings_dict, alias="sqlite-probe")
+
+
+def totals_query() -> Any:
+    return EarningEntry.objects.values("teacher_id").annotate(total=ExactSum("amount")).query
+
+
+def test_exact_sum_adds_whole_cents_on_sqlite_and_the_amounts_themselves_elsewhere():
+    on_sqlite, _ = totals_query().get_compiler(connection=sqlite_connection()).as_sql()
+    on_default, _ = totals_query().get_compiler(using="default").as_sql()
+
+    assert 'SUM(CAST(ROUND("earnings_earningentry"."amount" * 100) AS INTEGER))' in on_sqlite
+    if connections["default"].vendor != "sqlite":
+        assert 'SUM("earnings_earningentry"."amount")' in on_default
+    else:
+        assert on_default == on_sqlite
+
+
+def test_exact_sum_reads_whole_units_and_decimals_alike():
+    total = totals_query().annotations["total"]
+
+    assert total.convert_value(123456, None, None) == Decimal("1234.56")
+    assert total.convert_value(Decimal("1234.56"), None, None) == Decimal("1234.56")
+    assert total.convert_value(None, None, None) is None
+    assert total.output_field.get_internal_type() == "ExactTotal"
+
+
+@pytest.mark.django_db
+def test_exact_sum_refuses_a_column_that_is_not_decimal():
+    with pytest.raises(TypeError, match="ExactSum needs a DecimalField"):
+        EarningEntry.objects.aggregate(total=ExactSum("minutes"))
