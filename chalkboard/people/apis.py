@@ -91,14 +91,16 @@ INVITES = (
 def _school_for_record(view: ViewerApi, data: dict[str, Any], *, teacher: Teacher) -> School:
     """The school whose record of the teacher a change writes. Its staff write all of it; the teacher
     themselves only their bio there, in a school they teach in."""
-    if teacher.pk == view.viewer.teacher_id and not any(field in data for field in STAFF_FIELDS):
-        school_id = data.pop("school_id", None)
-        if school_id is None:
-            school_id = parse(SchoolQuery, view.request.query_params).get("school")
-        if school_id is None:
-            raise serializers.ValidationError({"school_id": [SCHOOL_REQUIRED]})
-        return school_for_action(viewer=view.viewer, school_id=school_id, action=Action.SESSIONS_MANAGE_OWN)
-    return _school_named(view, data)
+    staff_fields = any(field in data for field in STAFF_FIELDS)
+    action = selectors.teacher_record_action(viewer=view.viewer, teacher=teacher, staff_fields=staff_fields)
+    if action == Action.PEOPLE_MANAGE:
+        return _school_named(view, data)
+    school_id = data.pop("school_id", None)
+    if school_id is None:
+        school_id = parse(SchoolQuery, view.request.query_params).get("school")
+    if school_id is None:
+        raise serializers.ValidationError({"school_id": [SCHOOL_REQUIRED]})
+    return school_for_action(viewer=view.viewer, school_id=school_id, action=action)
 
 
 class TeacherSchoolOutput(serializers.Serializer):

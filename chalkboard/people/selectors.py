@@ -11,6 +11,14 @@ from chalkboard.schools.access import STAFF, Action, Viewer
 from chalkboard.schools.models import Membership, Role, Subject
 
 
+def teacher_record_action(*, viewer: Viewer, teacher: Teacher, staff_fields: bool) -> Action:
+    """What a write to a school's record of the teacher needs there: the teacher writes only their own
+    bio, in a school they teach in (``SESSIONS_MANAGE_OWN``); everything else is the staff's (``PEOPLE_MANAGE``)."""
+    if teacher.pk == viewer.teacher_id and not staff_fields:
+        return Action.SESSIONS_MANAGE_OWN
+    return Action.PEOPLE_MANAGE
+
+
 def student_restricted_fields(*, viewer: Viewer, school_id: int) -> frozenset[str]:
     """The fields of a student's record, beyond the name and grade, that the viewer may read in the school:
     the guardians for its staff and teachers, the school's notes for its staff only."""

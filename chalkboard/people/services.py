@@ -17,6 +17,7 @@ from chalkboard.accounts.models import User
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.services import model_update
 from chalkboard.people.models import GuardianLink, SchoolTeacher, Student, Teacher, TeacherRate, TeachingAssignment
+from chalkboard.people.selectors import teacher_record_action
 from chalkboard.schools.access import Action, Viewer
 from chalkboard.schools.models import Membership, Role, School, Subject
 from chalkboard.schools.services import membership_deactivate, membership_ensure, school_audit
@@ -202,9 +203,7 @@ def teacher_update(
         value is not None for value in (subject_ids, default_hourly_rate, group_hourly_rate, rates)
     )
     if school is not None:
-        # A teacher writes only their own bio, where they teach; everything else is the school's staff's.
-        own_bio = teacher.pk == viewer.teacher_id and not staff_fields
-        viewer.require(Action.SESSIONS_MANAGE_OWN if own_bio else Action.PEOPLE_MANAGE, school.pk)
+        viewer.require(teacher_record_action(viewer=viewer, teacher=teacher, staff_fields=staff_fields), school.pk)
     changed: list[str] = []
     if bio is not None and school is not None:
         current = SchoolTeacher.objects.filter(teacher=teacher, school=school).values_list("bio", flat=True).first()
