@@ -22,10 +22,11 @@ urlpatterns = [
     path("api/", include("chalkboard.earnings.urls")),
     path("api/", include("chalkboard.dashboard.urls")),
     path("api/", include("chalkboard.realtime.urls")),
+    path("", include("chalkboard.web.urls")),
 ]
 
-# Errors outside the API views answer in the API's JSON error shape too.
+# Errors outside the views: the API's JSON error shape under /api/, the error page elsewhere (chalkboard.web).
 handler400 = "chalkboard.common.errors.bad_request"
-handler403 = "chalkboard.common.errors.permission_denied"
-handler404 = "chalkboard.common.errors.not_found"
+handler403 = "chalkboard.web.pages.permission_denied"
+handler404 = "chalkboard.web.pages.not_found"
 handler500 = "chalkboard.common.errors.server_error"

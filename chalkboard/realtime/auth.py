@@ -5,7 +5,9 @@ HTTP API: stored hashed, expiring, revocable, refused for an inactive user), or,
 cannot set that header on a WebSocket, with the subprotocols it offers (``Sec-WebSocket-Protocol``):
 ``chalkboard`` and ``chalkboard.ticket.<ticket>`` (a ticket from ``POST /api/auth/ws-ticket/``), or
 ``chalkboard.token.<token>``. A header, when present, is the credential: a bad header is refused even if a
-subprotocol also carries one.
+subprotocol also carries one. A page of Chalkboard's own (``chalkboard.web``) offers none of those: its
+signed-in session cookie is the credential, checked again while the socket is open like a token (signing
+out closes the socket with 4401), and only ever from an allowed Origin (below).
 
 Credentials never go in the URL: servers and proxies write URLs to their logs. A handshake whose query
 string names one (``?ticket=``, ``?token=``, …) is refused (``credentials_in_url``: the consumer closes it
@@ -24,6 +26,7 @@ browser page and is let through to authentication (any other client could send w
 
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,6 +37,8 @@ from knox.models import AuthToken
 from rest_framework import exceptions
 
 from chalkboard.accounts.authentication import BearerTokenAuthentication
+from chalkboard.accounts.models import User
+from chalkboard.accounts.sessions import SESSION_CREDENTIAL, session_users
 from chalkboard.realtime.db import database_call
 from chalkboard.realtime.services import ticket_consume
 
@@ -107,15 +112,43 @@ def accepted_protocol(scope: dict[str, Any]) -> str | None:
     return PROTOCOL if PROTOCOL in (scope.get("subprotocols") or []) else None
 
 
+def _session_key(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"cookie":
+            cookie = SimpleCookie()
+            cookie.load(value.decode("latin-1"))
+            morsel = cookie.get(settings.SESSION_COOKIE_NAME)
+            return morsel.value if morsel is not None else None
+    return None
+
+
+def credential_from_scope(scope: dict[str, Any]) -> tuple[User, str] | None:
+    """The handshake's user and the credential the connection lives on: a bearer token's digest, or, for a
+    signed-in page that offers no other credential, its session (``session:<key>``)."""
+    token = token_from_scope(scope)
+    if token is not None:
+        return token.user, token.digest
+    if credentials_in_url(scope) or _authorization(scope) is not None or _credential_protocols(scope):
+        return None
+    if not any(name.lower() == b"origin" for name, _ in scope.get("headers", [])):
+        return None  # a session is a browser's, and a browser names the page's origin (checked above)
+    key = _session_key(scope)
+    user_id = session_users([key]).get(key) if key else None
+    if key is None or user_id is None:
+        return None
+    return User.objects.get(pk=user_id), SESSION_CREDENTIAL + key
+
+
 class TokenAuthMiddleware(BaseMiddleware):
-    """Authenticates a WebSocket handshake by bearer token or single-use ticket (see the module docstring)."""
+    """Authenticates a WebSocket handshake by bearer token, single-use ticket or a signed-in page's session
+    (see the module docstring)."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        token = await database_call(token_from_scope)(scope)
+        found = await database_call(credential_from_scope)(scope)
         scope = {
             **scope,
-            "user": token.user if token is not None else None,
-            "token_digest": token.digest if token is not None else None,
+            "user": found[0] if found is not None else None,
+            "token_digest": found[1] if found is not None else None,
             "credentials_in_url": credentials_in_url(scope),
         }
         return await super().__call__(scope, receive, send)

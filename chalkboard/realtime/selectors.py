@@ -17,6 +17,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.fields import DateTimeField
 
+from chalkboard.accounts.sessions import SESSION_CREDENTIAL, session_users
 from chalkboard.realtime.models import Event
 from chalkboard.realtime.publishing import staff_group, teacher_group
 from chalkboard.schools.access import STAFF, Viewer, roles_load_many
@@ -148,9 +149,15 @@ def token_valid(*, digest: str) -> AuthToken | None:
 def audiences_of_tokens(tokens: Collection[tuple[int, str]]) -> dict[tuple[int, str], Audience]:
     """For many connections at once, each ``(user id, token digest)``: its audience while the token is valid
     (``tokens_in_force``) and still the user's. Connections whose token is not are left out. Two
-    queries, however many connections."""
-    digests = {digest for _, digest in tokens}
+    queries, however many connections. A browser's connection lives on its session instead
+    (``session:<key>``, checked by ``session_users``)."""
+    digests = {digest for _, digest in tokens if not digest.startswith(SESSION_CREDENTIAL)}
     owners = dict(tokens_in_force().filter(digest__in=digests).values_list("digest", "user_id"))
+    sessions = {
+        digest.removeprefix(SESSION_CREDENTIAL) for _, digest in tokens if digest.startswith(SESSION_CREDENTIAL)
+    }
+    if sessions:
+        owners.update({SESSION_CREDENTIAL + key: user_id for key, user_id in session_users(sessions).items()})
     valid = [(user_id, digest) for user_id, digest in tokens if owners.get(digest) == user_id]
     roles = roles_load_many({user_id for user_id, _ in valid})
     return {(user_id, digest): Audience.from_roles(user_id, roles.get(user_id, {})) for user_id, digest in valid}

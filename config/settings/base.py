@@ -18,6 +18,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "chalkboard.activity",
     "chalkboard.dashboard",
     "chalkboard.realtime",
+    "chalkboard.web",
 ]
 # The demo seeder (`manage.py seed_demo`) is installed by the local and test settings only: production
 # never serves or runs it.
@@ -53,10 +55,20 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "chalkboard.common.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The pages (chalkboard.web) sign people in with a session cookie, and every form of theirs carries a
+    # CSRF token. The API never reads the session: it authenticates bearer tokens only (REST_FRAMEWORK).
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
-# No CSRF middleware: nothing authenticates by cookie (no sessions; bearer tokens in the Authorization
-# header, which a cross-site request cannot send), so there is nothing for it to protect.
-SILENCED_SYSTEM_CHECKS = ["security.W003"]
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "chalkboard.web.pages.csrf_failure"
+LOGIN_URL = "/"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

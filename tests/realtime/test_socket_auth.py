@@ -285,3 +285,83 @@ def test_in_development_without_allowed_hosts_the_local_hosts_are_allowed(settin
 async def test_two_credentials_offered_as_subprotocols_are_refused(world):
     first, second = await aticket(world.admin), await aticket(world.admin)
     await assert_refused(protocols=["chalkboard", f"chalkboard.ticket.{first}", f"chalkboard.ticket.{second}"])
+
+
+# --- A signed-in page's session ------------------------------------------------------------------------
+
+
+def session_cookie(user) -> bytes:
+    """The session cookie of ``user`` signed in on the sign-in page."""
+    from django.test import Client
+
+    browser = Client()
+    assert browser.post("/", {"email": user.email, "password": f.PASSWORD}).status_code == 302
+    return f"sessionid={browser.cookies['sessionid'].value}; csrftoken=x".encode()
+
+
+asession_cookie = database_sync_to_async(session_cookie)
+PAGE_ORIGIN = (b"origin", b"http://testserver")
+
+
+@run_async
+async def test_a_signed_in_pages_session_opens_the_socket_and_hears_what_the_api_would(world):
+    cookie = await asession_cookie(world.admin)
+    communicator, connected = await open_socket([PAGE_ORIGIN, (b"cookie", cookie)], protocols=["chalkboard"])
+    assert connected
+    event = await aemit(world.school.pk, None)
+    assert [message["id"] for message in await receive(communicator)] == [event.pk]
+    await communicator.disconnect()
+
+
+@run_async
+async def test_a_session_is_no_credential_without_an_origin_or_beside_another_credential(world):
+    cookie = await asession_cookie(world.admin)
+    await assert_refused([(b"cookie", cookie)])  # not a browser's page
+    await assert_refused([PAGE_ORIGIN, (b"cookie", cookie), (b"authorization", b"Bearer wrong")])
+    await assert_refused([PAGE_ORIGIN, (b"cookie", b"sessionid=not-a-session")])
+    await assert_refused([PAGE_ORIGIN, (b"cookie", b"csrftoken=only")])
+
+
+@run_async
+async def test_a_session_from_a_page_on_another_host_may_not_open_the_socket(world):
+    cookie = await asession_cookie(world.admin)
+    _, connected = await open_socket([(b"origin", b"https://evil.example"), (b"cookie", cookie)])
+    assert not connected
+
+
+@run_async
+async def test_signing_out_closes_the_pages_socket(world, fast_poll):
+    from django.contrib.sessions.models import Session
+
+    cookie = await asession_cookie(world.teacher.user)
+    communicator, connected = await open_socket([PAGE_ORIGIN, (b"cookie", cookie)])
+    assert connected
+    await assert_pong(communicator)
+    key = cookie.decode().split(";")[0].removeprefix("sessionid=")
+
+    def sign_out() -> None:
+        from importlib import import_module
+
+        from django.conf import settings
+
+        import_module(settings.SESSION_ENGINE).SessionStore(session_key=key).delete()
+        assert not Session.objects.filter(session_key=key).exists()
+
+    await database_sync_to_async(sign_out)()
+    assert await closed_with(communicator) == CLOSE_UNAUTHORIZED
+
+
+@run_async
+async def test_a_changed_password_ends_the_sessions_socket(world, fast_poll):
+    cookie = await asession_cookie(world.teacher.user)
+    communicator, connected = await open_socket([PAGE_ORIGIN, (b"cookie", cookie)])
+    assert connected
+    await assert_pong(communicator)
+
+    def change_password() -> None:
+        world.teacher.user.set_password("a-new-password-entirely")
+        world.teacher.user.save()
+
+    await database_sync_to_async(change_password)()
+    assert await closed_with(communicator) == CLOSE_UNAUTHORIZED
+    await assert_refused([PAGE_ORIGIN, (b"cookie", cookie)])

@@ -15,7 +15,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.test import AsyncClient, override_settings
+from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 
 import config.urls
@@ -55,7 +55,9 @@ def responses(world):
         "400": owner.get("/api/sessions/?from=nonsense"),
         "401": anonymous.get("/api/me/"),
         "404 api": owner.get("/api/sessions/999999999/"),
-        "404 unknown url": anonymous.get("/no/such/page"),
+        "404 unknown url": anonymous.get("/api/no/such/thing"),
+        "sign-in page": Client().get("/"),
+        "404 page": Client().get("/no/such/page"),
         "405": owner.delete("/api/me/"),
         "413": owner.generic("POST", "/api/subjects/", "x" * (2 * 1024 * 1024), content_type="application/json"),
         "415": anonymous.generic("POST", "/api/auth/token/", "a=b", content_type="text/plain"),
@@ -68,9 +70,14 @@ def responses(world):
     }
 
 
+PAGES = {"sign-in page", "404 page"}
+
+
 def test_every_response_carries_the_security_headers(world):
     for kind, response in responses(world).items():
         for name, value in COMMON.items():
+            if kind in PAGES and name == "Referrer-Policy":
+                value = "same-origin"  # a page's own forms name their origin (CSRF); no other site learns its URL
             assert response.get(name) == value, (kind, name, response.get(name))
         policy = directives(response["Content-Security-Policy"])
         assert policy["frame-ancestors"] == ["'none'"], kind
@@ -79,8 +86,18 @@ def test_every_response_carries_the_security_headers(world):
 
 def test_api_answers_get_the_strictest_policy(world):
     for kind, response in responses(world).items():
-        if kind not in {"docs"}:
+        if kind not in {"docs", *PAGES}:
             assert response["Content-Security-Policy"] == API_CSP, kind
+
+
+def test_pages_allow_only_their_own_scripts_styles_and_socket(world):
+    for kind in PAGES:
+        policy = directives(responses(world)[kind]["Content-Security-Policy"])
+        assert policy["script-src"] == ["'self'"], kind
+        assert policy["style-src"] == ["'self'"], kind
+        assert policy["connect-src"] == ["'self'"], kind
+        assert policy["form-action"] == ["'self'"], kind
+        assert "'unsafe-inline'" not in str(policy), kind
 
 
 def test_the_docs_page_policy_allows_exactly_what_swagger_ui_loads(api_client):
@@ -267,7 +284,7 @@ def test_cors_applies_to_the_api_only(api_client):
 def test_errors_outside_the_api_views_are_json_too(api_client):
     expected = {
         400: api_client.get("/healthz", HTTP_HOST="evil.example"),  # a host not in ALLOWED_HOSTS
-        404: api_client.get("/no/such/page"),
+        404: api_client.get("/api/no/such/page"),
     }
     with override_settings(ROOT_URLCONF=__name__):
         expected[403] = api_client.get("/api/plain-forbidden/")

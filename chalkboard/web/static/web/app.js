@@ -1,0 +1,73 @@
+// Keeps a page live: where the body names a socket (data-live), every event the person may see reloads the
+// page's content in place; after a dropped connection it resumes from the last event id (?since=), so
+// nothing is missed. The connection's state is shown, and read out, in #live.
+(function () {
+  "use strict";
+  var path = document.body.getAttribute("data-live");
+  if (!path || !window.WebSocket) { return; }
+  var status = document.getElementById("live");
+  var lastId = null;
+  var retry = 1000;
+  var refreshing = null;
+  var pending = false;
+
+  function show(state, text) {
+    if (status) { status.setAttribute("data-state", state); status.textContent = text; }
+  }
+
+  // Fetch this page again and swap its content; one refresh at a time, and one more if events came meanwhile.
+  function refresh() {
+    if (refreshing) { pending = true; return; }
+    refreshing = fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        if (response.redirected || !response.ok) { window.location.reload(); return null; }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html === null) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
+        var main = document.getElementById("main");
+        if (!fresh || !main) { return; }
+        var state = status ? [status.getAttribute("data-state"), status.textContent] : null;
+        main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes));
+        status = document.getElementById("live");
+        if (state) { show(state[0], state[1]); }
+        document.dispatchEvent(new CustomEvent("chalkboard:refreshed"));
+      })
+      .catch(function () { /* the next event or reconnection refreshes again */ })
+      .then(function () {
+        refreshing = null;
+        if (pending) { pending = false; refresh(); }
+      });
+  }
+
+  function connect() {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+    if (lastId !== null) { url += "?since=" + lastId; }
+    var socket = new WebSocket(url, ["chalkboard"]);
+    show("connecting", "Connecting for live updates…");
+    socket.onopen = function () {
+      retry = 1000;
+      show("live", "Live: changes appear as they happen.");
+      if (lastId === null) { refresh(); }  // anything that changed between this page and the socket
+    };
+    socket.onmessage = function (message) {
+      var data;
+      try { data = JSON.parse(message.data); } catch (error) { return; }
+      if (typeof data.id === "number") { lastId = data.id; }
+      if (data.type === "resync") { refresh(); return; }
+      if (data.type && data.type.indexOf(".") > 0) { refresh(); }
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4401 || event.code === 4403) {
+        show("offline", "Signed out: sign in again for live updates.");
+        return;
+      }
+      show("offline", "Offline: reconnecting…");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    };
+  }
+
+  connect();
+}());

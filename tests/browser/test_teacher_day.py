@@ -1,0 +1,96 @@
+"""The teacher's day in a real browser: signing in by keyboard, the dashboard page, its accessibility, and
+the page changing by itself when a session is completed elsewhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from chalkboard.accounts.services import token_create
+from tests import factories as f
+from tests.browser.conftest import screenshot, serious_violations
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.wall_clock]
+
+LIVE_WITHIN_MS = 5_000
+
+
+def sign_in_by_keyboard(page: Any, site: Any, email: str) -> None:
+    """Only the keyboard: Tab to each field, type, Enter."""
+    page.goto(site.url + "/")
+    for _ in range(3):  # the skip link, the home link, then the first field
+        page.keyboard.press("Tab")
+    expect(page.locator("#email")).to_be_focused()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    expect(page.locator("#password")).to_be_focused()
+    page.keyboard.type(f.PASSWORD)
+    page.keyboard.press("Enter")
+
+
+def complete_over_http(site: Any, token: str, session_id: int, student_id: int) -> None:
+    body = {"attendance": [{"student_id": student_id, "status": "present"}], "actual_duration_minutes": 45}
+    request = urllib.request.Request(  # noqa: S310 - the test's own server, over http
+        f"{site.url}/api/sessions/{session_id}/complete/",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+
+
+def test_a_teacher_signs_in_by_keyboard_and_sees_their_day(world, site, page):
+    f.session_for(world.teacher, world.student, starts_at=timezone.now() - timedelta(hours=3))
+
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+
+    expect(page).to_have_url(re.compile(rf"/app/teachers/{world.teacher.pk}/dashboard/\?school={world.school.pk}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(world.teacher.user.full_name)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    expect(page.get_by_role("row", name=re.compile(world.student.user.full_name))).to_be_visible()
+    assert world.other_student.user.full_name not in page.content()  # not the teacher's student
+    assert serious_violations(page) == []
+    screenshot(page, "teacher-dashboard")
+
+
+def test_the_sign_in_page_passes_the_accessibility_check_and_says_why_it_refused(site, page):
+    page.goto(site.url + "/")
+    assert serious_violations(page) == []
+    page.fill("#email", "nobody@example.com")
+    page.fill("#password", "wrong")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("do not match an account")
+    screenshot(page, "sign-in")
+
+
+def test_a_teacher_never_sees_another_schools_dashboard(world, site, page):
+    other_school = f.SchoolFactory()
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+
+    page.goto(f"{site.url}/app/teachers/{world.teacher.pk}/dashboard/?school={other_school.pk}")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+
+
+def test_the_dashboard_changes_by_itself_when_a_session_is_completed_elsewhere(world, site, page):
+    session = f.session_for(world.teacher, world.student, starts_at=timezone.now() - timedelta(hours=3))
+    token, _ = token_create(user=world.teacher.user)
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+    to_complete = page.locator("#to-complete .count")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    before = int(to_complete.inner_text())
+    assert before >= 1
+
+    complete_over_http(site, token, session.pk, world.student.pk)  # another device, say
+
+    expect(to_complete).to_have_text(str(before - 1), timeout=LIVE_WITHIN_MS)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
