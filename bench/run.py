@@ -182,7 +182,11 @@ def database_prepare() -> None:
     else:
         print("Seeding the bench dataset (10 schools, 400 teachers, 8,000 students, 500,000 sessions)...", flush=True)
         started = time.monotonic()
-        manage("seed_demo", "--size", "bench", "--seed", str(SEED), "--manifest", str(MANIFEST), "--password", PASSWORD)
+        # The seeder is installed by the local settings only (never in production).
+        manage(
+            "seed_demo", "--size", "bench", "--seed", str(SEED), "--manifest", str(MANIFEST), "--password", PASSWORD,
+            env={"DJANGO_SETTINGS_MODULE": "config.settings.local"},
+        )  # fmt: skip
         print(f"Seeded in {time.monotonic() - started:.0f} s.", flush=True)
     # As autovacuum keeps a live database: statistics current, and the visibility map set, without which
     # PostgreSQL cannot answer from an index alone. (A freshly seeded database has neither.)

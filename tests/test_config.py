@@ -176,3 +176,33 @@ def test_production_settings_do_not_install_the_demo():
     assert "chalkboard.dashboard" in production.stdout
     assert "chalkboard.demo" not in production.stdout
     assert "chalkboard.demo" in local.stdout
+
+
+def test_production_serves_the_pages_assets_under_hashed_names_compressed_and_cached_for_good(tmp_path):
+    """As ``bin/serve-production`` runs it: collectstatic, then the app in production settings."""
+    probe = (
+        "import re, django; django.setup()\n"
+        "from django.test import Client\n"
+        "page = Client().get('/').content.decode()\n"
+        "css = re.search(r'href=\"(/static/web/app\\.[0-9a-f]{12}\\.css)\"', page).group(1)\n"
+        "asset = Client().get(css, HTTP_ACCEPT_ENCODING='gzip')\n"
+        "print(asset.status_code, asset['Cache-Control'], asset.get('Content-Encoding'), sep='|')\n"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "a-production-like-secret-key-for-this-test-only",
+        "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "0",
+        "CHALKBOARD_VAR_DIR": str(tmp_path),
+    }
+    environment.pop("DATABASE_URL", None)
+    run = {"cwd": ROOT, "env": environment, "capture_output": True, "text": True, "check": True}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], **run)
+    served = subprocess.run([sys.executable, "-c", probe], **run)  # noqa: S603
+
+    status, cache_control, encoding = served.stdout.strip().split("|")
+    assert status == "200"
+    assert "immutable" in cache_control
+    assert "max-age=315360000" in cache_control
+    assert encoding == "gzip"

@@ -33,6 +33,7 @@ def sign_in_by_keyboard(page: Any, site: Any, email: str) -> None:
     expect(page.locator("#password")).to_be_focused()
     page.keyboard.type(f.PASSWORD)
     page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/app/"))
 
 
 def complete_over_http(site: Any, token: str, session_id: int, student_id: int) -> None:
@@ -94,3 +95,45 @@ def test_the_dashboard_changes_by_itself_when_a_session_is_completed_elsewhere(w
 
     expect(to_complete).to_have_text(str(before - 1), timeout=LIVE_WITHIN_MS)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
+
+
+def tab_to(page: Any, selector: str, limit: int = 60) -> None:
+    """Press Tab until ``selector`` has the focus, as a keyboard user moves through the page."""
+    for _ in range(limit):
+        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} never took the focus")
+
+
+def test_a_teacher_completes_a_session_by_keyboard_and_the_admins_open_page_follows(world, site, page, browser):
+    session = f.session_for(world.teacher, world.student, starts_at=timezone.now() - timedelta(hours=3))
+    admin_context = browser.new_context()
+    admin = admin_context.new_page()
+    sign_in_by_keyboard(admin, site, world.admin.email)
+    admin.goto(f"{site.url}/app/teachers/{world.teacher.pk}/dashboard/?school={world.school.pk}")
+    expect(admin.locator("#live")).to_have_attribute("data-state", "live")
+    admin_count = admin.locator("#to-complete .count")
+    before = int(admin_count.inner_text())
+
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+    tab_to(page, f'a[href="/app/sessions/{session.pk}/complete/"]')
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(session.subject.name)
+    tab_to(page, f'input[name="attendance-{world.student.pk}"][value="present"]')
+    page.keyboard.press("Space")
+    tab_to(page, "#actual_duration_minutes")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("55")
+    tab_to(page, "#note_text")
+    page.keyboard.type("Worked through fractions.")
+    tab_to(page, 'button[value="complete"]')
+    assert serious_violations(page) == []
+    screenshot(page, "complete-session")
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/dashboard/"))
+    expect(admin_count).to_have_text(str(before - 1), timeout=LIVE_WITHIN_MS)
+    session.refresh_from_db()
+    assert (session.status, session.actual_duration_minutes) == ("completed", 55)
+    admin_context.close()

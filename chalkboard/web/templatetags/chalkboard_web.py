@@ -11,11 +11,11 @@ register = template.Library()
 
 
 @register.filter
-def local_time(value: str | None, zone: str) -> str:
-    """An API time (ISO 8601, UTC) as the school reads it: ``Fri 4 Dec, 21:00``."""
+def local_time(value: str | datetime | None, zone: str) -> str:
+    """An API time (ISO 8601, UTC) or an aware time as the school reads it: ``Fri 4 Dec, 21:00``."""
     if not value:
         return ""
-    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    moment = (datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(ZoneInfo(zone))
     return f"{moment:%a} {moment.day} {moment:%b}, {moment:%H:%M}"
 
 

@@ -3,6 +3,16 @@
 // nothing is missed. The connection's state is shown, and read out, in #live.
 (function () {
   "use strict";
+  // A form is sent once: its buttons go quiet right after it is submitted (after the browser has read which
+  // button sent it). The server refuses a second completion anyway; this spares the person the surprise.
+  document.addEventListener("submit", function (event) {
+    var buttons = event.target.querySelectorAll("button");
+    setTimeout(function () { buttons.forEach(function (button) { button.disabled = true; }); }, 0);
+  });
+}());
+
+(function () {
+  "use strict";
   var path = document.body.getAttribute("data-live");
   if (!path || !window.WebSocket) { return; }
   var status = document.getElementById("live");
