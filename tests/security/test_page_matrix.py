@@ -49,17 +49,19 @@ class PageRow:
 #         foreign_owner foreign_admin foreign_teacher revoked (signed out) anonymous
 PAGES = [
     # A signed-in person goes on from the sign-in page; the others are shown it.
-    PageRow("", "GET /",                                              "302 302 302 302 302 302 302 302 302 302 302 200 200"),
+    PageRow("", "GET /",
+            "302 302 302 302 302 302 302 302 302 302 302 200 200"),
     # Teachers go on to their dashboard; everyone else stays on their schools.
-    PageRow("app/", "GET /app/",                                      "200 200 302 302 200 200 200 200 200 200 302 302 302"),
+    PageRow("app/", "GET /app/",
+            "200 200 302 302 200 200 200 200 200 200 302 302 302"),
     PageRow("app/teachers/<id:teacher_id>/dashboard/", "GET /app/teachers/{teacher}/dashboard/?school={school}",
-                                                                      "200 200 200 404 404 404 404 404 404 404 404 302 302"),
+            "200 200 200 404 404 404 404 404 404 404 404 302 302"),
     PageRow("app/sessions/<id:session_id>/complete/", "GET /app/sessions/{started}/complete/",
-                                                                      "200 200 200 404 403 404 403 404 404 404 404 302 302"),
+            "200 200 200 404 403 404 403 404 404 404 404 302 302"),
     PageRow("app/sessions/<id:session_id>/complete/", "POST /app/sessions/{started}/complete/",
-                                                                      "400 400 400 404 403 404 403 404 404 404 404 302 302"),
-    PageRow("sign-out/", "POST /sign-out/",                           "302 302 302 302 302 302 302 302 302 302 302 302 302",
-            signed_out_to="/"),
+            "400 400 400 404 403 404 403 404 404 404 404 302 302"),
+    PageRow("sign-out/", "POST /sign-out/",
+            "302 302 302 302 302 302 302 302 302 302 302 302 302", signed_out_to="/"),
 ]  # fmt: skip
 
 
