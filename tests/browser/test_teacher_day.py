@@ -137,3 +137,39 @@ def test_a_teacher_completes_a_session_by_keyboard_and_the_admins_open_page_foll
     session.refresh_from_db()
     assert (session.status, session.actual_duration_minutes) == ("completed", 55)
     admin_context.close()
+
+
+def test_a_dropped_connection_resumes_from_the_last_event_and_shows_what_changed_meanwhile(world, site, page):
+    from chalkboard.completion import services as completion
+    from chalkboard.completion.services import AttendanceMark
+    from chalkboard.schools.access import Viewer
+
+    first, second = (
+        f.session_for(world.teacher, world.student, starts_at=timezone.now() - timedelta(hours=hours))
+        for hours in (4, 3)
+    )
+    token, _ = token_create(user=world.teacher.user)
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+    live = page.locator("#live")
+    expect(live).to_have_attribute("data-state", "live")
+    to_complete = page.locator("#to-complete .count")
+    before = int(to_complete.inner_text())
+    complete_over_http(site, token, first.pk, world.student.pk)  # heard live: the page knows the last id
+    expect(to_complete).to_have_text(str(before - 1), timeout=LIVE_WITHIN_MS)
+
+    site.stop()  # the server goes away: the socket drops
+    expect(live).to_have_attribute("data-state", "offline")
+    completion.session_complete(  # meanwhile, the other session is completed (another device, another server)
+        viewer=Viewer.for_user(world.teacher.user),
+        session=second,
+        attendance=[AttendanceMark(student_id=world.student.pk, status="present")],
+        actual_duration_minutes=40,
+    )
+    site.start()  # back on the same address: the page reconnects from its last id and catches up
+
+    expect(live).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(to_complete).to_have_text(str(before - 2), timeout=LIVE_WITHIN_MS)
+    assert "?since=" not in sockets[0]
+    assert "?since=" in sockets[-1]
