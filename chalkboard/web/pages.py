@@ -10,7 +10,7 @@ strict Content-Security-Policy: scripts, styles and images from this origin only
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ from django import forms
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.debug import sensitive_post_parameters
@@ -191,22 +192,30 @@ def teacher_dashboard(request: HttpRequest, teacher_id: int) -> HttpResponseBase
     """The teacher's day: the API dashboard's own page (one build, one cache), rendered for people."""
     viewer = viewer_of(request)
     built = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=_school_asked(request))
-    dashboard = orjson.loads(built.body)
+    switch: tuple[tuple[int, str], ...] = ()
+    if viewer.teacher_id == teacher_id and len(viewer.schools_where(Role.TEACHER)) > 1:
+        names = dict(school_list(viewer=viewer).values_list("pk", "name"))
+        switch = tuple((school_id, names.get(school_id, "")) for school_id in viewer.schools_where(Role.TEACHER))
+    title, main = _dashboard_html(built.etag, built.body, switch)
+    return page(request, "web/teacher_dashboard.html", {"title": title, "main": main})
+
+
+@lru_cache(maxsize=512)
+def _dashboard_html(etag: str, body: bytes, switch: tuple[tuple[int, str], ...]) -> tuple[str, str]:
+    """The dashboard's content as HTML, rendered once per version of the page (its ETag) in each process: it
+    depends on nothing but the API's page and the viewer's own schools, so a page read from the cache costs
+    no template rendering."""
+    dashboard = orjson.loads(body)
     for student in dashboard["students"]["results"]:
         student["attention_reasons"] = _attention_reasons(student)
-    school_id = dashboard["school"]["id"]
-    switch = []
-    if viewer.teacher_id == teacher_id:
-        names = {school.pk: school.name for school in school_list(viewer=viewer)}
-        switch = [{"id": sid, "name": names.get(sid, "")} for sid in viewer.schools_where(Role.TEACHER)]
     context = {
         "dashboard": dashboard,
-        "schools": switch,
-        "school_id": school_id,
-        "is_staff": viewer.is_staff_of(school_id),
+        "schools": [{"id": school_id, "name": name} for school_id, name in switch],
+        "school_id": dashboard["school"]["id"],
         "earnings_chart": _earnings_chart(dashboard["earnings"]),
     }
-    return page(request, "web/teacher_dashboard.html", context)
+    title = f"{dashboard['teacher']['name']} · {dashboard['school']['name']}"
+    return title, render_to_string("web/_teacher_dashboard_main.html", context)  # autoescaped: safe as it is
 
 
 def _attention_reasons(student: dict[str, Any]) -> list[str]:
