@@ -30,6 +30,8 @@ from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import DomainError, NotFound, ValidationFailed
 from chalkboard.common.throttling import client_address
 from chalkboard.dashboard.selectors import dashboard_page
+from chalkboard.people.models import Student
+from chalkboard.people.selectors import student_list
 from chalkboard.schools.access import Viewer, viewer_of
 from chalkboard.schools.models import Role
 from chalkboard.schools.selectors import school_list
@@ -170,6 +172,13 @@ def home(request: HttpRequest) -> HttpResponseBase:
         for school in school_list(viewer=viewer)
     ]
     return page(request, "web/home.html", {"schools": schools, "viewer": viewer})
+
+
+def family_students(*, viewer: Viewer) -> list[Student]:
+    """The students whose progress the viewer follows as family: their own records (school by school), then
+    their children's. Through the students selector, so only records the viewer may see."""
+    students = student_list(viewer=viewer).filter(pk__in=viewer.own_and_ward_student_ids)
+    return sorted(students, key=lambda student: (student.pk not in viewer.student_ids, student.school_id, student.pk))
 
 
 def _role_names(viewer: Viewer, school_id: int) -> list[str]:

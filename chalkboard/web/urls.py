@@ -1,10 +1,15 @@
 from django.urls import path
 
-from chalkboard.web import pages
+from chalkboard.web import pages, progress_pages
 
 urlpatterns = [
     path("", pages.sign_in, name="web-sign-in"),
     path("sign-out/", pages.sign_out, name="web-sign-out"),
     path("app/", pages.home, name="web-home"),
     path("app/teachers/<id:teacher_id>/dashboard/", pages.teacher_dashboard, name="web-teacher-dashboard"),
+    path(
+        "app/students/<id:student_id>/progress/",
+        progress_pages.student_progress_page,
+        name="web-student-progress",
+    ),
 ]
