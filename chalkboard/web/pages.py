@@ -32,7 +32,7 @@ from chalkboard.common.throttling import client_address
 from chalkboard.dashboard.selectors import dashboard_page
 from chalkboard.people.models import Student
 from chalkboard.people.selectors import student_list
-from chalkboard.schools.access import Viewer, viewer_of
+from chalkboard.schools.access import STAFF, Viewer, viewer_of
 from chalkboard.schools.models import Role
 from chalkboard.schools.selectors import school_list
 
@@ -162,11 +162,16 @@ def sign_out(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 @signed_in
 def home(request: HttpRequest) -> HttpResponseBase:
-    """Where each role lands: a teacher on their dashboard; everyone else on their schools."""
+    """Where each role lands: a teacher on their dashboard; a student or guardian who neither teaches nor
+    runs a school on progress (their own, or their first child's); everyone else on their schools."""
     viewer = viewer_of(request)
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
         return redirect(f"{reverse('web-teacher-dashboard', args=[viewer.teacher_id])}?school={teaching[0]}")
+    if not viewer.schools_where(*STAFF):
+        family = family_students(viewer=viewer)
+        if family:
+            return redirect("web-student-progress", student_id=family[0].pk)
     schools = [
         {"id": school.pk, "name": school.name, "roles": _role_names(viewer, school.pk)}
         for school in school_list(viewer=viewer)

@@ -236,6 +236,65 @@ def test_a_teacher_who_is_also_a_guardian_elsewhere_gets_no_live_page_for_their_
     assert LIVE not in child
 
 
+# --- Where students and guardians land. ---------------------------------------------------------------------
+
+
+def test_a_student_lands_on_their_own_progress(world):
+    response = signed_in(world.student.user).get("/app/", follow=True)
+
+    assert response.redirect_chain == [(progress_url(world.student), 302)]
+    assert world.student.user.full_name in response.content.decode()
+
+
+def test_a_student_in_two_schools_lands_on_their_record_in_the_first(world, other_world):
+    first, second = sorted([world, other_world], key=lambda each: each.school.pk)
+    later = f.student_in(second.school)
+    earlier = f.student_in(first.school, user=later.user)
+
+    response = signed_in(later.user).get("/app/")
+
+    assert later.pk < earlier.pk
+    assert response["Location"] == progress_url(earlier)
+
+
+def test_a_guardian_lands_on_their_childs_progress(world):
+    response = signed_in(world.guardian).get("/app/")
+
+    assert response.status_code == 302
+    assert response["Location"] == progress_url(world.student)
+
+
+def test_a_guardian_of_several_children_lands_on_the_first(world):
+    f.guardian_of(f.student_in(world.school), user=world.guardian)
+
+    response = signed_in(world.guardian).get("/app/")
+
+    assert response["Location"] == progress_url(world.student)
+
+
+def test_a_student_who_is_also_a_guardian_lands_on_their_own_record_first(world):
+    parent = f.student_in(world.school)  # an adult learner whose child studies here too
+    f.guardian_of(world.other_student, user=parent.user)
+
+    response = signed_in(parent.user).get("/app/")
+    page = signed_in(parent.user).get(progress_url(parent)).content.decode()
+
+    assert response["Location"] == progress_url(parent)
+    assert f'<a href="{progress_url(world.other_student)}">' in page
+
+
+def test_staff_and_teachers_who_are_also_guardians_land_where_they_did(world, other_world):
+    f.guardian_of(other_world.student, user=world.owner)
+    f.guardian_of(other_world.student, user=world.teacher.user)
+
+    owner = signed_in(world.owner).get("/app/")
+    teacher = signed_in(world.teacher.user).get("/app/")
+
+    assert owner.status_code == 200
+    assert world.school.name in owner.content.decode()
+    assert teacher["Location"] == f"/app/teachers/{world.teacher.pk}/dashboard/?school={world.school.pk}"
+
+
 # --- The family's switcher. ---------------------------------------------------------------------------------
 
 
