@@ -9,7 +9,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chalkboard.progress.models import ProgressGoal
@@ -381,3 +383,16 @@ def test_the_page_of_a_school_in_another_zone_shows_its_times(db):
     local = moment + timedelta(hours=9)
     assert f"{local:%a} {local.day} {local:%b}, 08:30" in body
     assert re.search(r"on \d{1,2} \w{3} \d{4}", body)
+
+
+@pytest.mark.redis
+def test_the_page_comes_from_the_cache_the_api_filled(progressed):
+    world = progressed
+    client = signed_in(world.guardian)
+    api_progress(world.student.user, world.student)  # the family's page, built once
+
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(progress_url(world.student)).content.decode()
+
+    assert "Fractions without help" in body
+    assert not [query["sql"] for query in queries if "progress_" in query["sql"] or "sessionnote" in query["sql"]]
