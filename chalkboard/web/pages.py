@@ -31,7 +31,9 @@ from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import DomainError, NotFound, ValidationFailed
 from chalkboard.common.throttling import client_address
 from chalkboard.dashboard.selectors import dashboard_page
-from chalkboard.schools.access import Viewer, viewer_of
+from chalkboard.people.models import Student
+from chalkboard.people.selectors import student_list
+from chalkboard.schools.access import STAFF, Viewer, viewer_of
 from chalkboard.schools.models import Role
 from chalkboard.schools.selectors import school_list
 
@@ -161,16 +163,28 @@ def sign_out(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 @signed_in
 def home(request: HttpRequest) -> HttpResponseBase:
-    """Where each role lands: a teacher on their dashboard; everyone else on their schools."""
+    """Where each role lands: a teacher on their dashboard; a student or guardian who neither teaches nor
+    runs a school on progress (their own, or their first child's); everyone else on their schools."""
     viewer = viewer_of(request)
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
         return redirect(f"{reverse('web-teacher-dashboard', args=[viewer.teacher_id])}?school={teaching[0]}")
+    if not viewer.schools_where(*STAFF):
+        family = family_students(viewer=viewer)
+        if family:
+            return redirect("web-student-progress", student_id=family[0].pk)
     schools = [
         {"id": school.pk, "name": school.name, "roles": _role_names(viewer, school.pk)}
         for school in school_list(viewer=viewer)
     ]
     return page(request, "web/home.html", {"schools": schools, "viewer": viewer})
+
+
+def family_students(*, viewer: Viewer) -> list[Student]:
+    """The students whose progress the viewer follows as family: their own records (school by school), then
+    their children's. Through the students selector, so only records the viewer may see."""
+    students = student_list(viewer=viewer).filter(pk__in=viewer.own_and_ward_student_ids)
+    return sorted(students, key=lambda student: (student.pk not in viewer.student_ids, student.school_id, student.pk))
 
 
 def _role_names(viewer: Viewer, school_id: int) -> list[str]:

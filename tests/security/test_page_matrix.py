@@ -51,15 +51,18 @@ PAGES = [
     # A signed-in person goes on from the sign-in page; the others are shown it.
     PageRow("", "GET /",
             "302 302 302 302 302 302 302 302 302 302 302 200 200"),
-    # Teachers go on to their dashboard; everyone else stays on their schools.
+    # Teachers go on to their dashboard, students and guardians to progress; staff stay on their schools.
     PageRow("app/", "GET /app/",
-            "200 200 302 302 200 200 200 200 200 200 302 302 302"),
+            "200 200 302 302 302 302 302 302 200 200 302 302 302"),
     PageRow("app/teachers/<id:teacher_id>/dashboard/", "GET /app/teachers/{teacher}/dashboard/?school={school}",
             "200 200 200 404 404 404 404 404 404 404 404 302 302"),
     PageRow("app/sessions/<id:session_id>/complete/", "GET /app/sessions/{started}/complete/",
             "200 200 200 404 403 404 403 404 404 404 404 302 302"),
     PageRow("app/sessions/<id:session_id>/complete/", "POST /app/sessions/{started}/complete/",
             "400 400 400 404 403 404 403 404 404 404 404 302 302"),
+    # The API's readers of a student's progress: staff, the student's teachers, the student and guardians.
+    PageRow("app/students/<id:student_id>/progress/", "GET /app/students/{student}/progress/",
+            "200 200 200 404 200 404 200 404 404 404 404 302 302"),
     PageRow("sign-out/", "POST /sign-out/",
             "302 302 302 302 302 302 302 302 302 302 302 302 302", signed_out_to="/"),
 ]  # fmt: skip
