@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from chalkboard.people.selectors import student_get_for_viewer
-from chalkboard.progress.selectors import student_progress
+from chalkboard.progress.selectors import progress_may_manage, student_progress
 from chalkboard.realtime.selectors import Audience
 from chalkboard.schools.access import Viewer, viewer_of
 from chalkboard.web.pages import family_students, page, signed_in
@@ -32,6 +32,7 @@ def student_progress_page(request: HttpRequest, student_id: int) -> HttpResponse
         "school": student.school,
         "zone": student.school.timezone,
         "live": hears_school(viewer, student.school_id),
+        "may_record": progress_may_manage(viewer=viewer, student=student),
         "family": family if len(family) > 1 and student in family else [],
     }
     return page(request, "web/student_progress.html", context)

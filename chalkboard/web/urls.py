@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chalkboard.web import pages, progress_pages, session_pages
+from chalkboard.web import assessment_pages, pages, progress_pages, session_pages
 
 urlpatterns = [
     path("", pages.sign_in, name="web-sign-in"),
@@ -12,5 +12,10 @@ urlpatterns = [
         "app/students/<id:student_id>/progress/",
         progress_pages.student_progress_page,
         name="web-student-progress",
+    ),
+    path(
+        "app/students/<id:student_id>/assessments/new/",
+        assessment_pages.assessment_new,
+        name="web-assessment-new",
     ),
 ]

@@ -63,6 +63,11 @@ PAGES = [
     # The API's readers of a student's progress: staff, the student's teachers, the student and guardians.
     PageRow("app/students/<id:student_id>/progress/", "GET /app/students/{student}/progress/",
             "200 200 200 404 200 404 200 404 404 404 404 302 302"),
+    # Those who may assess the student: the school's staff and a teacher the student is assigned to.
+    PageRow("app/students/<id:student_id>/assessments/new/", "GET /app/students/{student}/assessments/new/",
+            "200 200 200 404 403 404 403 404 404 404 404 302 302"),
+    PageRow("app/students/<id:student_id>/assessments/new/", "POST /app/students/{student}/assessments/new/",
+            "400 400 400 404 403 404 403 404 404 404 404 302 302"),
     PageRow("sign-out/", "POST /sign-out/",
             "302 302 302 302 302 302 302 302 302 302 302 302 302", signed_out_to="/"),
 ]  # fmt: skip

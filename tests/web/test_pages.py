@@ -337,3 +337,16 @@ def test_times_are_shown_in_the_schools_zone():
     assert local_clock("2026-12-01T09:30:00Z", "America/Chicago") == "03:30"
     assert percent_width(0.25) == "25.00%"
     assert percent_width(0.0) == "0.50%"
+
+
+def test_a_session_past_its_age_signs_the_person_out(world, clock):
+    from django.conf import settings
+
+    client = signed_in(world.admin)
+    assert client.get("/app/").status_code == 200
+
+    clock.shift(timedelta(seconds=settings.SESSION_COOKIE_AGE + 60))
+
+    expired = client.get("/app/")
+    assert expired.status_code == 302
+    assert expired["Location"].startswith("/?next=")
