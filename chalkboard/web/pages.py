@@ -30,7 +30,7 @@ from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import DomainError, NotFound, ValidationFailed
 from chalkboard.common.throttling import client_address
 from chalkboard.dashboard.selectors import dashboard_page
-from chalkboard.schools.access import Viewer, viewer_of
+from chalkboard.schools.access import STAFF, Viewer, viewer_of
 from chalkboard.schools.models import Role
 from chalkboard.schools.selectors import school_list
 
@@ -160,11 +160,15 @@ def sign_out(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 @signed_in
 def home(request: HttpRequest) -> HttpResponseBase:
-    """Where each role lands: a teacher on their dashboard; everyone else on their schools."""
+    """Where each role lands: a teacher on their dashboard; an owner or admin who does not teach on the overview
+    of the first school they run; everyone else on their schools."""
     viewer = viewer_of(request)
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
         return redirect(f"{reverse('web-teacher-dashboard', args=[viewer.teacher_id])}?school={teaching[0]}")
+    running = viewer.schools_where(*STAFF)
+    if running:
+        return redirect("web-school-overview", school_id=running[0])
     schools = [
         {"id": school.pk, "name": school.name, "roles": _role_names(viewer, school.pk)}
         for school in school_list(viewer=viewer)
@@ -176,7 +180,7 @@ def _role_names(viewer: Viewer, school_id: int) -> list[str]:
     return [ROLE_NAMES[Role(role)] for role in Role if role in viewer.roles_in(school_id)]
 
 
-def _school_asked(request: HttpRequest) -> int | None:
+def school_asked(request: HttpRequest) -> int | None:
     value = request.GET.get("school", "")
     if not value:
         return None
@@ -190,7 +194,7 @@ def _school_asked(request: HttpRequest) -> int | None:
 def teacher_dashboard(request: HttpRequest, teacher_id: int) -> HttpResponseBase:
     """The teacher's day: the API dashboard's own page (one build, one cache), rendered for people."""
     viewer = viewer_of(request)
-    built = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=_school_asked(request))
+    built = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=school_asked(request))
     dashboard = orjson.loads(built.body)
     for student in dashboard["students"]["results"]:
         student["attention_reasons"] = _attention_reasons(student)
@@ -204,6 +208,7 @@ def teacher_dashboard(request: HttpRequest, teacher_id: int) -> HttpResponseBase
         "schools": switch,
         "school_id": school_id,
         "is_staff": viewer.is_staff_of(school_id),
+        "nav_school": school_id if viewer.is_staff_of(school_id) else None,
         "earnings_chart": _earnings_chart(dashboard["earnings"]),
     }
     return page(request, "web/teacher_dashboard.html", context)

@@ -116,7 +116,7 @@ def test_the_sign_in_form_is_refused_without_this_sites_csrf_token(world):
 
 def test_signing_out_needs_a_post_with_the_csrf_token_and_ends_the_session(world):
     client = Client(enforce_csrf_checks=True)
-    client.post("/", {"email": world.admin.email, "password": f.PASSWORD, "csrfmiddlewaretoken": csrf_token(client)})
+    client.post("/", {"email": world.guardian.email, "password": f.PASSWORD, "csrfmiddlewaretoken": csrf_token(client)})
     token = csrf_token(client, "/app/")
 
     assert client.get("/sign-out/").status_code == 405
@@ -156,7 +156,7 @@ def test_the_sign_in_page_sets_a_session_cookie_only_once_signed_in(world):
 # --- Where each role lands. -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["owner", "admin", "student", "guardian"])
+@pytest.mark.parametrize("role", ["student", "guardian"])
 def test_everyone_else_lands_on_their_schools_with_their_roles(world, role):
     user = world.user(role)
 
@@ -165,7 +165,7 @@ def test_everyone_else_lands_on_their_schools_with_their_roles(world, role):
     body = response.content.decode()
     assert response.status_code == 200
     assert world.school.name in body
-    assert {"owner": "Owner", "admin": "Admin", "student": "Student", "guardian": "Guardian"}[role] in body
+    assert {"student": "Student", "guardian": "Guardian"}[role] in body
 
 
 def test_a_person_without_a_school_is_told_how_to_join():

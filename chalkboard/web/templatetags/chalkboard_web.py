@@ -11,11 +11,11 @@ register = template.Library()
 
 
 @register.filter
-def local_time(value: str | None, zone: str) -> str:
-    """An API time (ISO 8601, UTC) as the school reads it: ``Fri 4 Dec, 21:00``."""
+def local_time(value: str | datetime | None, zone: str) -> str:
+    """An API time (ISO 8601, UTC), or a model's, as the school reads it: ``Fri 4 Dec, 21:00``."""
     if not value:
         return ""
-    moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
+    moment = (value if isinstance(value, datetime) else datetime.fromisoformat(value)).astimezone(ZoneInfo(zone))
     return f"{moment:%a} {moment.day} {moment:%b}, {moment:%H:%M}"
 
 
