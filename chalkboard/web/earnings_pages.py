@@ -7,12 +7,16 @@ Who may open it is who may read the API's earnings (``earnings_scope_for``: the 
 404 for anyone else). Who may send its forms is who may manage the school's earnings
 (``earnings_school_for_manager``: 403 for the teacher, 404 for anyone else). A form that the services
 refuse comes back with the reason next to its field; one they accept redirects to the page (POST, redirect,
-GET). Sent twice, a form changes nothing the second time: the services lock the entries and act only on
-pending (approve), held (review) or approved (pay) ones, so the repeat is refused with its reason.
+GET). Sent twice, a form changes nothing the second time: each page's forms carry a key of that page
+(``form_key``), and the very same form sent again from the same page is answered with the first one's
+outcome without acting again; and whatever the key, the services lock the entries and act only on pending
+(approve), held (review) or approved (pay) ones, so a repeat that overtakes the first answer is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -45,6 +49,9 @@ BAR_STEP = 10
 BAR_GAP = 1
 SMALLEST_BAR = Decimal("0.5")  # a hairline, so that a period without earnings still shows
 NOTICE = "web_earnings_notice"
+SENT_FORMS = "web_earnings_sent"
+SENT_FORMS_KEPT = 20
+FORM_KEY = "form_key"
 LIVE_REFRESH_HEADER = "X-Live-Refresh"
 QUERY_KEYS = ("by", "from", "to")
 
@@ -154,6 +161,11 @@ def _act(request: HttpRequest, teacher_id: int) -> HttpResponseBase:
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         raise NotFound()
+    page_url = _page_url(teacher_id=teacher.pk, school_id=school.pk, request=request)
+    sent = _sent_before(request)
+    if sent is not None:
+        request.session[NOTICE] = sent
+        return redirect(page_url)
     form_class, act = ACTIONS[action]
     form = form_class(request.POST)
     if form.is_valid():
@@ -162,9 +174,31 @@ def _act(request: HttpRequest, teacher_id: int) -> HttpResponseBase:
         except (ValidationFailed, Conflict) as refused:
             form.add_error("entry", refused.message)
         else:
+            _remember_sent(request, notice)
             request.session[NOTICE] = notice
-            return redirect(_page_url(teacher_id=teacher.pk, school_id=school.pk, request=request))
+            return redirect(page_url)
     return _earnings_page(request, teacher_id, sent={action: form}, status=400)
+
+
+def _fingerprint(request: HttpRequest) -> str:
+    """The form as sent, whatever the order of its fields (its CSRF token aside)."""
+    fields = sorted((key, sorted(values)) for key, values in request.POST.lists() if key != "csrfmiddlewaretoken")
+    return hashlib.sha256(repr(fields).encode()).hexdigest()
+
+
+def _sent_before(request: HttpRequest) -> str | None:
+    """The notice of this very form, from this very page, if it was already done: the answer to a double
+    submit. Each page carries a key of its own (``form_key``); another form or another page is not a repeat."""
+    if not request.POST.get(FORM_KEY):
+        return None
+    done: dict[str, str] = request.session.get(SENT_FORMS, {})
+    return done.get(_fingerprint(request))
+
+
+def _remember_sent(request: HttpRequest, notice: str) -> None:
+    done: dict[str, str] = request.session.get(SENT_FORMS, {})
+    done[_fingerprint(request)] = notice
+    request.session[SENT_FORMS] = dict(list(done.items())[-SENT_FORMS_KEPT:])
 
 
 @require_GET
@@ -275,6 +309,7 @@ def _staff_context(viewer: Viewer, *, teacher: Teacher, school: School, sent: di
         "held": entries(EarningStatus.HELD),
         "approved": entries(EarningStatus.APPROVED),
         "entries_shown": ENTRIES_SHOWN,
+        FORM_KEY: secrets.token_urlsafe(16),
         "approve_form": sent.get("approve", ApproveForm()),
         "review_form": sent.get("review", ReviewForm()),
         "payout_form": sent.get("payout", PayoutForm()),

@@ -303,6 +303,27 @@ def test_staff_approve_through_the_form_and_a_second_identical_post_changes_noth
     assert ActivityLog.objects.filter(verb="earnings.approved").count() == 1
 
 
+def test_the_same_form_sent_twice_from_one_page_is_answered_as_the_first_without_acting_again(world):
+    first, second = entry(world, amount="10.00"), entry(world, amount="2.50")
+    client = signed_in(world.owner)
+    page = client.get(page_url(world.teacher, world.school)).content.decode()
+    key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+
+    done = post(client, world, "approve", [first], form_key=key)
+    approved_at = EarningEntry.objects.get(pk=first.pk).approved_at
+    again = post(client, world, "approve", [first], form_key=key)
+    told = client.get(again["Location"]).content.decode()
+    other = post(client, world, "approve", [second], form_key=key)  # another form of the same page: acted on
+
+    assert done.status_code == again.status_code == other.status_code == 302
+    assert "Approved 1 entry: 10.00 EUR." in told
+    assert EarningEntry.objects.get(pk=first.pk).approved_at == approved_at
+    assert EarningEntry.objects.get(pk=second.pk).status == "approved"
+    assert ActivityLog.objects.filter(verb="earnings.approved").count() == 2
+    fresh = client.get(page_url(world.teacher, world.school)).content.decode()
+    assert key not in fresh  # each page its own key
+
+
 def test_one_entry_approved_is_told_in_the_singular(world):
     pending = entry(world, amount="5.00")
     client = signed_in(world.admin)
