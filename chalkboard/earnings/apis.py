@@ -413,7 +413,7 @@ class EarningApproveApi(APIView):
             viewer=viewer_of(request), school_id=data.validated_data["school_id"]
         )
         entries = services.earnings_approve(
-            actor=request.user,  # type: ignore[arg-type]
+            viewer=viewer_of(request),
             school=school,
             entry_ids=data.validated_data["entry_ids"],
         )
@@ -463,7 +463,7 @@ class EarningReviewApi(APIView):
             viewer=viewer_of(request), school_id=data.validated_data["school_id"]
         )
         entries = services.earnings_review(
-            actor=request.user,  # type: ignore[arg-type]
+            viewer=viewer_of(request),
             school=school,
             entry_ids=data.validated_data["entry_ids"],
             decision=ReviewDecision(data.validated_data["decision"]),
@@ -546,7 +546,7 @@ class PayoutListApi(generics.GenericAPIView):
         viewer = viewer_of(request)
         school = selectors.earnings_school_for_manager(viewer=viewer, school_id=data.validated_data["school_id"])
         payout = services.payout_create(
-            actor=request.user,  # type: ignore[arg-type]
+            viewer=viewer_of(request),
             school=school,
             teacher_id=data.validated_data["teacher_id"],
             entry_ids=data.validated_data["entry_ids"],

@@ -251,6 +251,35 @@ def earnings_awaiting_review(*, teacher: Teacher, school: School) -> dict[str, A
     return {"entries": held["entries"], "amount": _money(held["amount"])}
 
 
+AWAITING: tuple[str, ...] = (EarningStatus.PENDING.value, EarningStatus.HELD.value)
+
+
+def earnings_awaiting_in_school(*, viewer: Viewer, school_id: int) -> dict[str, Any]:
+    """What waits for a school's staff among the entries the viewer sees there, whatever their date: ``pending``
+    (to approve) and ``held`` (to review), each ``{entries, amount}``, for the school and in ``by_teacher``
+    (by teacher id), in one query."""
+    rows = (
+        EarningEntry.objects.filter(earning_visibility(viewer), school_id=school_id, status__in=AWAITING)
+        .values("teacher_id", "status")
+        .annotate(entries=Count("id"), amount=ExactSum("amount"))
+        .order_by("teacher_id", "status")
+    )
+    counts: dict[str, int] = dict.fromkeys(AWAITING, 0)
+    amounts: dict[str, Decimal] = dict.fromkeys(AWAITING, Decimal(0))
+    by_teacher: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        counts[row["status"]] += row["entries"]
+        amounts[row["status"]] += row["amount"]
+        teacher = by_teacher.setdefault(
+            row["teacher_id"], {status: {"entries": 0, "amount": _money(None)} for status in AWAITING}
+        )
+        teacher[row["status"]] = {"entries": row["entries"], "amount": _money(row["amount"])}
+    return {
+        **{status: {"entries": counts[status], "amount": _money(amounts[status])} for status in AWAITING},
+        "by_teacher": by_teacher,
+    }
+
+
 def earning_entries_between(
     *, teacher: Teacher, school: School, date_from: date, date_to: date
 ) -> QuerySet[EarningEntry]:

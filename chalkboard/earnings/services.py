@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.decimals import decimal_for_column, decimal_too_large_message
 from chalkboard.common.errors import Conflict, ValidationFailed
@@ -32,6 +31,7 @@ from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from chalkboard.scheduling.models import Session
+from chalkboard.schools.access import Action, Viewer
 from chalkboard.schools.models import School
 
 NO_RATE = "The teacher has no hourly rate in this school."
@@ -283,21 +283,27 @@ def _entries_locked(
 
 
 @transaction.atomic
-def earnings_approve(*, actor: User, school: School, entry_ids: Sequence[int]) -> list[EarningEntry]:
+def earnings_approve(*, viewer: Viewer, school: School, entry_ids: Sequence[int]) -> list[EarningEntry]:
     """Approve pending entries of ``school``. Any id that is not a pending entry of this school refuses all."""
+    viewer.require(Action.EARNINGS_MANAGE, school.pk)
     entries = _entries_locked(
         school=school, entry_ids=entry_ids, status=EarningStatus.PENDING, refusal=ENTRIES_NOT_PENDING
     )
     now = timezone.now()
     for entry in entries:
-        entry.status, entry.approved_at, entry.approved_by, entry.updated_at = EarningStatus.APPROVED, now, actor, now
+        entry.status, entry.approved_at, entry.approved_by, entry.updated_at = (
+            EarningStatus.APPROVED,
+            now,
+            viewer.user,
+            now,
+        )
     EarningEntry.objects.bulk_update(entries, ["status", "approved_at", "approved_by", "updated_at"])
     by_teacher: dict[int, list[EarningEntry]] = defaultdict(list)
     for entry in entries:
         by_teacher[entry.teacher_id].append(entry)
     for teacher_id, approved in sorted(by_teacher.items()):
         activity_record(
-            actor=actor,
+            actor=viewer.user,
             verb="earnings.approved",
             object_type="earning_entry",
             object_id=None,
@@ -311,9 +317,10 @@ def earnings_approve(*, actor: User, school: School, entry_ids: Sequence[int]) -
 
 @transaction.atomic
 def payout_create(
-    *, actor: User, school: School, teacher_id: int, entry_ids: Sequence[int], reference: str = ""
+    *, viewer: Viewer, school: School, teacher_id: int, entry_ids: Sequence[int], reference: str = ""
 ) -> Payout:
     """Pay approved entries of one teacher in one school: they become ``paid`` under a new payout."""
+    viewer.require(Action.EARNINGS_MANAGE, school.pk)
     entries = list(
         EarningEntry.objects.select_for_update().filter(school=school, teacher_id=teacher_id, pk__in=entry_ids)
     )
@@ -335,13 +342,13 @@ def payout_create(
         currency=school.currency,
         paid_at=timezone.now(),
         reference=reference,
-        created_by=actor,
+        created_by=viewer.user,
     )
     EarningEntry.objects.filter(pk__in=[entry.pk for entry in entries]).update(
         status=EarningStatus.PAID, payout=payout, updated_at=payout.paid_at
     )
     activity_record(
-        actor=actor,
+        actor=viewer.user,
         verb="payout.created",
         object_type="payout",
         object_id=payout.pk,
@@ -374,11 +381,12 @@ def _built_upon(entries: Sequence[EarningEntry], deciding: Sequence[int]) -> lis
 
 @transaction.atomic
 def earnings_review(
-    *, actor: User, school: School, entry_ids: Sequence[int], decision: ReviewDecision, reason: str = ""
+    *, viewer: Viewer, school: School, entry_ids: Sequence[int], decision: ReviewDecision, reason: str = ""
 ) -> list[EarningEntry]:
     """Staff's decision on held entries of ``school``: release them (``pending``) or reject them (``rejected``).
     Any id that is not a held entry of this school refuses all (400). A held adjustment that a later
     amendment built on can only be released (409 on reject)."""
+    viewer.require(Action.EARNINGS_MANAGE, school.pk)
     entries = _entries_locked(school=school, entry_ids=entry_ids, status=EarningStatus.HELD, refusal=ENTRIES_NOT_HELD)
     if decision == ReviewDecision.REJECT:
         built_upon = _built_upon(entries, deciding=entry_ids)
@@ -394,7 +402,7 @@ def earnings_review(
     verb = "earnings.released" if decision == ReviewDecision.RELEASE else "earnings.rejected"
     for teacher_id, decided in sorted(by_teacher.items()):
         activity_record(
-            actor=actor,
+            actor=viewer.user,
             verb=verb,
             object_type="earning_entry",
             object_id=None,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Prefetch, QuerySet
 
 from chalkboard.common.errors import NotFound, ValidationFailed
-from chalkboard.schools.access import Action, Viewer
+from chalkboard.schools.access import STAFF, Action, Viewer
 from chalkboard.schools.models import Membership, Role, School, Skill, Subject
 
 UNKNOWN_SCHOOL = "No such school."
@@ -21,6 +21,15 @@ def school_list(*, viewer: Viewer) -> QuerySet[School]:
 def school_get_for_viewer(*, viewer: Viewer, school_id: int) -> School:
     """The school, if the viewer belongs to it; otherwise 404, the same as for an unknown id."""
     school = school_list(viewer=viewer).filter(pk=school_id).first()
+    if school is None:
+        raise NotFound()
+    return school
+
+
+def school_get_for_staff(*, viewer: Viewer, school_id: int) -> School:
+    """The school, if the viewer runs it (owner or admin); otherwise 404, for its other members too: what
+    only its staff read is not there for anyone else."""
+    school = School.objects.filter(pk__in=viewer.schools_where(*STAFF), pk=school_id).first()
     if school is None:
         raise NotFound()
     return school

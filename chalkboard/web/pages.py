@@ -163,16 +163,19 @@ def sign_out(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 @signed_in
 def home(request: HttpRequest) -> HttpResponseBase:
-    """Where each role lands: a teacher on their dashboard; a student or guardian who neither teaches nor
-    runs a school on progress (their own, or their first child's); everyone else on their schools."""
+    """Where each role lands: a teacher on their dashboard; an owner or admin who does not teach on the overview
+    of the first school they run; a student or guardian on progress (their own, or their first child's);
+    anyone else on their schools."""
     viewer = viewer_of(request)
     teaching = viewer.schools_where(Role.TEACHER)
     if teaching:
         return redirect(f"{reverse('web-teacher-dashboard', args=[viewer.teacher_id])}?school={teaching[0]}")
-    if not viewer.schools_where(*STAFF):
-        family = family_students(viewer=viewer)
-        if family:
-            return redirect("web-student-progress", student_id=family[0].pk)
+    running = viewer.schools_where(*STAFF)
+    if running:
+        return redirect("web-school-overview", school_id=running[0])
+    family = family_students(viewer=viewer)
+    if family:
+        return redirect("web-student-progress", student_id=family[0].pk)
     schools = [
         {"id": school.pk, "name": school.name, "roles": _role_names(viewer, school.pk)}
         for school in school_list(viewer=viewer)
@@ -191,7 +194,7 @@ def _role_names(viewer: Viewer, school_id: int) -> list[str]:
     return [ROLE_NAMES[Role(role)] for role in Role if role in viewer.roles_in(school_id)]
 
 
-def _school_asked(request: HttpRequest) -> int | None:
+def school_asked(request: HttpRequest) -> int | None:
     value = request.GET.get("school", "")
     if not value:
         return None
@@ -205,17 +208,18 @@ def _school_asked(request: HttpRequest) -> int | None:
 def teacher_dashboard(request: HttpRequest, teacher_id: int) -> HttpResponseBase:
     """The teacher's day: the API dashboard's own page (one build, one cache), rendered for people."""
     viewer = viewer_of(request)
-    built = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=_school_asked(request))
+    built = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=school_asked(request))
     switch: tuple[tuple[int, str], ...] = ()
     if viewer.teacher_id == teacher_id and len(viewer.schools_where(Role.TEACHER)) > 1:
         names = dict(school_list(viewer=viewer).values_list("pk", "name"))
         switch = tuple((school_id, names.get(school_id, "")) for school_id in viewer.schools_where(Role.TEACHER))
-    title, main = _dashboard_html(built.etag, built.body, switch)
-    return page(request, "web/teacher_dashboard.html", {"title": title, "main": main})
+    title, main, school_id = _dashboard_html(built.etag, built.body, switch)
+    nav_school = school_id if viewer.is_staff_of(school_id) else None
+    return page(request, "web/teacher_dashboard.html", {"title": title, "main": main, "nav_school": nav_school})
 
 
 @lru_cache(maxsize=512)
-def _dashboard_html(etag: str, body: bytes, switch: tuple[tuple[int, str], ...]) -> tuple[str, str]:
+def _dashboard_html(etag: str, body: bytes, switch: tuple[tuple[int, str], ...]) -> tuple[str, str, int]:
     """The dashboard's content as HTML, rendered once per version of the page (its ETag) in each process: it
     depends on nothing but the API's page and the viewer's own schools, so a page read from the cache costs
     no template rendering."""
@@ -229,7 +233,8 @@ def _dashboard_html(etag: str, body: bytes, switch: tuple[tuple[int, str], ...])
         "earnings_chart": _earnings_chart(dashboard["earnings"]),
     }
     title = f"{dashboard['teacher']['name']} · {dashboard['school']['name']}"
-    return title, render_to_string("web/_teacher_dashboard_main.html", context)  # autoescaped: safe as it is
+    main = render_to_string("web/_teacher_dashboard_main.html", context)  # autoescaped: safe as it is
+    return title, main, dashboard["school"]["id"]
 
 
 def _attention_reasons(student: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ from chalkboard.earnings.services import (
 )
 from chalkboard.realtime.models import Event
 from chalkboard.scheduling.models import Session, SessionStudent
+from chalkboard.schools.access import Viewer
 from tests import factories as f
 from tests.conftest import SchoolWorld, client_for
 
@@ -100,8 +101,10 @@ def test_less_pay_is_never_held(world):
     amend(world, session, minutes=60)
     entry.refresh_from_db()
     assert (entry.status, entry.amount) == ("held", Decimal("30.00"))
-    earnings_review(actor=world.owner, school=world.school, entry_ids=[entry.pk], decision=ReviewDecision.RELEASE)
-    earnings_approve(actor=world.owner, school=world.school, entry_ids=[entry.pk])
+    earnings_review(
+        viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[entry.pk], decision=ReviewDecision.RELEASE
+    )
+    earnings_approve(viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[entry.pk])
 
     amend(world, session, minutes=30)  # less than approved: a negative adjustment, not held
 
@@ -175,11 +178,18 @@ def test_a_released_entry_is_approved_and_paid_as_usual_and_a_rejected_one_never
         "/api/earnings/approve/", {"school_id": world.school.pk, "entry_ids": [kept.pk, refused.pk]}, format="json"
     )
     assert approve.status_code == 400  # the rejected one is not pending: nothing is approved
-    earnings_approve(actor=world.owner, school=world.school, entry_ids=[kept.pk])
-    payout = payout_create(actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[kept.pk])
+    earnings_approve(viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[kept.pk])
+    payout = payout_create(
+        viewer=Viewer.for_user(world.owner), school=world.school, teacher_id=world.teacher.pk, entry_ids=[kept.pk]
+    )
     assert payout.amount == Decimal("75.00")
     with pytest.raises(Conflict):
-        payout_create(actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[refused.pk])
+        payout_create(
+            viewer=Viewer.for_user(world.owner),
+            school=world.school,
+            teacher_id=world.teacher.pk,
+            entry_ids=[refused.pk],
+        )
     assert EarningEntry.objects.get(pk=refused.pk).status == "rejected"
 
 
@@ -187,7 +197,7 @@ def approved_then_amended(world: SchoolWorld, *minutes: int) -> tuple[Session, E
     """A session completed with 60 minutes and approved, then amended by its teacher to each of ``minutes``."""
     session = started(world)
     original = complete(world, session, minutes=60)
-    earnings_approve(actor=world.owner, school=world.school, entry_ids=[original.pk])
+    earnings_approve(viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[original.pk])
     for value in minutes:
         assert amend(world, session, minutes=value).status_code == 200
     return session, original
@@ -219,7 +229,9 @@ def test_held_adjustments_rejected_together_leave_what_was_approved(world):
     session, original = approved_then_amended(world, 200, 720)
     ids = list(EarningEntry.objects.filter(session=session, kind="adjustment").values_list("pk", flat=True))
 
-    earnings_review(actor=world.admin, school=world.school, entry_ids=ids, decision=ReviewDecision.REJECT)
+    earnings_review(
+        viewer=Viewer.for_user(world.admin), school=world.school, entry_ids=ids, decision=ReviewDecision.REJECT
+    )
 
     assert adjustments(session) == [(Decimal("70.00"), "rejected"), (Decimal("260.00"), "rejected")]
     # the next amendment counts from what stands: 90 minutes is 45.00, 15.00 more than the approved 30.00
@@ -232,7 +244,9 @@ def test_held_adjustments_rejected_together_leave_what_was_approved(world):
 def test_a_rejected_session_entry_is_final(world):
     session = started(world)
     entry = complete(world, session, minutes=720)
-    earnings_review(actor=world.owner, school=world.school, entry_ids=[entry.pk], decision=ReviewDecision.REJECT)
+    earnings_review(
+        viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[entry.pk], decision=ReviewDecision.REJECT
+    )
 
     response = amend(world, session, minutes=60)
 
@@ -250,12 +264,20 @@ def test_a_negative_adjustment_is_paid_with_enough_positive_pay_down_to_zero(wor
     session, original = approved_then_amended(world, 1)  # -29.50
     negative = EarningEntry.objects.get(session=session, kind="adjustment")
     other = complete(world, started(world), minutes=59)  # 29.50
-    earnings_approve(actor=world.owner, school=world.school, entry_ids=[negative.pk, other.pk])
+    earnings_approve(viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[negative.pk, other.pk])
 
     with pytest.raises(Conflict) as refused:
-        payout_create(actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[negative.pk])
+        payout_create(
+            viewer=Viewer.for_user(world.owner),
+            school=world.school,
+            teacher_id=world.teacher.pk,
+            entry_ids=[negative.pk],
+        )
     payout = payout_create(
-        actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[negative.pk, other.pk]
+        viewer=Viewer.for_user(world.owner),
+        school=world.school,
+        teacher_id=world.teacher.pk,
+        entry_ids=[negative.pk, other.pk],
     )
 
     assert refused.value.code == "payout_negative"
@@ -271,8 +293,10 @@ def test_a_negative_adjustment_is_paid_with_enough_positive_pay_down_to_zero(wor
 def paid_session(world: SchoolWorld) -> Session:
     session = started(world)
     entry = complete(world, session, minutes=60)
-    earnings_approve(actor=world.owner, school=world.school, entry_ids=[entry.pk])
-    payout_create(actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[entry.pk])
+    earnings_approve(viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[entry.pk])
+    payout_create(
+        viewer=Viewer.for_user(world.owner), school=world.school, teacher_id=world.teacher.pk, entry_ids=[entry.pk]
+    )
     return session
 
 

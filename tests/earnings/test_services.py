@@ -22,6 +22,7 @@ from chalkboard.earnings.services import (
 )
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import Event
+from chalkboard.schools.access import Viewer
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -292,7 +293,9 @@ def entry(world, teacher=None, *, amount="10.00", status="pending", school=None,
 def test_approve_moves_pending_entries_to_approved(world):
     mine, theirs = entry(world), entry(world, world.other_teacher)
 
-    approved = earnings_approve(actor=world.owner, school=world.school, entry_ids=[theirs.pk, mine.pk])
+    approved = earnings_approve(
+        viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[theirs.pk, mine.pk]
+    )
 
     assert [e.pk for e in approved] == sorted([mine.pk, theirs.pk])
     for row in EarningEntry.objects.all():
@@ -307,7 +310,7 @@ def test_approve_refuses_everything_when_one_id_is_not_pending_here(world, other
 
     for bad in (done.pk, elsewhere.pk, 987654):
         with pytest.raises(ValidationFailed) as refused:
-            earnings_approve(actor=world.owner, school=world.school, entry_ids=[pending.pk, bad])
+            earnings_approve(viewer=Viewer.for_user(world.owner), school=world.school, entry_ids=[pending.pk, bad])
         assert refused.value.fields == {"entry_ids": [refused.value.message]}
         assert str(bad) in refused.value.message
 
@@ -321,7 +324,7 @@ def test_payout_pays_approved_entries_including_adjustments(world):
     correction = entry(world, amount="-6.50", status="approved", kind="adjustment", adjusts=original)
 
     payout = payout_create(
-        actor=world.owner,
+        viewer=Viewer.for_user(world.owner),
         school=world.school,
         teacher_id=world.teacher.pk,
         entry_ids=[original.pk, correction.pk],
@@ -357,7 +360,10 @@ def test_payout_of_entries_not_approved_is_a_conflict(world, status):
 
     with pytest.raises(Conflict, match=str(other.pk)):
         payout_create(
-            actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[approved.pk, other.pk]
+            viewer=Viewer.for_user(world.owner),
+            school=world.school,
+            teacher_id=world.teacher.pk,
+            entry_ids=[approved.pk, other.pk],
         )
 
     assert EarningEntry.objects.get(pk=approved.pk).status == "approved"
@@ -367,7 +373,9 @@ def test_payout_of_another_teachers_entries_is_invalid(world):
     theirs = entry(world, world.other_teacher, status="approved")
 
     with pytest.raises(ValidationFailed) as refused:
-        payout_create(actor=world.owner, school=world.school, teacher_id=world.teacher.pk, entry_ids=[theirs.pk])
+        payout_create(
+            viewer=Viewer.for_user(world.owner), school=world.school, teacher_id=world.teacher.pk, entry_ids=[theirs.pk]
+        )
 
     assert "entry_ids" in refused.value.fields
     assert Payout.objects.count() == 0

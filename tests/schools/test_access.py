@@ -108,3 +108,14 @@ def test_viewer_is_built_once_per_request(world, django_assert_num_queries):
         first = viewer_of(request)
         second = viewer_of(request)
     assert first is second
+
+
+@pytest.mark.parametrize("role", ["teacher", "student", "guardian"])
+def test_a_school_for_its_staff_only_is_not_there_for_its_other_members(world, other_world, role):
+    from chalkboard.common.errors import NotFound
+    from chalkboard.schools.selectors import school_get_for_staff
+
+    assert school_get_for_staff(viewer=Viewer.for_user(world.admin), school_id=world.school.pk) == world.school
+    for viewer, school in ((world.user(role), world.school), (other_world.owner, world.school)):
+        with pytest.raises(NotFound):
+            school_get_for_staff(viewer=Viewer.for_user(viewer), school_id=school.pk)

@@ -138,8 +138,10 @@ def fill(world: SchoolWorld) -> Filled:
     other_session = f.session_for(w.other_teacher, w.other_student, subject=subject, starts_at=now - timedelta(days=3))
     other_teacher_entry = _complete(other_session, by=w.other_teacher.user)
     f.note_on(other_session, author=w.other_teacher.user, visibility="admin", text=NOTE_TEXTS["admin"])
-    earnings_approve(actor=w.owner, school=w.school, entry_ids=[approved_entry.pk, paid_entry.pk])
-    payout = payout_create(actor=w.owner, school=w.school, teacher_id=w.teacher.pk, entry_ids=[paid_entry.pk])
+    earnings_approve(viewer=Viewer.for_user(w.owner), school=w.school, entry_ids=[approved_entry.pk, paid_entry.pk])
+    payout = payout_create(
+        viewer=Viewer.for_user(w.owner), school=w.school, teacher_id=w.teacher.pk, entry_ids=[paid_entry.pk]
+    )
     assessment = ProgressAssessment.objects.create(
         school=w.school,
         student=w.student,

@@ -51,11 +51,23 @@ PAGES = [
     # A signed-in person goes on from the sign-in page; the others are shown it.
     PageRow("", "GET /",
             "302 302 302 302 302 302 302 302 302 302 302 200 200"),
-    # Teachers go on to their dashboard, students and guardians to progress; staff stay on their schools.
+    # Teachers go on to their dashboard, owners and admins to their school, students and guardians to progress.
     PageRow("app/", "GET /app/",
-            "200 200 302 302 302 302 302 302 200 200 302 302 302"),
+            "302 302 302 302 302 302 302 302 302 302 302 302 302"),
     PageRow("app/teachers/<id:teacher_id>/dashboard/", "GET /app/teachers/{teacher}/dashboard/?school={school}",
             "200 200 200 404 404 404 404 404 404 404 404 302 302"),
+    # The API's readers of a teacher's earnings: the teacher and the school's owners and admins.
+    PageRow("app/teachers/<id:teacher_id>/earnings/", "GET /app/teachers/{teacher}/earnings/?school={school}",
+            "200 200 200 404 404 404 404 404 404 404 404 302 302"),
+    # Approvals, reviews and payouts: owners and admins only (an empty form is refused for its input).
+    PageRow("app/teachers/<id:teacher_id>/earnings/", "POST /app/teachers/{teacher}/earnings/?school={school}",
+            "400 400 403 404 404 404 404 404 404 404 404 302 302"),
+    PageRow("app/teachers/<id:teacher_id>/earnings/csv/",
+            "GET /app/teachers/{teacher}/earnings/csv/?school={school}",
+            "200 200 200 404 404 404 404 404 404 404 404 302 302"),
+    # A school's overview: its owners and admins; its own teachers, students and guardians get the 404 too.
+    PageRow("app/schools/<id:school_id>/", "GET /app/schools/{school}/",
+            "200 200 404 404 404 404 404 404 404 404 404 302 302"),
     PageRow("app/sessions/<id:session_id>/complete/", "GET /app/sessions/{started}/complete/",
             "200 200 200 404 403 404 403 404 404 404 404 302 302"),
     PageRow("app/sessions/<id:session_id>/complete/", "POST /app/sessions/{started}/complete/",

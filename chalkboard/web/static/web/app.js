@@ -1,6 +1,7 @@
 // Keeps a page live: where the body names a socket (data-live), every event the person may see reloads the
 // page's content in place; after a dropped connection it resumes from the last event id (?since=), so
-// nothing is missed. The connection's state is shown, and read out, in #live.
+// nothing is missed. The connection's state is shown, and read out, in #live. What the person has chosen
+// or typed in a form of the page, and the focus, survive a refresh.
 (function () {
   "use strict";
   // A form is sent once: its buttons go quiet right after it is submitted (after the browser has read which
@@ -28,7 +29,7 @@
   // Fetch this page again and swap its content; one refresh at a time, and one more if events came meanwhile.
   function refresh() {
     if (refreshing) { pending = true; return; }
-    refreshing = fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    refreshing = fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Refresh": "1" } })
       .then(function (response) {
         if (response.redirected || !response.ok) { window.location.reload(); return null; }
         return response.text();
@@ -39,7 +40,9 @@
         var main = document.getElementById("main");
         if (!fresh || !main) { return; }
         var state = status ? [status.getAttribute("data-state"), status.textContent] : null;
+        var kept = formState(main);
         main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes));
+        restore(kept);
         status = document.getElementById("live");
         if (state) { show(state[0], state[1]); }
         document.dispatchEvent(new CustomEvent("chalkboard:refreshed"));
@@ -49,6 +52,25 @@
         refreshing = null;
         if (pending) { pending = false; refresh(); }
       });
+  }
+
+  // What the person has chosen or typed in the page's forms, and where the focus is: a refresh keeps them.
+  function formState(main) {
+    var fields = Array.prototype.map.call(main.querySelectorAll("input[id], select[id], textarea[id]"), function (field) {
+      return [field.id, field.type === "checkbox" ? field.checked : field.value];
+    });
+    var focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
+    return { fields: fields, focused: focused };
+  }
+
+  function restore(kept) {
+    kept.fields.forEach(function (field) {
+      var element = document.getElementById(field[0]);
+      if (!element) { return; }
+      if (element.type === "checkbox") { element.checked = field[1]; } else { element.value = field[1]; }
+    });
+    var focus = kept.focused && document.getElementById(kept.focused);
+    if (focus) { focus.focus(); }
   }
 
   function connect() {
