@@ -20,6 +20,7 @@ from tests.browser.conftest import screenshot, serious_violations
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True), pytest.mark.wall_clock]
 
 LIVE_WITHIN_MS = 5_000
+CAUGHT_UP_WITHIN_MS = 15_000
 
 
 def sign_in_by_keyboard(page: Any, site: Any, email: str) -> None:
@@ -170,6 +171,7 @@ def test_a_dropped_connection_resumes_from_the_last_event_and_shows_what_changed
     site.start()  # back on the same address: the page reconnects from its last id and catches up
 
     expect(live).to_have_attribute("data-state", "live", timeout=20_000)
-    expect(to_complete).to_have_text(str(before - 2), timeout=LIVE_WITHIN_MS)
+    # What matters here is that nothing is missed; the time it takes a restarted server is not the point.
+    expect(to_complete).to_have_text(str(before - 2), timeout=CAUGHT_UP_WITHIN_MS)
     assert "?since=" not in sockets[0]
     assert "?since=" in sockets[-1]

@@ -320,6 +320,7 @@ async def test_a_session_is_no_credential_without_an_origin_or_beside_another_cr
     await assert_refused([PAGE_ORIGIN, (b"cookie", cookie), (b"authorization", b"Bearer wrong")])
     await assert_refused([PAGE_ORIGIN, (b"cookie", b"sessionid=not-a-session")])
     await assert_refused([PAGE_ORIGIN, (b"cookie", b"csrftoken=only")])
+    await assert_refused([PAGE_ORIGIN])  # a page of ours, not signed in
 
 
 @run_async
