@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from chalkboard.accounts.services import token_create
+from chalkboard.schools.models import Role
 from tests import factories as f
 from tests.browser.conftest import screenshot, serious_violations
 from tests.browser.test_teacher_day import LIVE_WITHIN_MS, complete_over_http, sign_in_by_keyboard
@@ -56,3 +57,31 @@ def test_an_admins_open_earnings_page_follows_a_completion_made_elsewhere(world,
     expect(pending).to_have_text(str(before + 1), timeout=LIVE_WITHIN_MS)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
     screenshot(page, "teacher-earnings-live")
+
+
+def test_a_teacher_records_an_assessment_from_the_students_page(world, site, page):
+    subject = world.session.subject
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+    page.goto(f"{site.url}/app/students/{world.student.pk}/progress/")
+    page.get_by_role("link", name="Record an assessment").click()
+    page.select_option("#subject_id", str(subject.pk))
+    page.fill("#score", "7")
+    page.fill("#max_score", "10")
+    assert serious_violations(page) == []
+    screenshot(page, "record-assessment")
+
+    page.get_by_role("button", name="Record the assessment").click()
+
+    expect(page).to_have_url(re.compile(rf"/app/students/{world.student.pk}/progress/$"))
+    expect(page.get_by_role("heading", level=2, name=subject.name, exact=True)).to_be_visible()
+
+
+def test_someone_with_no_record_in_any_school_lands_on_their_schools(world, site, page):
+    user = f.member(school=world.school, role=Role.STUDENT)  # a role, and no student record behind it
+
+    sign_in_by_keyboard(page, site, user.email)
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your schools")
+    expect(page.get_by_text(world.school.name)).to_be_visible()
+    assert serious_violations(page) == []
+    screenshot(page, "schools")

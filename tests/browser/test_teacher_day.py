@@ -81,6 +81,8 @@ def test_a_teacher_never_sees_another_schools_dashboard(world, site, page):
     page.goto(f"{site.url}/app/teachers/{world.teacher.pk}/dashboard/?school={other_school.pk}")
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    assert serious_violations(page) == []
+    screenshot(page, "not-found")
 
 
 def test_the_dashboard_changes_by_itself_when_a_session_is_completed_elsewhere(world, site, page):
