@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import re
 
 import pytest
 from django.db import transaction
@@ -69,11 +72,34 @@ def test_a_publish_failure_does_not_break_the_writer(world, monkeypatch):
     assert Event.objects.get().pk == event.pk
 
 
+def own_local_ports() -> set[int]:
+    """The local ports of this process's TCP sockets (Linux: /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            if match := re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/self/fd/{fd}")):
+                inodes.add(match.group(1))
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/self/net/{table}") as rows:
+            next(rows)
+            for row in rows:
+                columns = row.split()
+                if columns[9] in inodes:
+                    ports.add(int(columns[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def redis_clients() -> int:
+    """Connections to Redis held by this process. Other test processes share the server, so its whole client
+    list would count their connections opening and closing too."""
     import redis
     from django.conf import settings
 
-    return len(redis.Redis.from_url(settings.REDIS_URL).client_list())
+    with redis.Redis.from_url(settings.REDIS_URL) as probe:
+        clients = probe.client_list()
+        ours = own_local_ports()
+    return sum(1 for client in clients if int(client["addr"].rsplit(":", 1)[1]) in ours) - 1  # less the probe
 
 
 @pytest.mark.redis
