@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 VERSION_TIMEOUT = 60 * 60 * 24 * 30
 LOCK_TIMEOUT = 10
-LOCK_WAIT_SECONDS = 2.0
+LOCK_WAIT_SECONDS = 0.5
 LOCK_POLL_SECONDS = 0.02
 
 
@@ -144,12 +144,19 @@ def cached_versioned(
         return build()
     versions = tuple(int(found.get(scope, 0)) for scope in scopes)
 
-    def current(entry: Any) -> Any:
-        if isinstance(entry, _Entry) and entry.versions == versions and is_fresh(entry.value):
+    def current(entry: Any, now: tuple[int, ...]) -> Any:
+        """The entry's value if it was built at ``versions`` or later, and not from versions the cache no
+        longer has (a version key that expired starts again at 1: ``now`` bounds the entry from above)."""
+        if (
+            isinstance(entry, _Entry)
+            and len(entry.versions) == len(versions)
+            and all(asked <= built <= last for asked, built, last in zip(versions, entry.versions, now, strict=True))
+            and is_fresh(entry.value)
+        ):
             return entry.value
         return None
 
-    value = current(found.get(key))
+    value = current(found.get(key), versions)
     if value is not None:
         return value
     lock = f"lock:{key}:{'.'.join(map(str, versions))}"
@@ -160,16 +167,25 @@ def cached_versioned(
     if holder is None:  # no cache to coordinate through: just build
         holder = True
     if not holder:
+        # Another request builds this version. Take its page, or any page built since at newer versions (under
+        # steady writes, newer pages keep replacing the one waited for), or build after a short wait.
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(LOCK_POLL_SECONDS)
-            value = current(cache.get(key))
+            polled = cache_read_many([*scopes, key])
+            if polled is None:
+                break
+            value = current(polled.get(key), tuple(int(polled.get(scope, 0)) for scope in scopes))
             if value is not None:
                 return value
     built = build()
     seconds = timeout(built) if callable(timeout) else timeout
     try:
-        cache.set(key, _Entry(versions, built), timeout=seconds)
+        stored = cache.get(key)
+        # A page built at newer versions meanwhile stays: replacing it with this one would send the requests
+        # that wait for the newer one back to the database.
+        if not (isinstance(stored, _Entry) and stored.versions != versions and current(stored, stored.versions)):
+            cache.set(key, _Entry(versions, built), timeout=seconds)
         if holder:
             cache.delete(lock)
     except Exception:

@@ -187,3 +187,60 @@ def test_a_cached_value_that_turned_stale_is_rebuilt():
 
     assert cached_versioned("k", scopes=[], build=build, timeout=60, is_fresh=lambda value: value != "old") == "new"
     assert cache.get("k").value == "new"
+
+
+def test_a_waiter_takes_a_page_built_at_newer_versions(monkeypatch):
+    """Under steady writes the page waited for is replaced by newer ones before the waiter looks: any page
+    at its versions or later will do, so it neither waits out the lock nor builds."""
+    scope = school_scope(1)
+    versions_bump([scope])  # version 1: this request's
+    cache.add("lock:page:1", 1, timeout=60)  # another request builds version 1
+
+    def newer_page_meanwhile(seconds):
+        versions_bump([scope])  # version 2, and its page, land while the waiter waits
+        cache.set("page", versioned._Entry((2,), "built at 2"), timeout=60)
+
+    monkeypatch.setattr(versioned.time, "sleep", newer_page_meanwhile)
+    build = mock.Mock(return_value="built by the waiter")
+
+    assert cached_versioned("page", scopes=[scope], build=build, timeout=60) == "built at 2"
+    build.assert_not_called()
+
+
+def test_a_waiter_never_takes_a_page_from_versions_the_cache_no_longer_has(monkeypatch):
+    """A version key that expired starts again at 1: a page left from its old, higher versions is stale."""
+    monkeypatch.setattr(versioned, "LOCK_WAIT_SECONDS", 0.05)
+    scope = school_scope(1)
+    versions_bump([scope])
+    cache.set("page", versioned._Entry((57,), "from before the version expired"), timeout=60)
+    cache.add("lock:page:1", 1, timeout=60)
+
+    assert cached_versioned("page", scopes=[scope], build=lambda: "fresh", timeout=60) == "fresh"
+
+
+def test_a_builder_never_replaces_a_page_built_at_newer_versions():
+    scope = school_scope(1)
+    versions_bump([scope])
+
+    def build():  # while this request builds version 1, another stores version 2's page
+        versions_bump([scope])
+        cache.set("page", versioned._Entry((2,), "built at 2"), timeout=60)
+        return "built at 1"
+
+    assert cached_versioned("page", scopes=[scope], build=build, timeout=60) == "built at 1"
+    assert cache.get("page").value == "built at 2"
+    assert not cache.get("lock:page:1")
+
+
+def test_a_waiter_whose_cache_goes_away_builds_at_once(monkeypatch):
+    cache.add("lock:page:", 1, timeout=60)  # another request builds the page
+    sleeps = []
+
+    def cache_gone(seconds):
+        sleeps.append(seconds)
+        monkeypatch.setattr(cache, "get_many", mock.Mock(side_effect=ConnectionError))
+
+    monkeypatch.setattr(versioned.time, "sleep", cache_gone)
+
+    assert cached_versioned("page", scopes=[], build=lambda: "mine", timeout=60) == "mine"
+    assert len(sleeps) == 1  # no more waiting for a page that cannot arrive
