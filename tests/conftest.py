@@ -75,8 +75,18 @@ def _cache_bumps_follow_the_test_transaction(request: pytest.FixtureRequest, mon
     from types import SimpleNamespace
 
     from chalkboard.common import cache as versioned
+    from chalkboard.realtime import services as events
 
     monkeypatch.setattr(versioned, "transaction", SimpleNamespace(on_commit=lambda func, **kwargs: func()))
+    # An event's bumps wait for its transaction's commit, with its nudge: here they happen at once instead,
+    # and only the nudge is left for a commit (which tests of nudges make happen).
+    recorded = events._OnCommit.add
+
+    def add_and_bump(self, event, scopes):
+        recorded(self, event, ())
+        versioned.versions_bump(scopes)
+
+    monkeypatch.setattr(events._OnCommit, "add", add_and_bump)
 
 
 @pytest.fixture(autouse=True)

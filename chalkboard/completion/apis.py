@@ -19,8 +19,8 @@ from chalkboard.completion.services import AttendanceMark, NoteDraft, SessionOut
 from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.earnings.services import AMEND_WINDOW_CLOSED, NO_RATE
 from chalkboard.scheduling.models import MAX_SESSION_MINUTES, Attendance, NoteVisibility
-from chalkboard.scheduling.selectors import SESSION_MANAGE_FORBIDDEN, session_get_for_manager
-from chalkboard.schools.access import viewer_of
+from chalkboard.scheduling.selectors import SESSION_MANAGE_FORBIDDEN, session_ref_for_manager
+from chalkboard.schools.access import Viewer, viewer_of
 
 MAX_ATTENDEES = 200
 MAX_NOTES = 20
@@ -177,6 +177,15 @@ def _attendance(data: dict[str, Any]) -> list[AttendanceMark] | None:
     return [AttendanceMark(student_id=mark["student_id"], status=mark["status"]) for mark in data["attendance"]]
 
 
+def _valid(data: serializers.Serializer, *, viewer: Viewer, session_id: int) -> serializers.Serializer:
+    """The request's input, once valid. Invalid input is a 400 only for a session the viewer may manage: the
+    404 or 403 comes first. (Valid input goes on to the service, which checks the viewer on the locked row.)"""
+    if not data.is_valid():
+        session_ref_for_manager(viewer=viewer, session_id=session_id)
+        raise serializers.ValidationError(data.errors)
+    return data
+
+
 def _answer(outcome: SessionOutcome) -> Response:
     return Response(outcome.body)
 
@@ -238,12 +247,10 @@ class SessionCompleteApi(APIView):
     @idempotent
     def post(self, request: Request, session_id: int) -> Response:
         viewer = viewer_of(request)
-        session = session_get_for_manager(viewer=viewer, session_id=session_id)
-        data = CompleteInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = _valid(CompleteInput(data=request.data), viewer=viewer, session_id=session_id)
         outcome = completion.session_complete(
             viewer=viewer,
-            session=session,
+            session_id=session_id,
             attendance=_attendance(data.validated_data) or [],
             actual_duration_minutes=data.validated_data["actual_duration_minutes"],
             notes=_notes(data.validated_data),
@@ -286,12 +293,10 @@ class SessionCompleteApi(APIView):
     @idempotent
     def put(self, request: Request, session_id: int) -> Response:
         viewer = viewer_of(request)
-        session = session_get_for_manager(viewer=viewer, session_id=session_id)
-        data = AmendInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = _valid(AmendInput(data=request.data), viewer=viewer, session_id=session_id)
         outcome = completion.session_amend(
             viewer=viewer,
-            session=session,
+            session_id=session_id,
             attendance=_attendance(data.validated_data),
             actual_duration_minutes=data.validated_data.get("actual_duration_minutes"),
             notes=_notes(data.validated_data),
@@ -338,8 +343,6 @@ class SessionNoShowApi(APIView):
     @idempotent
     def post(self, request: Request, session_id: int) -> Response:
         viewer = viewer_of(request)
-        session = session_get_for_manager(viewer=viewer, session_id=session_id)
-        data = NoShowInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        outcome = completion.session_no_show(viewer=viewer, session=session, notes=_notes(data.validated_data))
+        data = _valid(NoShowInput(data=request.data), viewer=viewer, session_id=session_id)
+        outcome = completion.session_no_show(viewer=viewer, session_id=session_id, notes=_notes(data.validated_data))
         return _answer(outcome)

@@ -19,13 +19,26 @@ from django.db import transaction
 from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
-from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
+from chalkboard.common.api import MAX_ID
+from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, EarningKind
-from chalkboard.earnings.services import earning_record_for_session, earning_session_amend, earnings_changed
+from chalkboard.earnings.services import (
+    earning_record_for_session,
+    earning_session_amend,
+    earnings_events,
+    session_rates,
+)
 from chalkboard.realtime.models import EventType
-from chalkboard.realtime.services import event_emit
+from chalkboard.realtime.services import EventDraft, events_emit
 from chalkboard.scheduling.models import Attendance, Session, SessionNote, SessionStatus, SessionStudent
-from chalkboard.scheduling.selectors import note_visibilities_for, session_get_for_viewer
+from chalkboard.scheduling.selectors import (
+    BOOKED,
+    SESSION_MANAGE_FORBIDDEN,
+    booked_students,
+    note_visibilities_for,
+    session_may_manage,
+    session_visibility,
+)
 from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import Viewer
 
@@ -87,9 +100,24 @@ def _require_note_levels(viewer: Viewer, session: Session, notes: Sequence[NoteD
         raise Forbidden(NOTE_LEVEL_FORBIDDEN, code="note_level_forbidden")
 
 
-def _lock(session: Session) -> Session:
-    """The session row, locked until the transaction ends, re-read with what the ledger needs."""
-    return Session.objects.select_for_update(of=("self",)).select_related("school", "subject").get(pk=session.pk)
+def _lock(viewer: Viewer, session_id: int) -> tuple[Session, list[SessionStudent]]:
+    """The session, if the viewer may manage it (404, then 403, as ``session_get_for_manager``), locked until
+    the transaction ends and read with what the ledger and the answer need (its school, subject, teacher and
+    hourly rates), then its seats with their students: two queries."""
+    if not 0 < session_id <= MAX_ID:
+        raise NotFound()
+    locked = (
+        Session.objects.select_for_update(of=("self",))
+        .filter(session_visibility(viewer), pk=session_id)
+        .select_related("school", "subject", "teacher__user")
+        .annotate(**session_rates())
+        .first()
+    )
+    if locked is None:
+        raise NotFound()
+    if not session_may_manage(viewer=viewer, session=locked):
+        raise Forbidden(SESSION_MANAGE_FORBIDDEN)
+    return locked, list(booked_students().filter(session=locked))
 
 
 def _require_open_and_started(session: Session, now: datetime) -> None:
@@ -101,9 +129,8 @@ def _require_open_and_started(session: Session, now: datetime) -> None:
         raise Conflict(NOT_STARTED, code="session_not_started")
 
 
-def _attendance_changes(session: Session, marks: Sequence[AttendanceMark]) -> list[SessionStudent]:
+def _attendance_changes(seats: Sequence[SessionStudent], marks: Sequence[AttendanceMark]) -> list[SessionStudent]:
     """The seats whose attendance ``marks`` change, set to it; ``marks`` must name every student once."""
-    seats = list(session.attendees.order_by("id"))
     given = [mark.student_id for mark in marks]
     if len(given) != len(set(given)) or set(given) != {seat.student_id for seat in seats}:
         raise ValidationFailed(ATTENDANCE_MISMATCH, fields={"attendance": [ATTENDANCE_MISMATCH]})
@@ -114,23 +141,36 @@ def _attendance_changes(session: Session, marks: Sequence[AttendanceMark]) -> li
     return changed
 
 
-def _mark_attendance(session: Session, marks: Sequence[AttendanceMark]) -> None:
-    SessionStudent.objects.bulk_update(_attendance_changes(session, marks), ["attendance"])
-
-
 def _add_notes(session: Session, viewer: Viewer, notes: Sequence[NoteDraft]) -> None:
-    SessionNote.objects.bulk_create(
-        [SessionNote(session=session, author=viewer.user, visibility=note.visibility, text=note.text) for note in notes]
-    )
+    if notes:
+        SessionNote.objects.bulk_create(
+            [
+                SessionNote(session=session, author=viewer.user, visibility=note.visibility, text=note.text)
+                for note in notes
+            ]
+        )
+
+
+def _outcome(session: Session, seats: list[SessionStudent], entries: Sequence[EarningEntry]) -> SessionOutcome:
+    """The session as it now stands (from the locked row and seats, updated in place) and its earning."""
+    setattr(session, BOOKED, seats)
+    item = session_payload(session)
+    return SessionOutcome(session=session, body={**item, "earning": earning_brief(entries)})
 
 
 def _finish(
-    *, viewer: Viewer, session: Session, verb: str, event: EventType, written: Sequence[EarningEntry]
+    *,
+    viewer: Viewer,
+    session: Session,
+    seats: list[SessionStudent],
+    verb: str,
+    event: EventType,
+    written: Sequence[EarningEntry],
+    entries: Sequence[EarningEntry],
 ) -> SessionOutcome:
     """Activity, events and the answer of a transition, all inside its transaction."""
-    fresh = session_get_for_viewer(viewer=viewer, session_id=session.pk)
-    entries = list(EarningEntry.objects.filter(session=session).order_by("id"))
-    item, earning = session_payload(fresh), earning_brief(entries)
+    outcome = _outcome(session, seats, entries)
+    item = {key: value for key, value in outcome.body.items() if key != "earning"}
     activity_record(
         actor=viewer.user,
         verb=verb,
@@ -139,45 +179,46 @@ def _finish(
         school_id=session.school_id,
         teacher_id=session.teacher_id,
         data={
-            "status": fresh.status,
-            "actual_duration_minutes": fresh.actual_duration_minutes,
-            "version": fresh.version,
+            "status": session.status,
+            "actual_duration_minutes": session.actual_duration_minutes,
+            "version": session.version,
             "earning_entry_ids": [entry.pk for entry in written],
         },
     )
-    event_emit(
-        type=event,
-        school_id=session.school_id,
-        teacher_id=session.teacher_id,
-        data={"session": item, "earning": earning},
-        student_ids=[student["id"] for student in item["students"]],
+    events_emit(
+        [
+            EventDraft(
+                event,
+                session.school_id,
+                session.teacher_id,
+                {"session": item, "earning": outcome.body["earning"]},
+                [seat.student_id for seat in seats],
+            ),
+            *earnings_events(school_id=session.school_id, entries=written),
+        ]
     )
-    earnings_changed(school_id=session.school_id, entries=written)
-    return SessionOutcome(session=fresh, body={**item, "earning": earning})
+    return outcome
 
 
-def _as_it_is(*, viewer: Viewer, session: Session) -> SessionOutcome:
-    """The answer of a transition that changed nothing: the session and its earning as they are."""
-    fresh = session_get_for_viewer(viewer=viewer, session_id=session.pk)
-    entries = list(EarningEntry.objects.filter(session=session).order_by("id"))
-    return SessionOutcome(session=fresh, body={**session_payload(fresh), "earning": earning_brief(entries)})
+def _entries_of(session: Session) -> list[EarningEntry]:
+    return list(EarningEntry.objects.filter(session=session).order_by("id"))
 
 
 def session_complete(
     *,
     viewer: Viewer,
-    session: Session,
+    session_id: int,
     attendance: Sequence[AttendanceMark],
     actual_duration_minutes: int,
     notes: Sequence[NoteDraft] = (),
 ) -> SessionOutcome:
     """Complete a started, scheduled session: attendance, duration, notes, and its one earning entry."""
-    _require_note_levels(viewer, session, notes)
     with transaction.atomic():
         now = timezone.now()
-        locked = _lock(session)
+        locked, seats = _lock(viewer, session_id)
+        _require_note_levels(viewer, locked, notes)
         _require_open_and_started(locked, now)
-        _mark_attendance(locked, attendance)
+        SessionStudent.objects.bulk_update(_attendance_changes(seats, attendance), ["attendance"])
         locked.status, locked.completed_at, locked.completed_by = SessionStatus.COMPLETED, now, viewer.user
         locked.actual_duration_minutes = actual_duration_minutes
         locked.version += 1
@@ -190,16 +231,24 @@ def session_complete(
             kind=EarningKind.SESSION,
             minutes=actual_duration_minutes,
             by_staff=viewer.is_staff_of(locked.school_id),
+            students=len(seats),
         )
+        # A session is completed once: its entry is its only one.
         return _finish(
-            viewer=viewer, session=locked, verb="session.completed", event=EventType.SESSION_COMPLETED, written=[entry]
+            viewer=viewer,
+            session=locked,
+            seats=seats,
+            verb="session.completed",
+            event=EventType.SESSION_COMPLETED,
+            written=[entry],
+            entries=[entry],
         )
 
 
 def session_amend(
     *,
     viewer: Viewer,
-    session: Session,
+    session_id: int,
     attendance: Sequence[AttendanceMark] | None = None,
     actual_duration_minutes: int | None = None,
     notes: Sequence[NoteDraft] = (),
@@ -207,18 +256,18 @@ def session_amend(
     """Correct a completed session. Its earnings follow: see ``earning_session_amend`` (which also refuses a
     session paid longer ago than the school allows). Exactly what the session already says changes nothing:
     no version, no ledger entry, no activity, no event."""
-    _require_note_levels(viewer, session, notes)
     with transaction.atomic():
-        locked = _lock(session)
+        locked, seats = _lock(viewer, session_id)
+        _require_note_levels(viewer, locked, notes)
         if locked.status != SessionStatus.COMPLETED:
             raise Conflict(NOT_COMPLETED, code="session_not_completed")
         # A completed session always has a duration (session_completed_has_duration).
         previous_minutes = cast(int, locked.actual_duration_minutes)
-        seats = _attendance_changes(locked, attendance) if attendance is not None else []
+        changed = _attendance_changes(seats, attendance) if attendance is not None else []
         minutes = previous_minutes if actual_duration_minutes is None else actual_duration_minutes
-        if not (seats or notes or minutes != previous_minutes):
-            return _as_it_is(viewer=viewer, session=locked)
-        SessionStudent.objects.bulk_update(seats, ["attendance"])
+        if not (changed or notes or minutes != previous_minutes):
+            return _outcome(locked, seats, _entries_of(locked))
+        SessionStudent.objects.bulk_update(changed, ["attendance"])
         locked.actual_duration_minutes = minutes
         locked.version += 1
         locked.save(update_fields=["actual_duration_minutes", "version", "updated_at"])
@@ -230,19 +279,24 @@ def session_amend(
             by_staff=viewer.is_staff_of(locked.school_id),
         )
         return _finish(
-            viewer=viewer, session=locked, verb="session.amended", event=EventType.SESSION_UPDATED, written=written
+            viewer=viewer,
+            session=locked,
+            seats=seats,
+            verb="session.amended",
+            event=EventType.SESSION_UPDATED,
+            written=written,
+            entries=_entries_of(locked),
         )
 
 
-def session_no_show(*, viewer: Viewer, session: Session, notes: Sequence[NoteDraft] = ()) -> SessionOutcome:
+def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraft] = ()) -> SessionOutcome:
     """Nobody came to a started, scheduled session: everyone absent, and a no-show entry for the planned
     duration when the school pays no-shows."""
-    _require_note_levels(viewer, session, notes)
     with transaction.atomic():
         now = timezone.now()
-        locked = _lock(session)
+        locked, seats = _lock(viewer, session_id)
+        _require_note_levels(viewer, locked, notes)
         _require_open_and_started(locked, now)
-        seats = list(locked.attendees.all())
         for seat in seats:
             seat.attendance = Attendance.ABSENT
         SessionStudent.objects.bulk_update(seats, ["attendance"])
@@ -258,8 +312,15 @@ def session_no_show(*, viewer: Viewer, session: Session, notes: Sequence[NoteDra
                     kind=EarningKind.NO_SHOW,
                     minutes=locked.planned_duration_minutes,
                     by_staff=viewer.is_staff_of(locked.school_id),
+                    students=len(seats),
                 )
             )
         return _finish(
-            viewer=viewer, session=locked, verb="session.no_show", event=EventType.SESSION_UPDATED, written=written
+            viewer=viewer,
+            session=locked,
+            seats=seats,
+            verb="session.no_show",
+            event=EventType.SESSION_UPDATED,
+            written=written,
+            entries=written,
         )

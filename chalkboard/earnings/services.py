@@ -18,9 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
@@ -29,7 +31,7 @@ from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout, ReviewDecision
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import EventType
-from chalkboard.realtime.services import event_emit
+from chalkboard.realtime.services import EventDraft, events_emit
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Action, Viewer
 from chalkboard.schools.models import School
@@ -73,15 +75,47 @@ def rate_pick(*, rates: Mapping[RateKey, Decimal], subject_id: int, is_group: bo
     return next((rates[choice] for choice in preference if choice in rates), None)
 
 
+def rates_applying(
+    *, teacher_id: int | OuterRef, school_id: int | OuterRef, subject_id: int | OuterRef, is_group: bool
+) -> QuerySet[TeacherRate]:
+    """The teacher's rates in the school that apply to a session, most specific first: ``rate_pick``'s order
+    in SQL (a test holds the two to the same answers), so that a caller can read the rate with the session
+    (ids or ``OuterRef``s)."""
+    rates = TeacherRate.objects.filter(teacher_id=teacher_id, school_id=school_id).filter(
+        Q(subject_id=subject_id) | Q(subject_id__isnull=True)
+    )
+    if not is_group:
+        rates = rates.filter(is_group=False)
+    return rates.order_by(F("subject_id").asc(nulls_last=True), "-is_group")
+
+
 def earning_rate_for(*, teacher_id: int, school_id: int, subject_id: int, is_group: bool) -> Decimal | None:
     """The teacher's hourly rate in the school for a session (see ``rate_pick``); ``None`` when none applies."""
-    rates = {
-        (rate.subject_id, rate.is_group): rate.hourly_rate
-        for rate in TeacherRate.objects.filter(teacher_id=teacher_id, school_id=school_id).only(
-            "subject_id", "is_group", "hourly_rate"
+    return (
+        rates_applying(teacher_id=teacher_id, school_id=school_id, subject_id=subject_id, is_group=is_group)
+        .values_list("hourly_rate", flat=True)
+        .first()
+    )
+
+
+ONE_TO_ONE_RATE, GROUP_RATE = "one_to_one_rate", "group_rate"
+NOT_READ = object()
+
+
+def session_rates() -> dict[str, Subquery]:
+    """Annotations that read a session's hourly rates (one-to-one and group) with the session itself, for
+    ``earning_record_for_session``: ``Session.objects.annotate(**session_rates())``."""
+    return {
+        name: Subquery(
+            rates_applying(
+                teacher_id=OuterRef("teacher_id"),
+                school_id=OuterRef("school_id"),
+                subject_id=OuterRef("subject_id"),
+                is_group=is_group,
+            ).values("hourly_rate")[:1]
         )
+        for name, is_group in ((ONE_TO_ONE_RATE, False), (GROUP_RATE, True))
     }
-    return rate_pick(rates=rates, subject_id=subject_id, is_group=is_group)
 
 
 def earning_amount_checked(amount: Decimal) -> Decimal:
@@ -126,17 +160,25 @@ def earning_adjustment_description(*, original_id: int, original_minutes: int, m
 
 
 def earning_record_for_session(
-    *, session: Session, kind: EarningKind, minutes: int, by_staff: bool = False
+    *, session: Session, kind: EarningKind, minutes: int, by_staff: bool = False, students: int | None = None
 ) -> EarningEntry:
-    """The one entry of a completed (or billable no-show) session. Call inside the session's transaction.
+    """The one entry of a completed (or billable no-show) session. Call inside the session's transaction,
+    with ``session.school`` and ``session.subject`` loaded.
 
-    A session with more than one student is a group session (group rates apply). Unless the school's staff
-    wrote it (``by_staff``), pay beyond the school's bounds is ``held`` (see ``earning_hold_reason``)."""
-    hourly_rate = earning_rate_for(
-        teacher_id=session.teacher_id,
-        school_id=session.school_id,
-        subject_id=session.subject_id,
-        is_group=session.attendees.count() > 1,
+    A session with more than one student (``students``, counted here unless the caller has) is a group
+    session: group rates apply. Unless the school's staff wrote it (``by_staff``), pay beyond the school's
+    bounds is ``held`` (see ``earning_hold_reason``)."""
+    if students is None:
+        students = session.attendees.count()
+    is_group = students > 1
+    # The rates the caller read with the session (``session_rates``), or read now.
+    known = getattr(session, GROUP_RATE if is_group else ONE_TO_ONE_RATE, NOT_READ)
+    hourly_rate: Decimal | None = (
+        earning_rate_for(
+            teacher_id=session.teacher_id, school_id=session.school_id, subject_id=session.subject_id, is_group=is_group
+        )
+        if known is NOT_READ
+        else cast(Decimal | None, known)
     )
     if hourly_rate is None:
         raise Conflict(NO_RATE, code="no_rate")
@@ -145,26 +187,26 @@ def earning_record_for_session(
         "" if by_staff or amount <= 0 else earning_hold_reason(session=session, minutes=minutes, now=timezone.now())
     )
     try:
-        with transaction.atomic():
-            return EarningEntry.objects.create(
-                school_id=session.school_id,
-                teacher_id=session.teacher_id,
-                session=session,
+        # No savepoint: a clash aborts the caller's transaction, which the Conflict then rolls back whole.
+        return EarningEntry.objects.create(
+            school_id=session.school_id,
+            teacher_id=session.teacher_id,
+            session=session,
+            kind=kind,
+            status=EarningStatus.HELD if hold_reason else EarningStatus.PENDING,
+            hold_reason=hold_reason,
+            amount=amount,
+            currency=session.school.currency,
+            minutes=minutes,
+            hourly_rate=hourly_rate,
+            earned_at=session.starts_at,
+            description=earning_description(
                 kind=kind,
-                status=EarningStatus.HELD if hold_reason else EarningStatus.PENDING,
-                hold_reason=hold_reason,
-                amount=amount,
-                currency=session.school.currency,
-                minutes=minutes,
-                hourly_rate=hourly_rate,
-                earned_at=session.starts_at,
-                description=earning_description(
-                    kind=kind,
-                    subject_name=session.subject.name,
-                    starts_at=session.starts_at,
-                    timezone_name=session.school.timezone,
-                ),
-            )
+                subject_name=session.subject.name,
+                starts_at=session.starts_at,
+                timezone_name=session.school.timezone,
+            ),
+        )
     except IntegrityError as error:  # earning_one_per_session: the backstop behind the session lock
         raise Conflict(ENTRY_EXISTS, code="earning_exists") from error
 
@@ -246,18 +288,25 @@ def earning_session_amend(
     return [adjustment]
 
 
-def earnings_changed(*, school_id: int, entries: Iterable[EarningEntry]) -> None:
-    """Record ``earnings.updated`` for each teacher whose entries changed (no-op when none did)."""
+def earnings_events(*, school_id: int, entries: Iterable[EarningEntry]) -> list[EventDraft]:
+    """``earnings.updated`` for each teacher whose entries changed (none when none did), to record."""
     by_teacher: dict[int, list[int]] = defaultdict(list)
     for entry in entries:
         by_teacher[entry.teacher_id].append(entry.pk)
-    for teacher_id, entry_ids in sorted(by_teacher.items()):
-        event_emit(
-            type=EventType.EARNINGS_UPDATED,
-            school_id=school_id,
-            teacher_id=teacher_id,
-            data={"teacher_id": teacher_id, "school_id": school_id, "entry_ids": sorted(entry_ids)},
+    return [
+        EventDraft(
+            EventType.EARNINGS_UPDATED,
+            school_id,
+            teacher_id,
+            {"teacher_id": teacher_id, "school_id": school_id, "entry_ids": sorted(entry_ids)},
         )
+        for teacher_id, entry_ids in sorted(by_teacher.items())
+    ]
+
+
+def earnings_changed(*, school_id: int, entries: Iterable[EarningEntry]) -> None:
+    """Record ``earnings.updated`` for each teacher whose entries changed (no-op when none did)."""
+    events_emit(earnings_events(school_id=school_id, entries=entries))
 
 
 def _missing(requested: Sequence[int], found: Iterable[int]) -> list[int]:

@@ -23,7 +23,7 @@ from chalkboard.progress.selectors import (
     scope_evidence,
 )
 from chalkboard.realtime.models import EventType
-from chalkboard.realtime.services import event_emit
+from chalkboard.realtime.services import EventDraft, event_emit, events_emit
 from chalkboard.scheduling.models import Session, SessionStudent
 from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Role, Skill, Subject
@@ -226,16 +226,12 @@ def assessment_create(
         teacher_id=teacher.pk,
         data={"student_id": student.pk, "subject_id": subject.pk, "percentage": item["percentage"]},
     )
-    event_emit(
-        type=EventType.ASSESSMENT_CREATED,
-        school_id=student.school_id,
-        teacher_id=teacher.pk,
-        data={"assessment": item},
-        student_ids=[student.pk],
-    )
     # Every teacher of the student shows their standing on the dashboard: each hears the change, and each
-    # one's dashboard is rebuilt (event_emit bumps the teacher's cache version).
+    # one's dashboard is rebuilt (an event bumps its teacher's cache version).
     concerned = [teacher.pk, *(other for other in _teachers_of(student) if other != teacher.pk)]
+    drafts = [
+        EventDraft(EventType.ASSESSMENT_CREATED, student.school_id, teacher.pk, {"assessment": item}, [student.pk])
+    ]
     for progress in updated:
         data = {
             "student_id": student.pk,
@@ -245,14 +241,11 @@ def assessment_create(
             "percentage": decimal_text(progress.percentage),
             "trend": progress.trend,
         }
-        for teacher_id in concerned:
-            event_emit(
-                type=EventType.PROGRESS_UPDATED,
-                school_id=student.school_id,
-                teacher_id=teacher_id,
-                data=data,
-                student_ids=[student.pk],
-            )
+        drafts.extend(
+            EventDraft(EventType.PROGRESS_UPDATED, student.school_id, teacher_id, data, [student.pk])
+            for teacher_id in concerned
+        )
+    events_emit(drafts)
     return assessment
 
 

@@ -128,7 +128,9 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.groups_forget()
         self.hub = hub()
         await self.hub.join(self)
-        self.last_id, resync = await database_call(replay_start)(audience=self.audience, since=since)
+        self.last_id, resync = await database_call(replay_start)(
+            audience=self.audience, since=since, horizon=self.hub.last_id or 0
+        )
         await self.accept(subprotocol=accepted_protocol(self.scope))
         if resync is not None:
             await self.send_json({"type": "resync", "reason": resync, "id": self.last_id})
@@ -264,8 +266,12 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def replay(self) -> None:
         """Send every visible event after ``last_id`` from the log, in batches, until it has no more."""
         while True:
+            # Up to the hub's horizon: the hub offers what commits after it.
+            horizon = self.hub.last_id if self.hub is not None else None
+            if horizon is None or horizon <= self.last_id:
+                return
             messages = await database_call(event_messages_after)(
-                audience=self.audience, after_id=self.last_id, limit=BATCH_SIZE
+                audience=self.audience, after_id=self.last_id, upto_id=horizon, limit=BATCH_SIZE
             )
             for message in messages:
                 await self.send(text_data=json.dumps(message))

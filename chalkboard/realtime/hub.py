@@ -8,8 +8,9 @@ also every ``LOG_POLL_SECONDS``, so a lost nudge delays an event by at most that
 ``RECHECK_SECONDS`` it re-checks the token and the roles of every connection in one database call, and
 each connection follows the answer (closing when its token is no longer valid or no role hears events).
 
-The log's ids commit in order (``chalkboard.realtime.services``), so "every event after the last id read"
-is exactly what the hub has not offered yet.
+The hub reads only up to the log's horizon, the id below which every writer has ended
+(``chalkboard.realtime.log``), and remembers that horizon as its ``last_id``: so "every event after
+``last_id``" is exactly what the hub has not offered yet, and no event that commits late is passed over.
 """
 
 from __future__ import annotations
@@ -23,12 +24,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chalkboard.realtime.db import database_call
-from chalkboard.realtime.selectors import (
-    Audience,
-    audiences_of_tokens,
-    event_latest_id,
-    event_messages_of_every_school_after,
-)
+from chalkboard.realtime.log import event_horizon_read, event_writers_running
+from chalkboard.realtime.selectors import Audience, audiences_of_tokens, event_messages_of_every_school_after
 
 logger = logging.getLogger("chalkboard.realtime")
 
@@ -38,6 +35,10 @@ LOG_POLL_SECONDS = 1.0
 RECHECK_SECONDS = 10.0
 # Events read per query; a backlog is read in batches of this size.
 BATCH_SIZE = 200
+# While writers of the log that may hold ids below the horizon are still running, the hub looks again after
+# this long, doubling up to the maximum: services emit last, so that is usually the time of a commit.
+HORIZON_FIRST_WAIT = 0.001
+HORIZON_MAX_WAIT = 0.05
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Hub:
         the events before that are in the log, where the listener's own replay finds them."""
         async with self.starting:
             if self.last_id is None:
-                self.last_id = await database_call(event_latest_id)()
+                self.last_id = await self.horizon(after_id=0)
             self.listeners.add(listener)
         if self.task is None:
             self.task = asyncio.create_task(self.run())
@@ -125,18 +126,36 @@ class Hub:
         for listener in list(self.listeners):
             await listener.fail()
 
+    async def horizon(self, *, after_id: int) -> int:
+        """The log's horizon: the highest id handed out, once every writer that may hold an id up to it has
+        ended (``chalkboard.realtime.log``). Waits on the event loop, never on a database thread."""
+        found = await database_call(event_horizon_read)(after_id=after_id)
+        writers, delay = found.writers, HORIZON_FIRST_WAIT
+        while writers:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, HORIZON_MAX_WAIT)
+            writers = await database_call(event_writers_running)(writers)
+        return found.latest
+
     async def read(self) -> None:
-        """Offer every event after the last one read to the listeners that hear it, in id order."""
-        while self.listeners and self.last_id is not None:
-            rows = await database_call(event_messages_of_every_school_after)(after_id=self.last_id, limit=BATCH_SIZE)
+        """Offer every event after the last one read, up to the log's horizon, to the listeners that hear it,
+        in id order."""
+        if not self.listeners or self.last_id is None:
+            return
+        horizon = await self.horizon(after_id=self.last_id)
+        while self.listeners and self.last_id is not None and self.last_id < horizon:
+            rows = await database_call(event_messages_of_every_school_after)(
+                after_id=self.last_id, upto_id=horizon, limit=BATCH_SIZE
+            )
             for row in rows:
                 message = Message(row["id"], row["school_id"], row["teacher_id"], json.dumps(row))
                 for listener in self.listeners:
                     if listener.audience.hears(school_id=message.school_id, teacher_id=message.teacher_id):
                         listener.offer(message)
                 self.last_id = message.id
-            if len(rows) < BATCH_SIZE:
-                return
+            if len(rows) < BATCH_SIZE and self.last_id is not None:
+                # Every id up to the horizon is read: the ids after the last event were rolled back.
+                self.last_id = horizon
 
     async def recheck(self) -> None:
         listeners = list(self.listeners)

@@ -98,41 +98,39 @@ def event_message(row: Mapping[str, Any]) -> dict[str, Any]:
 MESSAGE_COLUMNS = ("id", "type", "occurred_at", "school_id", "teacher_id", "data")
 
 
-def event_messages_after(*, audience: Audience, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` visible events with an id above ``after_id``, oldest first, ready to send. One query."""
-    rows = events_visible(audience=audience).filter(id__gt=after_id).values(*MESSAGE_COLUMNS)[:limit]
+def event_messages_after(*, audience: Audience, after_id: int, upto_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` visible events with an id above ``after_id`` and up to ``upto_id`` (a horizon of the
+    log: ``chalkboard.realtime.log``), oldest first, ready to send. One query."""
+    rows = events_visible(audience=audience).filter(id__gt=after_id, id__lte=upto_id).values(*MESSAGE_COLUMNS)[:limit]
     return [event_message(row) for row in rows]
 
 
-def event_messages_of_every_school_after(*, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` events of every school with an id above ``after_id``, oldest first. One query. Unscoped
-    on purpose: the hub reads each event once for the whole process and offers it only to the connections
-    whose audience hears it."""
-    rows = Event.objects.filter(id__gt=after_id).order_by("id").values(*MESSAGE_COLUMNS)[:limit]
+def event_messages_of_every_school_after(*, after_id: int, upto_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` events of every school with an id above ``after_id`` and up to ``upto_id`` (a horizon of
+    the log), oldest first. One query. Unscoped on purpose: the hub reads each event once for the whole
+    process and offers it only to the connections whose audience hears it."""
+    rows = Event.objects.filter(id__gt=after_id, id__lte=upto_id).order_by("id").values(*MESSAGE_COLUMNS)[:limit]
     return [event_message(row) for row in rows]
 
 
-def event_latest_id() -> int:
-    """The id of the newest event in the log (0 when it is empty). Every event up to it has committed."""
-    return Event.objects.aggregate(latest=Max("id"))["latest"] or 0
-
-
-def replay_start(*, audience: Audience, since: int | None) -> tuple[int, str | None]:
+def replay_start(*, audience: Audience, since: int | None, horizon: int) -> tuple[int, str | None]:
     """Where a new connection starts: the id after which events are sent, and a reason to resync when the
     client's ``since`` cannot be honoured (events after it were pruned, it was never issued, or the backlog
-    is too large to replay). Without ``since`` a connection starts at the newest event."""
-    bounds = Event.objects.aggregate(oldest=Min("id"), latest=Max("id"))
-    latest = bounds["latest"] or 0
+    is too large to replay). Without ``since`` a connection starts at ``horizon``, its process's horizon of
+    the log, past which its hub offers every event."""
     if since is None:
-        return latest, None
-    if since > latest:
-        return latest, RESYNC_SINCE_UNKNOWN
+        return horizon, None
+    bounds = Event.objects.aggregate(oldest=Min("id"), latest=Max("id"))
+    if since > max(bounds["latest"] or 0, horizon):
+        return horizon, RESYNC_SINCE_UNKNOWN
     # Pruning deletes a prefix of the log: ids below the oldest one kept may have held events.
     if bounds["oldest"] is not None and since < bounds["oldest"] - 1:
-        return latest, RESYNC_SINCE_TOO_OLD
-    backlog = events_visible(audience=audience).filter(id__gt=since).values("id")[: BACKLOG_LIMIT + 1].count()
+        return horizon, RESYNC_SINCE_TOO_OLD
+    backlog = (
+        events_visible(audience=audience).filter(id__gt=since, id__lte=horizon).values("id")[: BACKLOG_LIMIT + 1]
+    ).count()
     if backlog > BACKLOG_LIMIT:
-        return latest, RESYNC_BACKLOG_TOO_LARGE
+        return horizon, RESYNC_BACKLOG_TOO_LARGE
     return since, None
 
 

@@ -2,40 +2,33 @@
 
 ``event_emit`` appends the event to the durable log in the caller's transaction and, once that commits,
 bumps the cache versions the change affects (so the next read of a dashboard, a progress page or an
-earnings page is fresh in every process) and then nudges the connected dashboards. A rolled-back write
-records, bumps and sends nothing.
+earnings page is fresh in every process) and then nudges the connected dashboards: once per transaction,
+however many events it wrote. A rolled-back write records, bumps and sends nothing.
 
-Event ids are in commit order, so "every event after id X" is well defined and a reader that has seen
-id X has seen, or will see, everything before it. On PostgreSQL an id is drawn from a sequence when the row
-is inserted, not when it commits: two writers could otherwise commit ids 11 then 10, and a dashboard that
-read 11 in between would skip 10 forever. ``event_emit`` therefore takes a transaction-scoped advisory lock
-just before inserting, held until the writer commits or rolls back: writers that emit events commit one
-after another, in id order. Services call ``event_emit`` as the last step of their work, so the lock is
-held only for the commit itself. On SQLite every write transaction is already serialized (the settings
-begin them ``IMMEDIATE``), and ids come from ``AUTOINCREMENT``, never reused, on both databases.
+Writers never wait for each other here, in any school. Ids are drawn when a row is inserted, not when it
+commits, so readers never read past the log's horizon, the id below which every writer has ended
+(``chalkboard.realtime.log``); a writer only marks itself as one, with a shared lock, as it inserts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import connections, transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
-from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_bump_on_commit
+from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_bump, versions_bump_on_commit
 from chalkboard.common.errors import ValidationFailed
+from chalkboard.realtime.log import events_insert
 from chalkboard.realtime.models import Event, EventType, WebSocketTicket
 from chalkboard.realtime.publishing import event_publish
 from chalkboard.realtime.selectors import token_valid
-
-# Any constant shared by every process; pg_advisory_xact_lock takes a signed 64-bit key. "CHKBEVNT".
-EVENT_LOG_LOCK_KEY = 0x43484B4245564E54
 
 TICKET_TTL = timedelta(seconds=30)
 PRUNE_BATCH = 5_000
@@ -44,12 +37,70 @@ MINIMUM_RETENTION = timedelta(hours=24)
 RETENTION_TOO_SHORT = "Events must be kept at least 24 hours: clients resume from the last id they saw."
 
 
-def _event_log_lock(using: str) -> None:
-    """Serialize event-writing transactions from here to their commit (see the module docstring)."""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOG_LOCK_KEY])
+class _OnCommit:
+    """What the events of one transaction owe once it commits: the cache bumps first (a dashboard that
+    refetches on an event reads the fresh page), then one nudge per school and teacher, with the newest id."""
+
+    def __init__(self) -> None:
+        self.scopes: set[str] = set()
+        self.nudges: dict[tuple[int, int | None], int] = {}
+
+    def add(self, event: Event, scopes: Iterable[str]) -> None:
+        self.scopes.update(scopes)
+        audience = (event.school_id, event.teacher_id)
+        self.nudges[audience] = max(event.pk, self.nudges.get(audience, 0))
+
+    def __call__(self) -> None:
+        versions_bump(self.scopes)
+        for (school_id, teacher_id), event_id in self.nudges.items():
+            event_publish(event_id=event_id, school_id=school_id, teacher_id=teacher_id)
+
+
+def _on_commit(using: str) -> _OnCommit:
+    """This transaction's ``_OnCommit``, made by its first event; a savepoint rolled back takes it with it, and
+    the next event makes another."""
+    for registered in connections[using].run_on_commit:  # (savepoint ids, function, robust)
+        if isinstance(registered[1], _OnCommit):
+            return registered[1]
+    hook = _OnCommit()
+    transaction.on_commit(hook, using=using, robust=True)
+    return hook
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event to record: its type, school, teacher (``None``: about no one teacher), data, and the
+    students whose cached pages it changes."""
+
+    type: EventType
+    school_id: int
+    teacher_id: int | None
+    data: dict[str, Any]
+    student_ids: Sequence[int] = ()
+
+    def scopes(self) -> list[str]:
+        scopes = [student_scope(student_id) for student_id in self.student_ids]
+        if self.teacher_id is not None:
+            scopes.append(teacher_scope(self.teacher_id, self.school_id))
+        return scopes
+
+
+def events_emit(drafts: Sequence[EventDraft]) -> list[Event]:
+    """Record events in the caller's transaction, in this order, with one statement; outside a transaction,
+    in one of their own. Their caches are bumped and their dashboards nudged when it commits."""
+    if not drafts:
+        return []
+    using = Event.objects.db
+    with transaction.atomic(using=using, savepoint=False):
+        on_commit = _on_commit(using)
+        events = [
+            Event(type=draft.type, school_id=draft.school_id, teacher_id=draft.teacher_id, data=draft.data)
+            for draft in drafts
+        ]
+        events_insert(events)
+        for event, draft in zip(events, drafts, strict=True):
+            on_commit.add(event, draft.scopes())
+    return events
 
 
 def event_emit(
@@ -58,23 +109,10 @@ def event_emit(
     school_id: int,
     teacher_id: int | None,
     data: dict[str, Any],
-    student_ids: Iterable[int] = (),
+    student_ids: Sequence[int] = (),
 ) -> Event:
-    using = Event.objects.db
-    # Joins the caller's transaction; outside one, makes the lock and the insert one transaction.
-    with transaction.atomic(using=using, savepoint=False):
-        _event_log_lock(using)
-        event = Event.objects.create(type=type, school_id=school_id, teacher_id=teacher_id, data=data)
-        scopes = [student_scope(student_id) for student_id in student_ids]
-        if teacher_id is not None:
-            scopes.append(teacher_scope(teacher_id, school_id))
-        # Caches first, then the nudge: a dashboard that refetches on an event reads the fresh page.
-        versions_bump_on_commit(scopes)
-        transaction.on_commit(
-            partial(event_publish, event_id=event.pk, school_id=school_id, teacher_id=teacher_id),
-            using=using,
-            robust=True,
-        )
+    """Record one event: ``events_emit``."""
+    (event,) = events_emit([EventDraft(type, school_id, teacher_id, data, student_ids)])
     return event
 
 

@@ -66,7 +66,7 @@ def _act(request: HttpRequest, viewer: Viewer, session: Session, action: str) ->
     if errors:
         return errors
     if action == "no_show":
-        completion.session_no_show(viewer=viewer, session=session, notes=notes)
+        completion.session_no_show(viewer=viewer, session_id=session.pk, notes=notes)
         return {}
     if action != "complete":
         return {"form": ["Choose to complete the session, mark it a no-show, or cancel it."]}
@@ -83,7 +83,7 @@ def _act(request: HttpRequest, viewer: Viewer, session: Session, action: str) ->
         return _field_errors(parsed.errors, seats)
     completion.session_complete(
         viewer=viewer,
-        session=session,
+        session_id=session.pk,
         attendance=[AttendanceMark(**mark) for mark in parsed.validated_data["attendance"]],
         actual_duration_minutes=parsed.validated_data["actual_duration_minutes"],
         notes=notes,

@@ -173,7 +173,7 @@ def test_a_dropped_connection_resumes_from_the_last_event_and_receives_what_it_m
     expect(live).to_have_attribute("data-state", "offline")
     completion.session_complete(  # meanwhile, the other session is completed (another device, another server)
         viewer=Viewer.for_user(world.teacher.user),
-        session=second,
+        session_id=second.pk,
         attendance=[AttendanceMark(student_id=world.student.pk, status="present")],
         actual_duration_minutes=40,
     )

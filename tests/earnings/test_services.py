@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, Payout
@@ -194,7 +195,8 @@ def test_record_twice_is_a_conflict_not_an_integrity_error(world):
     session = started(world)
     earning_record_for_session(session=session, kind="session", minutes=47)
 
-    with pytest.raises(Conflict) as refused:
+    # In the session's transaction, as the services call it: the Conflict rolls that transaction back.
+    with pytest.raises(Conflict) as refused, transaction.atomic():
         earning_record_for_session(session=session, kind="no_show", minutes=60)
 
     assert refused.value.code == "earning_exists"

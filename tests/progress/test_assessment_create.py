@@ -142,22 +142,21 @@ def test_events_and_activity_are_recorded_with_the_assessment(world):
 
 
 def test_a_failure_after_the_assessment_is_written_rolls_back_the_assessment_and_the_progress(world):
-    real_emit = realtime_services.event_emit
+    real_emit = realtime_services.events_emit
     calls = []
 
-    def failing_emit(**kwargs):
-        calls.append(kwargs["type"])
-        if kwargs["type"] == EventType.PROGRESS_UPDATED:
-            raise RuntimeError("event log unavailable")
-        return real_emit(**kwargs)
+    def failing_emit(drafts):
+        calls.append([draft.type for draft in drafts])
+        real_emit(drafts)  # the events are written, then the transaction fails
+        raise RuntimeError("event log unavailable")
 
     with (
-        mock.patch("chalkboard.progress.services.event_emit", side_effect=failing_emit),
+        mock.patch("chalkboard.progress.services.events_emit", side_effect=failing_emit),
         pytest.raises(RuntimeError),
     ):
         record(world.teacher.user, student=world.student, subject=world.session.subject)
 
-    assert calls == [EventType.ASSESSMENT_CREATED, EventType.PROGRESS_UPDATED]
+    assert calls == [[EventType.ASSESSMENT_CREATED, EventType.PROGRESS_UPDATED]]
     assert not ProgressAssessment.objects.exists()
     assert not StudentProgress.objects.exists()
     assert not Event.objects.exists()

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connection, connections, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 
 from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_get
 from chalkboard.realtime import publishing
+from chalkboard.realtime.log import event_horizon_read, event_writers_running
 from chalkboard.realtime.models import Event, EventType
 from chalkboard.realtime.publishing import staff_group, teacher_group
-from chalkboard.realtime.services import EVENT_LOG_LOCK_KEY, event_emit, school_changed
+from chalkboard.realtime.services import EventDraft, event_emit, events_emit, school_changed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,80 +121,174 @@ def test_outside_a_transaction_the_event_commits_and_is_published_at_once(world)
     assert Event.objects.filter(pk=event.pk).exists()
 
 
-def _statements_of_an_emit(world, vendor: str, monkeypatch) -> list[str]:
-    """The SQL ``event_emit`` runs when the database is ``vendor`` (the lock itself is only executed on a
-    real PostgreSQL: the statement is what this checks)."""
-    wrapper = connections["default"]
-    real_vendor = type(wrapper).vendor
-    monkeypatch.setattr(wrapper, "vendor", vendor)
+def _statements_of_emits(world, count: int) -> list[str]:
+    """The SQL of ``count`` events emitted one by one in one transaction."""
     statements: list[str] = []
 
     def spy(execute, sql, params, many, context):
-        statements.append(sql % tuple(params) if params and "pg_advisory" in sql else sql)
-        if "pg_advisory" in sql and real_vendor != "postgresql":
-            return None
+        statements.append(sql)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy), transaction.atomic():
-        event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
+        for _ in range(count):
+            event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
     return statements
 
 
-def test_on_postgresql_writers_take_the_event_log_lock_right_before_inserting(world, monkeypatch):
-    statements = _statements_of_an_emit(world, "postgresql", monkeypatch)
+@pytest.mark.postgres
+def test_on_postgresql_each_insert_marks_its_transaction_a_writer_in_the_same_statement(world):
+    statements = _statements_of_emits(world, count=3)
 
-    lock = f"SELECT pg_advisory_xact_lock({EVENT_LOG_LOCK_KEY})"
-    insert = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "realtime_event"'))
-    assert statements[insert - 1] == lock
-    assert statements.count(lock) == 1
+    inserts = [sql for sql in statements if sql.startswith('INSERT INTO "realtime_event"')]
+    assert len(inserts) == 3
+    assert all("pg_advisory_xact_lock_shared(%s, %s)" in sql for sql in inserts)
+    assert not [sql for sql in statements if "pg_advisory" in sql and sql not in inserts]
+    assert not [sql for sql in statements if "pg_advisory_xact_lock(" in sql]  # never an exclusive lock
 
 
-def test_on_sqlite_no_lock_is_needed(world, monkeypatch):
-    statements = _statements_of_an_emit(world, "sqlite", monkeypatch)
+def test_on_sqlite_no_lock_is_needed(world):
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite's statements")
+    statements = _statements_of_emits(world, count=1)
 
     assert not [sql for sql in statements if "pg_advisory" in sql]
     assert [sql for sql in statements if sql.startswith('INSERT INTO "realtime_event"')]
 
 
+def test_events_emitted_together_are_one_insert_in_their_order_with_their_data(world):
+    drafts = [
+        EventDraft(
+            EventType.SESSION_COMPLETED, world.school.pk, world.teacher.pk, {"n": 1, "when": world.session.starts_at}
+        ),
+        EventDraft(EventType.EARNINGS_UPDATED, world.school.pk, None, {"n": 2}),
+    ]
+    statements: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy), transaction.atomic():
+        events = events_emit(drafts)
+
+    assert len([sql for sql in statements if "realtime_event" in sql]) == 1
+    assert events[0].pk < events[1].pk
+    stored = list(Event.objects.order_by("id").values_list("id", "type", "teacher_id", "data"))
+    when = json.loads(json.dumps(world.session.starts_at, cls=DjangoJSONEncoder))
+    assert stored == [
+        (events[0].pk, "session.completed", world.teacher.pk, {"n": 1, "when": when}),
+        (events[1].pk, "earnings.updated", None, {"n": 2}),
+    ]
+    assert all(event.occurred_at is not None for event in events)
+
+
+def test_a_transaction_bumps_and_nudges_once_however_many_events(world, monkeypatch):
+    published = []
+    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+    bumped: list[set[str]] = []
+    monkeypatch.setattr("chalkboard.realtime.services.versions_bump", lambda scopes: bumped.append(set(scopes)))
+    with transaction.atomic():
+        for _ in range(3):
+            event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
+        newest = event_emit(
+            type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={}
+        )
+        other = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
+
+    assert bumped == [{teacher_scope(world.teacher.pk, world.school.pk)}]
+    assert published == [
+        (
+            [staff_group(world.school.pk), teacher_group(world.teacher.pk, world.school.pk)],
+            {"type": "events.available", "id": newest.pk},
+        ),
+        ([staff_group(world.school.pk)], {"type": "events.available", "id": other.pk}),
+    ]
+
+
+def test_events_kept_after_a_savepoint_rolled_back_are_still_announced(world, monkeypatch):
+    published = []
+    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
+            raise RuntimeError
+        kept = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
+
+    assert list(Event.objects.values_list("id", flat=True)) == [kept.pk]
+    assert published == [([staff_group(world.school.pk)], {"type": "events.available", "id": kept.pk})]
+
+
 @pytest.mark.postgres
-def test_event_ids_follow_commit_order_across_concurrent_writers(world):
-    """A writer that emits after another has emitted cannot commit before it: so a reader that has seen
-    an id has seen every id below it, and 'everything after id X' never skips a late commit."""
-    first_emitted, first_may_commit = threading.Event(), threading.Event()
-    second_committed = threading.Event()
-    ids: dict[str, int] = {}
+def test_writers_never_wait_for_each_other_and_readers_wait_for_the_ones_that_can_commit_below_the_horizon(world):
+    """Two writers hold their transactions open at once, in the same school: neither waits. A reader that
+    looks meanwhile finds both as writers to wait for; once they end, none is left."""
+    both_emitted, may_commit = threading.Barrier(3, timeout=5), threading.Event()
+    ids: list[int] = []
 
-    def first():
+    def writer():
         try:
             with transaction.atomic():
-                ids["first"] = event_emit(
-                    type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={}
-                ).pk
-                first_emitted.set()
-                first_may_commit.wait(5)
+                ids.append(
+                    event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={}).pk
+                )
+                both_emitted.wait()
+                may_commit.wait(5)
         finally:
             connection.close()
 
-    def second():
-        try:
-            with transaction.atomic():
-                ids["second"] = event_emit(
-                    type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={}
-                ).pk
-            second_committed.set()
-        finally:
-            connection.close()
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    both_emitted.wait()  # both inserted their event without waiting for the other to commit
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert first_emitted.wait(5)
-    threads[1].start()
-    # The second writer waits for the first to commit.
-    assert not second_committed.wait(0.5)
-    assert "second" not in ids
-    first_may_commit.set()
+    horizon = event_horizon_read()
+    assert horizon.latest == max(ids)
+    assert len(horizon.writers) == 2
+    assert event_writers_running(horizon.writers) == horizon.writers
+    assert not Event.objects.exists()  # nothing up to the horizon may be read yet
+    may_commit.set()
     for thread in threads:
         thread.join(10)
 
-    assert second_committed.is_set()
-    assert ids["first"] < ids["second"]
+    assert event_writers_running(horizon.writers) == frozenset()
+    assert sorted(Event.objects.values_list("id", flat=True)) == sorted(ids)
+
+
+@pytest.mark.postgres
+def test_the_event_id_sequence_hands_out_one_id_at_a_time():
+    """A sequence with a cache would let a backend draw an id below a horizon a reader already trusts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seqcache FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence(%s, 'id')::regclass",
+            [Event._meta.db_table],
+        )
+        assert cursor.fetchone() == (1,)
+
+
+def test_events_after_other_work_awaiting_the_commit_still_bump_and_nudge_once(world, monkeypatch):
+    published = []
+    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+    scope = school_scope(world.school.pk)
+    before = versions_get([scope])[scope]
+    with transaction.atomic():
+        school_changed(school_id=world.school.pk)  # its own on-commit bump, registered first
+        first = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
+        second = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
+
+    assert versions_get([scope])[scope] == before + 1
+    assert published == [([staff_group(world.school.pk)], {"type": "events.available", "id": second.pk})]
+    assert first.pk < second.pk
+
+
+def test_no_writers_to_wait_for_takes_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert event_writers_running(()) == frozenset()
+
+
+def test_the_insert_names_only_columns(monkeypatch):
+    from chalkboard.realtime import log
+
+    assert log._column("school") == "school_id"
+    monkeypatch.setattr(Event._meta, "get_field", lambda name: object())
+    with pytest.raises(TypeError):
+        log._column("school")

@@ -4,16 +4,17 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from knox.models import AuthToken
 
 from chalkboard.realtime import selectors
+from chalkboard.realtime.log import event_horizon_read
 from chalkboard.realtime.models import Event, EventType
 from chalkboard.realtime.selectors import (
     RESYNC_BACKLOG_TOO_LARGE,
     RESYNC_SINCE_TOO_OLD,
     RESYNC_SINCE_UNKNOWN,
     Audience,
-    event_latest_id,
     event_messages_after,
     replay_start,
     token_valid,
@@ -33,8 +34,21 @@ def add(school_id: int, teacher_id: int | None, type: str = EventType.SESSION_UP
     return Event.objects.create(type=type, school_id=school_id, teacher_id=teacher_id, data=data)
 
 
+def horizon() -> int:
+    found = event_horizon_read()
+    assert not found.writers  # nobody else writes the log here
+    return found.latest
+
+
 def visible_ids(user, after_id: int = 0, limit: int = 100) -> list[int]:
-    return [m["id"] for m in event_messages_after(audience=audience(user), after_id=after_id, limit=limit)]
+    return [
+        m["id"]
+        for m in event_messages_after(audience=audience(user), after_id=after_id, upto_id=horizon(), limit=limit)
+    ]
+
+
+def start(user, since: int | None) -> tuple[int, str | None]:
+    return replay_start(audience=audience(user), since=since, horizon=horizon())
 
 
 def test_audiences_follow_the_roles(world):
@@ -87,7 +101,7 @@ def test_messages_are_the_contract_envelope_oldest_first_after_an_id_and_limited
     second = add(world.school.pk, None).pk
     third = add(world.school.pk, None).pk
 
-    messages = event_messages_after(audience=audience(world.admin), after_id=0, limit=2)
+    messages = event_messages_after(audience=audience(world.admin), after_id=0, upto_id=third, limit=2)
     assert messages[0] == {
         "id": first.pk,
         "type": "assessment.created",
@@ -99,6 +113,9 @@ def test_messages_are_the_contract_envelope_oldest_first_after_an_id_and_limited
     assert [m["id"] for m in messages] == [first.pk, second]
     assert visible_ids(world.admin, after_id=second) == [third]
     assert visible_ids(world.admin, after_id=third) == []
+    assert [
+        m["id"] for m in event_messages_after(audience=audience(world.admin), after_id=0, upto_id=second, limit=5)
+    ] == [first.pk, second]
 
 
 @pytest.mark.parametrize("rows", [3, 6])
@@ -107,35 +124,40 @@ def test_reading_events_is_one_query_whatever_their_number(world, rows, django_a
         add(world.school.pk, world.teacher.pk)
     viewer_audience = audience(world.teacher.user)
     with django_assert_num_queries(1):
-        assert len(event_messages_after(audience=viewer_audience, after_id=0, limit=100)) == rows
+        assert len(event_messages_after(audience=viewer_audience, after_id=0, upto_id=10**9, limit=100)) == rows
 
 
-def test_the_latest_id_is_zero_for_an_empty_log(db):
-    assert event_latest_id() == 0
-
-
-def test_the_latest_id_is_the_newest_event(world):
+def test_the_horizon_is_the_newest_id(world):
     add(world.school.pk, None)
-    newest = add(world.school.pk, None)
-    assert event_latest_id() == newest.pk
+    newest = add(world.school.pk, None).pk
+    assert horizon() == newest
 
 
-def test_without_since_a_connection_starts_at_the_newest_event(world):
-    assert replay_start(audience=audience(world.admin), since=None) == (0, None)
+@pytest.mark.postgres
+def test_on_postgresql_the_horizon_is_the_highest_id_handed_out_even_when_rolled_back_or_pruned(world):
+    newest = add(world.school.pk, None).pk
+    Event.objects.filter(pk=newest).delete()
+    assert horizon() == newest
+
+
+def test_without_since_a_connection_starts_at_its_hubs_horizon(world):
+    assert start(world.admin, since=None) == (horizon(), None)
     newest = add(world.school.pk, None)
-    assert replay_start(audience=audience(world.admin), since=None) == (newest.pk, None)
+    assert start(world.admin, since=None) == (newest.pk, None)
+    assert replay_start(audience=audience(world.admin), since=None, horizon=newest.pk - 1) == (newest.pk - 1, None)
 
 
 def test_since_within_the_log_replays_from_there(world):
     first = add(world.school.pk, None)
     add(world.school.pk, None)
-    assert replay_start(audience=audience(world.admin), since=first.pk) == (first.pk, None)
+    assert start(world.admin, since=first.pk) == (first.pk, None)
     # The id just before the oldest kept event: nothing after it is gone.
-    assert replay_start(audience=audience(world.admin), since=first.pk - 1) == (first.pk - 1, None)
+    assert start(world.admin, since=first.pk - 1) == (first.pk - 1, None)
 
 
 def test_since_zero_on_an_empty_log_is_fine(world):
-    assert replay_start(audience=audience(world.admin), since=0) == (0, None)
+    assert not Event.objects.exists()
+    assert start(world.admin, since=0) == (0, None)
 
 
 def test_since_before_pruned_events_resyncs(world):
@@ -145,27 +167,39 @@ def test_since_before_pruned_events_resyncs(world):
     since = pruned.pk - 1
     pruned.delete()
     assert kept.pk > since + 1
-    assert replay_start(audience=audience(world.admin), since=since) == (newest.pk, RESYNC_SINCE_TOO_OLD)
+    assert start(world.admin, since=since) == (newest.pk, RESYNC_SINCE_TOO_OLD)
 
 
 def test_since_that_was_never_issued_resyncs(world):
     newest = add(world.school.pk, None)
-    assert replay_start(audience=audience(world.admin), since=newest.pk + 1) == (newest.pk, RESYNC_SINCE_UNKNOWN)
+    assert start(world.admin, since=newest.pk + 1) == (newest.pk, RESYNC_SINCE_UNKNOWN)
     Event.objects.all().delete()
-    # Everything was pruned: nothing tells what came after the client's id.
-    assert replay_start(audience=audience(world.admin), since=newest.pk) == (0, RESYNC_SINCE_UNKNOWN)
+    if connection.vendor == "postgresql":
+        # Everything was pruned, but the sequence remembers handing the client's id out: nothing came after it.
+        assert start(world.admin, since=newest.pk) == (newest.pk, None)
+        assert start(world.admin, since=newest.pk + 1) == (newest.pk, RESYNC_SINCE_UNKNOWN)
+    else:
+        # Everything was pruned: nothing tells what came after the client's id.
+        assert start(world.admin, since=newest.pk) == (0, RESYNC_SINCE_UNKNOWN)
+
+
+def test_since_ahead_of_this_hub_is_kept(world):
+    """A client that saw an id from a process whose hub reads further ahead starts after it."""
+    add(world.school.pk, None)
+    newest = add(world.school.pk, None)
+    assert replay_start(audience=audience(world.admin), since=newest.pk, horizon=newest.pk - 1) == (newest.pk, None)
 
 
 def test_a_backlog_over_the_limit_resyncs_and_only_visible_events_count(world, monkeypatch):
     monkeypatch.setattr(selectors, "BACKLOG_LIMIT", 2)
-    start = add(world.school.pk, None).pk
+    begin = add(world.school.pk, None).pk
     add(world.school.pk, world.other_teacher.pk)
     add(world.school.pk, world.other_teacher.pk)
     add(world.school.pk, world.teacher.pk)
     newest = add(world.school.pk, world.teacher.pk).pk
 
-    assert replay_start(audience=audience(world.teacher.user), since=start) == (start, None)
-    assert replay_start(audience=audience(world.admin), since=start) == (newest, RESYNC_BACKLOG_TOO_LARGE)
+    assert start(world.teacher.user, since=begin) == (begin, None)
+    assert start(world.admin, since=begin) == (newest, RESYNC_BACKLOG_TOO_LARGE)
 
 
 def test_a_token_is_valid_until_revoked_expired_or_its_user_deactivated(world):

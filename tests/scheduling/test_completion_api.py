@@ -5,12 +5,18 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chalkboard.activity.models import ActivityLog
+from chalkboard.common.errors import NotFound
+from chalkboard.completion import services as completion
 from chalkboard.earnings.models import EarningEntry
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import Event
 from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
+from chalkboard.scheduling.selectors import session_ref_for_manager
+from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Role
 from tests import factories as f
 from tests.conftest import client_for
@@ -807,3 +813,44 @@ def test_a_committed_completion_bumps_the_pages_it_changes_and_a_refused_one_not
     assert all(after[scope] > before[scope] for scope in scopes)
     assert all(after[scope] == before[scope] for scope in [*untouched, school_scope(world.school.pk)])
     assert Event.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_completion_with_a_note_costs_at_most_twelve_statements(world, session, django_assert_num_queries):
+    """The token, the transaction, the session locked with its access check and rates, its seats, their
+    attendance, the session, the note, the entry, the activity line, the events (one statement for both,
+    marking the transaction a writer of the log on PostgreSQL), the commit; plus the viewer's roles on a
+    user's first request, before they are cached."""
+    client = client_for(world.teacher.user)
+    later = f.session_for(world.teacher, world.student, starts_at=STARTED)
+    note = [{"visibility": "shared", "text": "Fractions: exercises 3 to 7."}]
+    bodies = [body_for(session, notes=note), body_for(later, notes=note)]
+
+    with django_assert_num_queries(12, connection=None) as first:
+        assert client.post(url(session), bodies[0], format="json").status_code == 200
+    with django_assert_num_queries(11, connection=None) as second:
+        assert client.post(url(later), bodies[1], format="json").status_code == 200
+
+    assert [query["sql"] for query in first.captured_queries if "schools_membership" in query["sql"]]
+    assert not [query["sql"] for query in second.captured_queries if "schools_membership" in query["sql"]]
+    assert len([query for query in second.captured_queries if "realtime_event" in query["sql"]]) == 1
+    assert (
+        list(Event.objects.order_by("id").values_list("type", flat=True))
+        == [
+            "session.completed",
+            "earnings.updated",
+        ]
+        * 2
+    )
+
+
+@pytest.mark.parametrize("session_id", [0, -1, 2**63])
+def test_ids_no_session_can_have_are_not_found_before_any_query(world, session_id):
+    viewer = Viewer.for_user(world.admin)
+    with CaptureQueriesContext(connection) as captured:
+        with pytest.raises(NotFound):
+            session_ref_for_manager(viewer=viewer, session_id=session_id)
+        with pytest.raises(NotFound):
+            completion.session_no_show(viewer=viewer, session_id=session_id)
+
+    assert not [query["sql"] for query in captured.captured_queries if "SELECT" in query["sql"]]

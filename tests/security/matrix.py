@@ -515,7 +515,7 @@ def other_school_completes(scene: Scene) -> None:
         completion.AttendanceMark(student_id=seat.student_id, status="present") for seat in session.attendees.all()
     ]
     viewer = Viewer.for_user(scene.away.world.teacher.user)
-    completion.session_complete(viewer=viewer, session=session, attendance=marks, actual_duration_minutes=45)
+    completion.session_complete(viewer=viewer, session_id=session.pk, attendance=marks, actual_duration_minutes=45)
 
 
 SOCKET_CHANGES: dict[str, SocketChange] = {

@@ -110,7 +110,7 @@ def _complete(session: Session, *, by: User, minutes: int = 50) -> EarningEntry:
     marks = [
         completion.AttendanceMark(student_id=seat.student_id, status="present") for seat in session.attendees.all()
     ]
-    completion.session_complete(viewer=viewer, session=session, attendance=marks, actual_duration_minutes=minutes)
+    completion.session_complete(viewer=viewer, session_id=session.pk, attendance=marks, actual_duration_minutes=minutes)
     return EarningEntry.objects.get(session=session)
 
 

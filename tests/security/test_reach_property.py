@@ -395,7 +395,9 @@ class ReachMachine(RuleBasedStateMachine):
             marks = [
                 completion.AttendanceMark(student_id=s.student_id, status="present") for s in session.attendees.all()
             ]
-            completion.session_complete(viewer=viewer, session=session, attendance=marks, actual_duration_minutes=60)
+            completion.session_complete(
+                viewer=viewer, session_id=session.pk, attendance=marks, actual_duration_minutes=60
+            )
         except DomainError:
             return
 
