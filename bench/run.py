@@ -270,16 +270,23 @@ def requests_prepare() -> Plan:
     )
     write("sessions_page", [f"GET\t/api/sessions/?school={s}&page_size=20\t{token}" for _, s, token in busy])
 
-    write("complete_c1", completion_lines(teachers, count=4000))
-    write("complete_c16", completion_lines(teachers, count=12000))
+    # Completions all in one school (its teachers in turn), then the same writes spread over every school.
+    one_school = [t for t in teachers if t[1] == teachers[0][1]]
+    write("complete_c1", completion_lines(one_school, count=4000))
+    write("complete_c16", completion_lines(one_school, count=12000))
+    write("complete_spread_c1", completion_lines(teachers, count=4000, spread=True))
+    write("complete_spread_c16", completion_lines(teachers, count=12000, spread=True))
+    # One teacher's page, asked for by every client while its cache version is bumped every BUMP_SECONDS.
+    write("dashboard_steady_writes", dashboards[:1])
     write("mix", mix_lines(teachers))
     return Plan(teachers=teachers, busy=busy, files=files)
 
 
-def completion_lines(teachers: list[tuple[int, int, str]], *, count: int) -> list[str]:
+def completion_lines(teachers: list[tuple[int, int, str]], *, count: int, spread: bool = False) -> list[str]:
     """Fresh sessions that started long ago and wait to be completed, one request each. They start
-    more than 90 days back, so they do not crowd the dashboards' lists of sessions to complete."""
-    sessions = pool_create(teachers, count=count)
+    more than 90 days back, so they do not crowd the dashboards' lists of sessions to complete. ``spread``:
+    consecutive requests go to different schools (else to the teachers in their order)."""
+    sessions = pool_create(teachers, count=count, spread=spread)
     lines = []
     for session_id, student_ids, token in sessions:
         body = {
@@ -291,7 +298,9 @@ def completion_lines(teachers: list[tuple[int, int, str]], *, count: int) -> lis
     return lines
 
 
-def pool_create(teachers: list[tuple[int, int, str]], *, count: int) -> list[tuple[int, list[int], str]]:
+def pool_create(
+    teachers: list[tuple[int, int, str]], *, count: int, spread: bool = False
+) -> list[tuple[int, list[int], str]]:
     from django.db import transaction
 
     from chalkboard.people.models import TeacherRate
@@ -304,6 +313,12 @@ def pool_create(teachers: list[tuple[int, int, str]], *, count: int) -> list[tup
     ).values_list("session__teacher_id", "session__school_id", "student_id", "session__subject_id")[:200_000]:
         pupils.setdefault((teacher_id, school_id), []).append((student_id, subject_id))
     candidates = [(t, s, token) for t, s, token in teachers if (t, s) in pupils and (t, s) in rated]
+    if spread:  # round robin over the schools: the first teacher of each, then the second of each, ...
+        by_school: dict[int, list[tuple[int, int, str]]] = {}
+        for candidate in candidates:
+            by_school.setdefault(candidate[1], []).append(candidate)
+        rounds = max(len(group) for group in by_school.values())
+        candidates = [group[n] for n in range(rounds) for group in by_school.values() if n < len(group)]
     now = datetime.now(UTC)
     planned: list[tuple[Session, int, str]] = []
     for n in range(count):
@@ -398,6 +413,7 @@ def queries_count(plan: Plan) -> dict[str, int]:
         "floor": count("floor"),
         "dashboard_cached": count("dashboard_cached", warm=True),
         "dashboard_uncached": count("dashboard_uncached", warm=True, bump=True),
+        "dashboard_steady_writes": count("dashboard_steady_writes", warm=True, bump=True),
         "progress": count("progress", warm=True),
         "earnings_year": count("earnings_year"),
         "sessions_page": count("sessions_page", warm=True),
@@ -409,7 +425,7 @@ def queries_count(plan: Plan) -> dict[str, int]:
         response = client.post(spare[1], spare[3], content_type="application/json")
     if response.status_code != 200:
         raise RuntimeError(f"completion answered {response.status_code}: {response.content[:300]!r}")
-    counts["complete"] = len(queries)
+    counts["complete"] = counts["complete_spread"] = len(queries)
     return counts
 
 
@@ -499,7 +515,20 @@ def scenarios() -> list[Scenario]:
         Scenario("progress", "student progress", "progress"),
         Scenario("earnings_year", "earnings for a year, by month", "earnings_year"),
         Scenario("sessions_page", "a page of the sessions list", "sessions_page"),
-        Scenario("complete", "session completion (writes)", "complete", per_clients_file=True),
+        Scenario("complete", "session completion, one school (writes)", "complete", per_clients_file=True),
+        Scenario(
+            "complete_spread",
+            "session completion, every school (writes)",
+            "complete_spread",
+            per_clients_file=True,
+        ),
+        Scenario(
+            "dashboard_steady_writes",
+            "one teacher's dashboard, written every 5 ms",
+            "dashboard_steady_writes",
+            clients=(16,),
+            bump_versions=True,
+        ),
         Scenario(
             "mix",
             "realistic mix, think time 0.2-2 s",
@@ -560,6 +589,39 @@ def version_bumper(keys: list[str]) -> Iterator[dict[str, int]]:
         thread.join(5)
 
 
+LOCK_SAMPLE_SECONDS = 0.01
+
+
+@contextmanager
+def lock_waits() -> Iterator[dict[str, float]]:
+    """Samples ``pg_stat_activity`` every ``LOCK_SAMPLE_SECONDS`` while the block runs: the time the bench
+    database's backends spent waiting on a lock (heavyweight locks: rows, transactions, advisory), in total
+    and by kind, estimated as the waiting backends seen at each sample times the interval."""
+    import psycopg
+
+    stop = threading.Event()
+    waited: dict[str, float] = {}
+
+    def loop() -> None:
+        with psycopg.connect(DATABASE_URL, autocommit=True) as connection:
+            while not stop.is_set():
+                rows = connection.execute(
+                    "SELECT wait_event, count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() GROUP BY wait_event"
+                ).fetchall()
+                for event, count in rows:
+                    waited[event] = waited.get(event, 0.0) + count * LOCK_SAMPLE_SECONDS
+                time.sleep(LOCK_SAMPLE_SECONDS)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield waited
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def redis_sets() -> int:
     """How many SET commands the Redis server has run (all clients, all databases)."""
     import redis
@@ -582,6 +644,12 @@ def scenario_run(scenario: Scenario, *, clients: int, port: int) -> Result:
         extra["version_bumps_per_second"] = round(stats["bumps"] / scenario.seconds)
         # A rebuild writes two keys (the rebuild lock and the page); a cached answer writes none.
         extra["rebuilt_share"] = round((redis_sets() - sets_before) / 2 / max(1, raw["requests"]), 3)
+    elif scenario.per_clients_file or scenario.name == "mix":  # writes: how long they waited on locks
+        with lock_waits() as waited:
+            raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
+        total = sum(waited.values())
+        extra["lock_wait_ms_per_request"] = round(total * 1000 / max(1, raw["requests"]), 2)
+        extra["lock_wait_by_kind_s"] = {kind: round(value, 2) for kind, value in sorted(waited.items())}
     else:
         raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
     seconds = raw["duration_us"] / 1e6
@@ -659,15 +727,17 @@ def report(results: list[Result], websocket: dict[str, Any] | None) -> None:
 
 def table_markdown(results: list[Result]) -> str:
     lines = [
-        "| scenario | clients | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request | × floor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | clients | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request | × floor | lock wait ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = f"{r.ratio_to_floor:.2f}" if r.ratio_to_floor is not None else ""
         queries = "" if r.queries_per_request is None else str(r.queries_per_request)
+        waited = r.extra.get("lock_wait_ms_per_request")
+        lock = "" if waited is None else f"{waited:.2f}"
         lines.append(
             f"| {r.title} | {r.clients} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
-            f"{r.p99_ms:.1f} | {r.errors} | {queries} | {ratio} |"
+            f"{r.p99_ms:.1f} | {r.errors} | {queries} | {ratio} | {lock} |"
         )
     return "\n".join(lines)
 
