@@ -54,10 +54,14 @@ def events_insert(events: Sequence[Event]) -> None:
     """Insert new events in this order, setting their ids, after marking the current transaction as a writer
     of the log until it ends. On PostgreSQL both are one statement: the lock is taken before the first id is
     drawn (the ids are drawn as the rows leave the join with the lock's one row). Call inside a transaction."""
+    if connections[Event.objects.db].vendor == "postgresql":
+        _insert_on_postgresql(events)  # only on PostgreSQL
+    else:
+        Event.objects.bulk_create(events)  # only on SQLite
+
+
+def _insert_on_postgresql(events: Sequence[Event]) -> None:  # only on PostgreSQL
     connection = connections[Event.objects.db]
-    if connection.vendor != "postgresql":
-        Event.objects.bulk_create(events)
-        return
     now = timezone.now()
     encoder = Event._meta.get_field("data").encoder
     params: list[Any] = [
@@ -76,7 +80,7 @@ def events_insert(events: Sequence[Event]) -> None:
         event._state.adding, event._state.db = False, Event.objects.db
 
 
-def _insert_sql(quote: Callable[[str], str]) -> str:
+def _insert_sql(quote: Callable[[str], str]) -> str:  # only on PostgreSQL
     """The statement of ``events_insert`` on PostgreSQL, its table and columns named by the model."""
     columns = ", ".join(quote(_column(name)) for name in _COLUMNS)
     return (
@@ -104,10 +108,13 @@ class Horizon:
 def event_horizon_read(*, after_id: int = 0) -> Horizon:
     """The highest id handed out (SQLite: the newest id committed), and the writers to wait for before reading
     up to it. One query when nothing was handed out after ``after_id``, two otherwise."""
-    connection = connections[Event.objects.db]
-    if connection.vendor != "postgresql":
-        return Horizon(Event.objects.aggregate(latest=Max("id"))["latest"] or 0, frozenset())
-    with connection.cursor() as cursor:
+    if connections[Event.objects.db].vendor == "postgresql":
+        return _horizon_on_postgresql(after_id)  # only on PostgreSQL
+    return Horizon(Event.objects.aggregate(latest=Max("id"))["latest"] or 0, frozenset())  # only on SQLite
+
+
+def _horizon_on_postgresql(after_id: int) -> Horizon:  # only on PostgreSQL
+    with connections[Event.objects.db].cursor() as cursor:
         cursor.execute(
             "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, %s))", [Event._meta.db_table, _column("id")]
         )
@@ -122,6 +129,10 @@ def event_writers_running(writers: Collection[str]) -> frozenset[str]:
     """Which of ``writers`` (from ``event_horizon_read``) are still writing the log. One query."""
     if not writers:
         return frozenset()
+    return _writers_on_postgresql(writers)  # only on PostgreSQL (the one database with writers to wait for)
+
+
+def _writers_on_postgresql(writers: Collection[str]) -> frozenset[str]:  # only on PostgreSQL
     with connections[Event.objects.db].cursor() as cursor:
         cursor.execute(_HOLDERS_SQL + " AND virtualtransaction = ANY(%s)", [*WRITERS_LOCK, sorted(writers)])
         return frozenset(row[0] for row in cursor.fetchall())
