@@ -10,6 +10,8 @@ from django.db import transaction
 from chalkboard.common.errors import Conflict, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.earnings.services import (
+    GROUP_RATE,
+    ONE_TO_ONE_RATE,
     earning_adjustment_description,
     earning_amount,
     earning_description,
@@ -20,9 +22,11 @@ from chalkboard.earnings.services import (
     earnings_changed,
     payout_create,
     rate_pick,
+    session_rates,
 )
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import Event
+from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Viewer
 from tests import factories as f
 
@@ -86,6 +90,37 @@ def rate(world, subject, *, is_group):
 
 def drop(world, subject, *, is_group):
     TeacherRate.objects.filter(teacher=world.teacher, school=world.school, subject=subject, is_group=is_group).delete()
+
+
+def test_the_rate_read_with_a_session_and_rate_pick_agree_with_the_rate_looked_up(world, rates):
+    """The preference order is written twice, in Python (``rate_pick``, for the demo's seeder) and in SQL
+    (``rates_applying``, read with the locked session by a completion): the two give the same answers as rates
+    are taken away one by one."""
+    subject = rates
+    session = f.session_for(world.teacher, world.student, subject=subject)
+
+    def every_reading(is_group):
+        read_with_session = Session.objects.annotate(**session_rates()).get(pk=session.pk)
+        rows = TeacherRate.objects.filter(teacher=world.teacher, school=world.school)
+        return (
+            rate(world, subject, is_group=is_group),
+            getattr(read_with_session, GROUP_RATE if is_group else ONE_TO_ONE_RATE),
+            rate_pick(
+                rates={(row.subject_id, row.is_group): row.hourly_rate for row in rows},
+                subject_id=subject.pk,
+                is_group=is_group,
+            ),
+        )
+
+    seen = []
+    for dropped in [None, (subject, True), (subject, False), (None, True), (None, False)]:
+        if dropped is not None:
+            drop(world, dropped[0], is_group=dropped[1])
+        for is_group in (True, False):
+            looked_up, with_session, picked = every_reading(is_group)
+            assert looked_up == with_session == picked
+            seen.append(looked_up)
+    assert {Decimal("35.00"), Decimal("40.00"), Decimal("20.00"), Decimal("30.00"), None} <= set(seen)  # every level
 
 
 def test_group_sessions_use_the_most_specific_rate_first(world, rates):
