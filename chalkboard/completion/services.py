@@ -19,8 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
-from chalkboard.common.api import MAX_ID
-from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
 from chalkboard.earnings.models import EarningEntry, EarningKind
 from chalkboard.earnings.services import (
     earning_record_for_session,
@@ -31,14 +30,7 @@ from chalkboard.earnings.services import (
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import EventDraft, events_emit
 from chalkboard.scheduling.models import Attendance, Session, SessionNote, SessionStatus, SessionStudent
-from chalkboard.scheduling.selectors import (
-    BOOKED,
-    SESSION_MANAGE_FORBIDDEN,
-    booked_students,
-    note_visibilities_for,
-    session_may_manage,
-    session_visibility,
-)
+from chalkboard.scheduling.selectors import BOOKED, booked_students, note_visibilities_for, session_managed_in
 from chalkboard.scheduling.serializers import session_payload
 from chalkboard.schools.access import Viewer
 
@@ -101,22 +93,16 @@ def _require_note_levels(viewer: Viewer, session: Session, notes: Sequence[NoteD
 
 
 def _lock(viewer: Viewer, session_id: int) -> tuple[Session, list[SessionStudent]]:
-    """The session, if the viewer may manage it (404, then 403, as ``session_get_for_manager``), locked until
-    the transaction ends and read with what the ledger and the answer need (its school, subject, teacher and
+    """The session, if the viewer may manage it (``session_managed_in``: 404, then 403), locked until the
+    transaction ends and read with what the ledger and the answer need (its school, subject, teacher and
     hourly rates), then its seats with their students: two queries."""
-    if not 0 < session_id <= MAX_ID:
-        raise NotFound()
-    locked = (
+    locked = session_managed_in(
         Session.objects.select_for_update(of=("self",))
-        .filter(session_visibility(viewer), pk=session_id)
         .select_related("school", "subject", "teacher__user")
-        .annotate(**session_rates())
-        .first()
+        .annotate(**session_rates()),
+        viewer=viewer,
+        session_id=session_id,
     )
-    if locked is None:
-        raise NotFound()
-    if not session_may_manage(viewer=viewer, session=locked):
-        raise Forbidden(SESSION_MANAGE_FORBIDDEN)
     return locked, list(booked_students().filter(session=locked))
 
 

@@ -98,19 +98,25 @@ def session_get_for_manager(*, viewer: Viewer, session_id: int) -> Session:
     return session
 
 
-def session_ref_for_manager(*, viewer: Viewer, session_id: int) -> Session:
-    """``session_get_for_manager``'s check (404, then 403), in one query that loads only the session's id,
-    school and teacher: for a service that locks the row and reads the rest itself (and checks again)."""
+def session_managed_in(sessions: QuerySet[Session], *, viewer: Viewer, session_id: int) -> Session:
+    """The session from ``sessions`` (a queryset shaped by the caller: locked, with what it needs loaded) if
+    the viewer may manage it: 404 when they may not see it, 403 when they only may see it. One query."""
     if not 0 < session_id <= MAX_ID:
         raise NotFound()
-    session = (
-        Session.objects.filter(session_visibility(viewer), pk=session_id).only("id", "school_id", "teacher_id").first()
-    )
+    session = sessions.filter(session_visibility(viewer), pk=session_id).first()
     if session is None:
         raise NotFound()
     if not session_may_manage(viewer=viewer, session=session):
         raise Forbidden(SESSION_MANAGE_FORBIDDEN)
     return session
+
+
+def session_ref_for_manager(*, viewer: Viewer, session_id: int) -> Session:
+    """``session_get_for_manager``'s check (404, then 403), in one query that loads only the session's id,
+    school and teacher: for a service that locks the row and reads the rest itself (and checks again)."""
+    return session_managed_in(
+        Session.objects.only("id", "school_id", "teacher_id"), viewer=viewer, session_id=session_id
+    )
 
 
 def session_list_filtered(
