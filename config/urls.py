@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("chalkboard.earnings.urls")),
     path("api/", include("chalkboard.dashboard.urls")),
     path("api/", include("chalkboard.realtime.urls")),
+    path("api/", include("chalkboard.calendars.urls")),
     path("", include("chalkboard.web.urls")),
 ]
 

@@ -42,6 +42,11 @@ def teacher_scope(teacher_id: int, school_id: int) -> str:
     return f"v:teacher:{teacher_id}:{school_id}"
 
 
+def school_sessions_scope(school_id: int) -> str:
+    """Any session of a school: booked, changed, cancelled or completed (the school's calendar feed)."""
+    return f"v:sessions:{school_id}"
+
+
 def student_scope(student_id: int) -> str:
     """A student's progress, assessments, attendance and notes."""
     return f"v:student:{student_id}"

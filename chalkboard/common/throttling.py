@@ -39,6 +39,7 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 ROUTE_SCOPES = {
     "teacher-dashboard": "dashboard",
     "auth-ws-ticket": "ws_ticket",
+    "calendar-feed-ics": "calendar_feed",
 }
 EXPORT_ROUTES = {"teacher-earnings"}
 EXPORT_FORMATS = {"csv"}

@@ -14,6 +14,11 @@ class EventType(models.TextChoices):
     EARNINGS_UPDATED = "earnings.updated"
 
 
+SESSION_EVENTS = frozenset(
+    {EventType.SESSION_CREATED, EventType.SESSION_UPDATED, EventType.SESSION_CANCELLED, EventType.SESSION_COMPLETED}
+)
+
+
 class Event(models.Model):
     """The durable event log (outbox): written in the transaction of the change it describes, published
     after it commits, and kept so that a client that reconnects can catch up from the last id it saw."""

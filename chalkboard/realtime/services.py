@@ -23,10 +23,17 @@ from django.db import connections, transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
-from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_bump, versions_bump_on_commit
+from chalkboard.common.cache import (
+    school_scope,
+    school_sessions_scope,
+    student_scope,
+    teacher_scope,
+    versions_bump,
+    versions_bump_on_commit,
+)
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.realtime.log import events_insert
-from chalkboard.realtime.models import Event, EventType, WebSocketTicket
+from chalkboard.realtime.models import SESSION_EVENTS, Event, EventType, WebSocketTicket
 from chalkboard.realtime.publishing import event_publish
 from chalkboard.realtime.selectors import token_valid
 
@@ -82,6 +89,8 @@ class EventDraft:
         scopes = [student_scope(student_id) for student_id in self.student_ids]
         if self.teacher_id is not None:
             scopes.append(teacher_scope(self.teacher_id, self.school_id))
+        if self.type in SESSION_EVENTS:
+            scopes.append(school_sessions_scope(self.school_id))
         return scopes
 
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "chalkboard.activity",
     "chalkboard.dashboard",
     "chalkboard.realtime",
+    "chalkboard.calendars",
     "chalkboard.web",
 ]
 # The demo seeder (`manage.py seed_demo`) is installed by the local and test settings only: production
@@ -214,6 +215,11 @@ WHITENOISE_USE_FINDERS = True
 # same host, by default. Only the address the proxy itself appends is taken.
 FORWARDED_ALLOW_IPS = frozenset(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]))
 
+# --- Calendar feeds (chalkboard.calendars). ------------------------------------------------------------
+# The right-hand side of every feed event's UID (session-<id>@<domain>): a name of the deployment's own, the
+# same for its whole life, so that calendar apps recognise the same session across reads.
+CALENDAR_UID_DOMAIN = env_str("CALENDAR_UID_DOMAIN", "chalkboard.invalid")
+
 # --- Rate limits (chalkboard.common.throttling): each scope's rate from THROTTLE_<SCOPE>. -----------
 THROTTLE_RATES = {
     scope: env_str(f"THROTTLE_{scope.upper()}", default)
@@ -237,6 +243,9 @@ THROTTLE_RATES = {
         "export": "20/min",
         # WebSocket tickets per user (POST /api/auth/ws-ticket/): each opens a socket.
         "ws_ticket": "30/min",
+        # Calendar feed reads per client address (GET /calendar/<secret>.ics): calendar apps read a feed a
+        # few times an hour; a guesser of secrets meets this long before a 256-bit secret.
+        "calendar_feed": "120/min",
     }.items()
 }
 
@@ -286,6 +295,7 @@ SPECTACULAR_SETTINGS = {
         "ProgressLevelEnum": "chalkboard.progress.models.Level",
         "ProgressTrendEnum": "chalkboard.progress.models.Trend",
         "RoleEnum": "chalkboard.schools.models.Role",
+        "CalendarFeedKindEnum": "chalkboard.calendars.models.FeedKind",
     },
 }
 

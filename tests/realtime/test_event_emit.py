@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
-from chalkboard.common.cache import school_scope, student_scope, teacher_scope, versions_get
+from chalkboard.common.cache import school_scope, school_sessions_scope, student_scope, teacher_scope, versions_get
 from chalkboard.realtime import publishing
 from chalkboard.realtime.log import event_horizon_read, event_writers_running
 from chalkboard.realtime.models import Event, EventType
@@ -195,7 +195,8 @@ def test_a_transaction_bumps_and_nudges_once_however_many_events(world, monkeypa
         )
         other = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
 
-    assert bumped == [{teacher_scope(world.teacher.pk, world.school.pk)}]
+    # Once each: the teacher's pages, and the school's sessions (its calendar feed).
+    assert bumped == [{teacher_scope(world.teacher.pk, world.school.pk), school_sessions_scope(world.school.pk)}]
     assert published == [
         (
             [staff_group(world.school.pk), teacher_group(world.teacher.pk, world.school.pk)],

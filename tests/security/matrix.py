@@ -44,7 +44,7 @@ from chalkboard.schools.models import Membership, Role, Subject
 from tests.factories import PASSWORD
 from tests.security.scene import ACTORS, NOTE_TEXTS, Filled, Scene
 
-Ids = dict[str, int]
+Ids = dict[str, Any]
 Body = Callable[[Ids, str | None], Any]
 
 # Not in the matrix: public by design, and they show no school's data.
@@ -72,6 +72,9 @@ class Row:
     visible: Callable[[Filled, str], set[int]] | None = None
     listed: Callable[[Any], list[int]] = field(default=lambda body: [item["id"] for item in body["results"]])
     counted: bool = True  # a paginated list: its ``count`` must match, and one page holds it all
+    # The path's secret is the credential (a calendar feed's address): whoever holds it reads, from any school,
+    # so an actor's answer is not compared with a made-up id's (an address never issued: tests/calendars).
+    capability: bool = False
 
     @property
     def method(self) -> str:
@@ -193,6 +196,10 @@ def visible_entries(filled: Filled, role: str) -> set[int]:
 
 def visible_payouts(filled: Filled, role: str) -> set[int]:
     return _ledger(Payout, filled, role)
+
+
+def visible_feeds(filled: Filled, role: str) -> set[int]:
+    return {filled.feed.pk} if role == "owner" else set()
 
 
 def visible_invitations(filled: Filled, role: str) -> set[int]:
@@ -358,6 +365,19 @@ ROWS: list[Row] = [
         body=body(lambda ids: {"school_id": ids["school"], "teacher_id": ids["teacher"],
                                "entry_ids": [ids["approved_entry"]]})),
     Row("GET /api/teachers/{teacher}/dashboard/",             "200 200 200 404 404 404 404 404 404 404 404 401 401"),
+    # Calendar feeds (the object: the owner's feed of the school). Each person sees only their own feeds; a
+    # kind one's roles in the school do not give is 403, another school is unknown (400). The feed itself
+    # answers whoever holds its address: the secret is the credential, a bearer token adds nothing.
+    Row("GET /api/calendar-feeds/",                           "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_feeds),
+    Row("POST /api/calendar-feeds/",                          "403 403 201 201 403 403 403 403 400 400 400 401 401",
+        body=body(lambda ids: {"kind": "teacher", "school_id": ids["school"]})),
+    Row("GET /api/calendar-feeds/{feed}/",                    "200 404 404 404 404 404 404 404 404 404 404 401 401"),
+    Row("DELETE /api/calendar-feeds/{feed}/",                 "204 404 404 404 404 404 404 404 404 404 404 401 401"),
+    Row("POST /api/calendar-feeds/{feed}/rotate/",            "200 404 404 404 404 404 404 404 404 404 404 401 401",
+        body=body(lambda ids: {})),
+    Row("GET /api/calendar/{feed_token}.ics",                 "200 200 200 200 200 200 200 200 200 200 200 200 200",
+        capability=True),
 ]
 # fmt: on
 
@@ -365,7 +385,8 @@ ROWS: list[Row] = [
 # caller and every id, so it shows nothing of any object.
 OPTIONS_EXPECT = "200 200 200 200 200 200 200 200 200 200 200 401 401"
 PUBLIC_OPTIONS_EXPECT = "200 200 200 200 200 200 200 200 200 200 200 200 200"
-PUBLIC_PATHS = {"/api/auth/token/", "/api/invitations/accept/"}  # logging in needs no token, nor does asking how
+# Logging in needs no token, nor does asking how; a calendar app reads its feed with the address's secret only.
+PUBLIC_PATHS = {"/api/auth/token/", "/api/invitations/accept/", "/api/calendar/{feed_token}.ics"}
 
 
 def route_of(path: str) -> str:
@@ -384,7 +405,7 @@ def all_rows() -> list[Row]:
     """The table, plus ``HEAD`` for every ``GET`` (the same answer without a body) and ``OPTIONS`` for
     every route the table names."""
     rows = list(ROWS)
-    rows += [Row(f"HEAD {row.path}", row.cells) for row in ROWS if row.method == "GET"]
+    rows += [Row(f"HEAD {row.path}", row.cells, capability=row.capability) for row in ROWS if row.method == "GET"]
     seen: dict[str, str] = {}
     for row in ROWS:
         seen.setdefault(route_of(row.path), row.path.split("?")[0])

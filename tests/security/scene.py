@@ -17,6 +17,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chalkboard.accounts.models import User
+from chalkboard.calendars.models import CalendarFeed
+from chalkboard.calendars.services import feed_create
 from chalkboard.completion import services as completion
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.earnings.services import earnings_approve, payout_create
@@ -73,13 +75,15 @@ class Filled:
     goal: ProgressGoal
     other_goal: ProgressGoal
     invitation: Invitation  # the owner's, of an address with no account, to be a student
+    feed: CalendarFeed  # the owner's calendar feed of the school
+    feed_token: str  # the secret of its address
 
     @property
     def pending_entry(self) -> EarningEntry:
         return EarningEntry.objects.get(session=self.completed)
 
-    def ids(self) -> dict[str, int]:
-        """The ids the table's paths and bodies name."""
+    def ids(self) -> dict[str, Any]:
+        """The ids the table's paths and bodies name (and the feed's secret, which its address names)."""
         w = self.world
         return {
             "school": w.school.pk,
@@ -102,6 +106,8 @@ class Filled:
             "payout": self.payout.pk,
             "invitation": self.invitation.pk,
             "assignment": TeachingAssignment.objects.get(teacher=w.teacher, student=w.student).pk,
+            "feed": self.feed.pk,
+            "feed_token": self.feed_token,
         }
 
 
@@ -179,6 +185,7 @@ def fill(world: SchoolWorld) -> Filled:
     invitation, _ = invitation_create(
         viewer=Viewer.for_user(w.owner), school=w.school, email=f"invitee.{w.school.pk}@example.test", role="student"
     )
+    feed, feed_token = feed_create(viewer=Viewer.for_user(w.owner), kind="school", school_id=w.school.pk)
     return Filled(
         world=w,
         subject=subject,
@@ -195,6 +202,8 @@ def fill(world: SchoolWorld) -> Filled:
         goal=goal,
         other_goal=other_goal,
         invitation=invitation,
+        feed=feed,
+        feed_token=feed_token,
     )
 
 

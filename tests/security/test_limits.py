@@ -66,7 +66,7 @@ def test_every_scope_reads_its_rate_from_the_environment(monkeypatch):
     base = Path(__file__).resolve().parents[2] / "config" / "settings" / "base.py"
     defaults = runpy.run_path(str(base))["THROTTLE_RATES"]
     scopes = {"user", "login_address", "login_account_address", "login_account", "tokens_issued"}
-    scopes |= {"dashboard", "export", "ws_ticket"}
+    scopes |= {"dashboard", "export", "ws_ticket", "calendar_feed"}
     assert set(defaults) == scopes
 
     for scope in defaults:

@@ -50,7 +50,7 @@ def in_test_transaction() -> Iterator[None]:
     signals.request_finished.connect(close_old_connections)
 
 
-def real_path_ids(home: Filled, operation: schemathesis.APIOperation) -> dict[str, int]:
+def real_path_ids(home: Filled, operation: schemathesis.APIOperation) -> dict[str, int | str]:
     """Ids of real objects for the operation's path: the teacher's, their student's, a session that has
     begun (a completed one to amend)."""
     world = home.world
@@ -65,6 +65,8 @@ def real_path_ids(home: Filled, operation: schemathesis.APIOperation) -> dict[st
         "goal_id": home.goal.pk,
         "invitation_id": home.invitation.pk,
         "assignment_id": home.ids()["assignment"],
+        "feed_id": home.feed.pk,
+        "token": home.feed_token,
     }
     return {name: ids[name] for name in re.findall(r"{(\w+)}", operation.path)}
 

@@ -1,0 +1,127 @@
+"""Which sessions a calendar feed shows, and the feed's owner's right to them, checked on every read.
+
+A feed shows a window of days in its school's time zone: ``WINDOW_DAYS_BACK`` before today to
+``WINDOW_DAYS_AHEAD`` after it. It reads with its owner's rights of the moment (``session_list`` for the
+owner's ``Viewer``, narrowed to the feed's teacher, student or school), so it never shows more than the
+owner could read through the API, and nothing once they may no longer see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chalkboard.calendars.models import CalendarFeed, FeedKind
+from chalkboard.common.cache import school_scope, school_sessions_scope, student_scope, teacher_scope
+from chalkboard.common.errors import NotFound
+from chalkboard.common.timezones import local_midnight
+from chalkboard.scheduling.models import Session
+from chalkboard.scheduling.selectors import session_list
+from chalkboard.schools.access import STAFF, Viewer
+from chalkboard.schools.models import Role
+
+TOKEN_SHAPE = re.compile(r"[0-9a-f]{64}")
+WINDOW_DAYS_BACK = 28
+WINDOW_DAYS_AHEAD = 183
+
+
+def feed_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def feed_list(*, viewer: Viewer) -> QuerySet[CalendarFeed]:
+    """The viewer's own feeds, oldest first. Nobody lists another person's feeds, staff included."""
+    return CalendarFeed.objects.filter(owner=viewer.user).order_by("id")
+
+
+def feed_get_for_owner(*, viewer: Viewer, feed_id: int) -> CalendarFeed:
+    """One of the viewer's own feeds; 404 for anyone else's, as for one that does not exist."""
+    feed = feed_list(viewer=viewer).filter(pk=feed_id).first()
+    if feed is None:
+        raise NotFound()
+    return feed
+
+
+def feed_may_read(*, viewer: Viewer, feed: CalendarFeed) -> bool:
+    """Whether the feed's owner may, today, read what it shows."""
+    if feed.kind == FeedKind.SCHOOL:
+        return viewer.is_staff_of(feed.school_id)
+    if feed.kind == FeedKind.TEACHER:
+        return feed.teacher_id == viewer.teacher_id and viewer.teaches_in(feed.school_id)
+    return feed.student_id in viewer.own_and_ward_student_ids
+
+
+def feed_get_by_token(token: str) -> tuple[CalendarFeed, Viewer]:
+    """The feed this secret opens, and its owner as a viewer: 404 for a secret that opens none (never
+    issued, rotated away, revoked) and for a feed whose owner may no longer read it."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise NotFound()
+    digest = feed_token_hash(token)
+    feed = (
+        CalendarFeed.objects.select_related("owner", "school", "teacher__user", "student__user")
+        .filter(token_hash=digest)
+        .first()
+    )
+    if feed is None or not hmac.compare_digest(feed.token_hash, digest):
+        raise NotFound()
+    viewer = Viewer.for_user(feed.owner)
+    if not feed_may_read(viewer=viewer, feed=feed):
+        raise NotFound()
+    return feed, viewer
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days a feed shows, in its school's time zone: [``start``, ``end``)."""
+
+    today: date
+    start: datetime
+    end: datetime
+
+
+def feed_window(feed: CalendarFeed, now: datetime | None = None) -> Window:
+    zone = feed.school.zone
+    today = timezone.localdate(now or timezone.now(), timezone=zone)
+    return Window(
+        today=today,
+        start=local_midnight(today - timedelta(days=WINDOW_DAYS_BACK), zone),
+        end=local_midnight(today + timedelta(days=WINDOW_DAYS_AHEAD + 1), zone),
+    )
+
+
+def feed_sessions(*, viewer: Viewer, feed: CalendarFeed, window: Window) -> QuerySet[Session]:
+    """The sessions the feed shows: those its owner sees, of its teacher, student or school, starting in the
+    window, cancelled ones included (a calendar app removes them on ``STATUS:CANCELLED``)."""
+    sessions = session_list(viewer=viewer).filter(
+        school_id=feed.school_id, starts_at__gte=window.start, starts_at__lt=window.end
+    )
+    if feed.kind == FeedKind.TEACHER:
+        sessions = sessions.filter(teacher_id=feed.teacher_id)
+    elif feed.student_id is not None:  # a student feed
+        sessions = sessions.filter(attendees__student_id=feed.student_id)
+    return sessions
+
+
+def feed_scopes(feed: CalendarFeed) -> list[str]:
+    """The cache versions a feed's content depends on: its school's records, and its sessions (a teacher
+    feed names its teacher, a student feed its student, and a school feed neither)."""
+    if feed.teacher_id is not None:
+        return [school_scope(feed.school_id), teacher_scope(feed.teacher_id, feed.school_id)]
+    if feed.student_id is not None:
+        return [school_scope(feed.school_id), student_scope(feed.student_id)]
+    return [school_scope(feed.school_id), school_sessions_scope(feed.school_id)]
+
+
+# Who may make a feed of each kind in a school (their own teacher feed, a student's feed for the student or a
+# guardian, the school's for its owners and admins) is decided in ``services.feed_create`` with these roles.
+KIND_ROLES: dict[str, frozenset[str]] = {
+    FeedKind.TEACHER: frozenset({Role.TEACHER}),
+    FeedKind.STUDENT: frozenset({Role.STUDENT, Role.GUARDIAN}),
+    FeedKind.SCHOOL: STAFF,
+}
