@@ -3,26 +3,29 @@ the feed itself, read by a calendar app from its secret address with no other cr
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterable
 from typing import Any
 
+from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chalkboard.calendars import selectors, services
-from chalkboard.calendars.ics import feed_ics
+from chalkboard.calendars.ics import feed_document
 from chalkboard.calendars.models import CalendarFeed, FeedKind
-from chalkboard.common.api import NOT_FOUND, IdField, error_responses
+from chalkboard.common.api import NOT_FOUND, IdField, accepts_gzip, error_responses, etag_matches
 from chalkboard.common.cache import cached_versioned
 from chalkboard.schools.apis import ScopedListApi, ViewerApi, parse
 
+ICS_CONTENT_TYPE = "text/calendar; charset=utf-8"
 # A day's feed is cached until the versions it was built at change, or the day (and so the window) does.
 FEED_CACHE_SECONDS = 60 * 60
 
@@ -127,13 +130,15 @@ class FeedRotateApi(ViewerApi):
         return Response(_with_url(request, feed, token))
 
 
-class ICalendarRenderer(renderers.BaseRenderer):
-    media_type = "text/calendar"
-    format = "ics"
-    charset = "utf-8"
+class AnyAccept(DefaultContentNegotiation):
+    """A feed answers whatever its client accepts (calendar apps ask for ``text/calendar``, or for anything):
+    the document itself as ``text/calendar``, an error in the API's JSON error shape."""
 
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return data if isinstance(data, bytes) else b""
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class FeedIcsApi(APIView):
@@ -141,14 +146,8 @@ class FeedIcsApi(APIView):
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    renderer_classes = [ICalendarRenderer, renderers.JSONRenderer]
-
-    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        # Errors are JSON, in the one error shape, whatever the calendar app accepts.
-        if getattr(response, "exception", False):
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = renderers.JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+    renderer_classes = [renderers.JSONRenderer]
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         operation_id="calendar_feed_read",
@@ -162,26 +161,21 @@ class FeedIcsApi(APIView):
         "school's time zone), as RFC 5545 events. 404 for an address revoked, rotated away or never issued, "
         "and for a feed whose owner may no longer see its sessions.",
     )
-    def get(self, request: Request, token: str) -> Response:
+    def get(self, request: Request, token: str) -> HttpResponse:
         feed, viewer = selectors.feed_get_by_token(token)
         window = selectors.feed_window(feed)
-        content = cached_versioned(
+        document = cached_versioned(
             f"calendar:{feed.kind}:{feed.school_id}:{feed.teacher_id or feed.student_id or 0}",
             scopes=selectors.feed_scopes(feed),
-            build=lambda: (
-                window.today,
-                feed_ics(feed, selectors.feed_sessions(viewer=viewer, feed=feed, window=window), window),
-            ),
+            build=lambda: feed_document(feed, selectors.feed_sessions(viewer=viewer, feed=feed, window=window), window),
             timeout=FEED_CACHE_SECONDS,
-            is_fresh=lambda value: value[0] == window.today,
-        )[1]
-        etag = quote_etag(hashlib.sha256(content).hexdigest()[:32])
-        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
-        if etag in _etags(request.headers.get("If-None-Match", "")):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+            is_fresh=lambda document: document.day == window.today,
+        )
+        headers = {"ETag": document.etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+        if etag_matches(request.headers.get("If-None-Match", ""), document.etag):
+            return HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
         headers["Content-Disposition"] = 'inline; filename="chalkboard.ics"'
-        return Response(content, headers=headers, content_type="text/calendar; charset=utf-8")
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+        if accepts_gzip(request):
+            headers["Content-Encoding"] = "gzip"
+            return HttpResponse(document.gzipped, content_type=ICS_CONTENT_TYPE, headers=headers)
+        return HttpResponse(document.body, content_type=ICS_CONTENT_TYPE, headers=headers)

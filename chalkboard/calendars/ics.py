@@ -8,7 +8,7 @@
   database for the feed's window, so the times stay right across daylight-saving changes. A completed
   session ends after the minutes it actually lasted.
 - ``DTSTAMP`` and ``LAST-MODIFIED``: when the session last changed, so the same sessions make the same bytes
-  (and the same ``ETag``).
+  (and the same ``ETag``). The document is compressed once, when it is built, not on every read.
 
 What a feed says of a session is what its owner may read of it, and less: the subject, the teacher, the
 students of a teacher's or the school's feed (a student's or guardian's feed names none but the teacher), the
@@ -17,18 +17,24 @@ location. Never a note, a rate or an amount: calendar apps copy feeds to servers
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+import gzip
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from chalkboard.calendars.models import CalendarFeed, FeedKind
-from chalkboard.calendars.selectors import Window
-from chalkboard.scheduling.models import Session, SessionStatus
-from chalkboard.scheduling.selectors import BOOKED
+from chalkboard.calendars.selectors import FeedSession, Window
+from chalkboard.scheduling.models import SessionStatus
 
 PRODUCT_ID = "-//Chalkboard//Calendar feeds//EN"
+# Events each process remembers as written (under a kilobyte each with their key): a few dozen busy feeds.
+EVENTS_REMEMBERED = 20_000
 # How often a calendar app should read the feed again (RFC 7986 REFRESH-INTERVAL).
 REFRESH = timedelta(hours=1)
 
@@ -42,36 +48,56 @@ def feed_name(feed: CalendarFeed) -> str:
     return f"{school}: all sessions"
 
 
-def _summary(feed: CalendarFeed, session: Session) -> str:
-    subject, teacher = session.subject.name, session.teacher.user.full_name
+def _summary(feed: CalendarFeed, session: FeedSession) -> str:
     if feed.kind == FeedKind.STUDENT:
-        return f"{subject} with {teacher}"
-    students = ", ".join(seat.student.user.full_name for seat in getattr(session, BOOKED))
+        return f"{session.subject} with {session.teacher}"
+    students = ", ".join(session.students)
     if feed.kind == FeedKind.TEACHER:
-        return f"{subject}: {students}" if students else subject
-    return f"{subject} with {teacher}: {students}" if students else f"{subject} with {teacher}"
+        return f"{session.subject}: {students}" if students else session.subject
+    return (
+        f"{session.subject} with {session.teacher}: {students}"
+        if students
+        else f"{session.subject} with {session.teacher}"
+    )
 
 
-def _event(feed: CalendarFeed, session: Session) -> Event:
-    zone = feed.school.zone
-    minutes = session.actual_duration_minutes if session.status == SessionStatus.COMPLETED else None
-    starts = session.starts_at.astimezone(zone)
+@lru_cache(maxsize=EVENTS_REMEMBERED)
+def _event_lines(session: FeedSession, summary: str, zone: str, domain: str) -> bytes:
+    """One session's ``VEVENT``, as icalendar writes it. Remembered by everything it is made of (the session
+    as the feed reads it, its summary, the zone and the UIDs' domain), so a feed rebuilt after one session
+    changed writes that one event again, not the hundreds beside it."""
+    minutes = session.planned_minutes
+    if session.status == SessionStatus.COMPLETED and session.actual_minutes:
+        minutes = session.actual_minutes
+    starts = session.starts_at.astimezone(ZoneInfo(zone))
     event = Event()
-    event.add("uid", f"session-{session.pk}@{settings.CALENDAR_UID_DOMAIN}")
+    event.add("uid", f"session-{session.id}@{domain}")
     event.add("dtstamp", session.updated_at)
     event.add("last-modified", session.updated_at)
     event.add("created", session.created_at)
     event.add("sequence", session.version - 1)
     event.add("dtstart", starts)
-    event.add("dtend", starts + timedelta(minutes=minutes or session.planned_duration_minutes))
-    event.add("summary", _summary(feed, session))
+    event.add("dtend", starts + timedelta(minutes=minutes))
+    event.add("summary", summary)
     event.add("status", "CANCELLED" if session.status == SessionStatus.CANCELLED else "CONFIRMED")
     if session.location:
         event.add("location", session.location)
-    return event
+    return event.to_ical()
 
 
-def feed_ics(feed: CalendarFeed, sessions: Iterable[Session], window: Window) -> bytes:
+@dataclass(frozen=True)
+class FeedDocument:
+    """A feed as it is sent, built once per day and version: the document, the same compressed, its tag."""
+
+    day: date
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+
+def feed_document(feed: CalendarFeed, sessions: Sequence[FeedSession], window: Window) -> FeedDocument:
+    """The calendar: its properties and the zone's ``VTIMEZONE`` for the window (from the zone database),
+    then one ``VEVENT`` per session."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
@@ -81,7 +107,14 @@ def feed_ics(feed: CalendarFeed, sessions: Iterable[Session], window: Window) ->
     calendar.add("x-wr-calname", feed_name(feed))
     calendar.add("x-wr-timezone", feed.school.timezone)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    for session in sessions:
-        calendar.add_component(_event(feed, session))
-    calendar.add_missing_timezones(first_date=window.start.date(), last_date=window.end.date())
-    return calendar.to_ical()
+    if sessions:
+        zone = Timezone.from_tzid(feed.school.timezone, first_date=window.start.date(), last_date=window.end.date())
+        calendar.add_component(zone)
+    # The events are the calendar's last components: written (or remembered) one by one, placed before its end.
+    head, end = calendar.to_ical().rsplit(b"END:VCALENDAR", 1)
+    domain = settings.CALENDAR_UID_DOMAIN
+    events = [_event_lines(session, _summary(feed, session), feed.school.timezone, domain) for session in sessions]
+    body = b"".join([head, *events, b"END:VCALENDAR", end])
+    # Weak: the plain and the compressed representation carry the same tag.
+    etag = 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    return FeedDocument(day=window.today, body=body, gzipped=gzip.compress(body, mtime=0), etag=etag)

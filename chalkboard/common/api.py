@@ -6,7 +6,9 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
@@ -213,3 +215,19 @@ def document_common_errors(result: dict[str, Any], generator: Any, request: Any,
                     code, {"description": COMMON_ERRORS[code], "content": {"application/json": {"schema": error}}}
                 )
     return result
+
+
+# --- Conditional and compressed answers of pages built once (the dashboard, calendar feeds). ------------
+
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+
+
+def accepts_gzip(request: HttpRequest) -> bool:
+    return bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` against our tag, compared weakly (RFC 9110): compression may have turned our strong
+    tag into a weak one."""
+    wanted = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in parse_etags(header))

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import re
-
 from django.http import HttpResponse
-from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from chalkboard.common.api import NOT_AUTHENTICATED, IdField, error_response
+from chalkboard.common.api import NOT_AUTHENTICATED, IdField, accepts_gzip, error_response, etag_matches
 from chalkboard.common.cache import cache_read_many
 from chalkboard.dashboard.selectors import dashboard_cache_keys, dashboard_page
 from chalkboard.schools.access import viewer_cache_keys, viewer_of
@@ -29,15 +26,6 @@ def _school_asked(request: Request) -> int | None:
         return int(SCHOOL_PARAMETER.run_validation(value))
     except serializers.ValidationError as error:
         raise serializers.ValidationError({"school": error.detail}) from error
-
-
-ACCEPTS_GZIP = re.compile(r"\bgzip\b")
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison (RFC 9110): compression may have turned our strong tag into a weak one."""
-    wanted = etag.removeprefix("W/")
-    return any(tag == "*" or tag.removeprefix("W/") == wanted for tag in parse_etags(header))
 
 
 DASHBOARD_EXAMPLE = {
@@ -105,9 +93,9 @@ class TeacherDashboardApi(APIView):
         viewer = viewer_of(request, found=found)
         page = dashboard_page(viewer=viewer, teacher_id=teacher_id, school_id=school_id, found=found)
         headers = {"ETag": page.etag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Accept-Encoding"}
-        if _etag_matches(request.headers.get("If-None-Match", ""), page.etag):
+        if etag_matches(request.headers.get("If-None-Match", ""), page.etag):
             return HttpResponse(status=304, headers=headers)
-        if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
+        if accepts_gzip(request):
             headers["Content-Encoding"] = "gzip"
             return HttpResponse(page.gzipped, content_type="application/json", headers=headers)
         return HttpResponse(page.body, content_type="application/json", headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -250,13 +251,33 @@ def test_etag_and_not_modified(world):
     assert again.status_code == 304
     assert again.content == b""
     assert again["ETag"] == etag
-    assert read(path, HTTP_IF_NONE_MATCH=f'"other", W/{etag}').status_code == 304
+    assert etag.startswith('W/"')  # weak: the compressed and the plain document carry the same tag
+    assert read(path, HTTP_IF_NONE_MATCH=f'"other", {etag.removeprefix("W/")}').status_code == 304
 
     client_for(world.teacher.user).patch(f"/api/sessions/{world.session.pk}/", {"location": "Room 9"}, format="json")
     changed = read(path, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
     assert changed["ETag"] != etag
     assert "Room 9" in changed.content.decode()
+
+
+def test_a_client_that_accepts_gzip_gets_the_document_compressed_once(world):
+    _, path = make_feed(world.teacher.user, kind="teacher", school_id=world.school.pk)
+    plain = read(path)
+
+    compressed = read(path, HTTP_ACCEPT_ENCODING="gzip, deflate")
+
+    assert compressed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.content) == plain.content
+    assert compressed["ETag"] == plain["ETag"]
+    assert "Accept-Encoding" in compressed["Vary"]
+
+
+def test_any_accept_header_gets_the_calendar(world):
+    _, path = make_feed(world.teacher.user, kind="teacher", school_id=world.school.pk)
+
+    for accept in ("text/calendar", "*/*", "application/json", "text/html"):
+        assert uid(world.session) in events(read(path, HTTP_ACCEPT=accept)), accept
 
 
 def test_a_rotated_address_stops_and_the_new_one_reads(world):
@@ -452,3 +473,16 @@ def test_a_feed_reads_in_a_fixed_number_of_queries(world):
         assert len(cached) == 1  # the feed by its secret
     # The feed by its secret, then its sessions and their students: the same for 3 sessions and for 31.
     assert counts == [3, 3]
+
+
+def test_a_feed_with_no_sessions_in_its_window_is_an_empty_calendar(world):
+    student = f.student_in(world.school)
+    _, path = make_feed(student.user, kind="student", school_id=world.school.pk, student_id=student.pk)
+
+    response = read(path)
+
+    assert events(response) == {}
+    calendar = icalendar.Calendar.from_ical(response.content)
+    assert str(calendar["X-WR-TIMEZONE"]) == "Europe/Lisbon"
+    assert not calendar.walk("VTIMEZONE")
+    assert vobject.readOne(response.content.decode()).name == "VCALENDAR"
