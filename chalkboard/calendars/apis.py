@@ -167,7 +167,12 @@ class FeedIcsApi(APIView):
         document = cached_versioned(
             f"calendar:{feed.kind}:{feed.school_id}:{feed.teacher_id or feed.student_id or 0}",
             scopes=selectors.feed_scopes(feed),
-            build=lambda: feed_document(feed, selectors.feed_sessions(viewer=viewer, feed=feed, window=window), window),
+            build=lambda: feed_document(
+                feed,
+                selectors.feed_sessions(viewer=viewer, feed=feed, window=window),
+                window,
+                person=selectors.feed_person(feed),
+            ),
             timeout=FEED_CACHE_SECONDS,
             is_fresh=lambda document: document.day == window.today,
         )

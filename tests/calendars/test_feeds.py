@@ -64,6 +64,8 @@ def test_a_teacher_subscribes_to_their_sessions(world):
     assert feed["teacher_id"] == world.teacher.pk
     assert feed["student_id"] is None
     assert set(found) == {uid(world.session)}
+    calendar = icalendar.Calendar.from_ical(read(path).content)
+    assert str(calendar["X-WR-CALNAME"]) == f"{world.teacher.user.full_name}: sessions at {world.school.name}"
     event = found[uid(world.session)]
     subject = world.session.subject.name
     assert str(event["SUMMARY"]) == f"{subject}: {world.student.user.full_name}"
@@ -146,6 +148,8 @@ def test_a_cancelled_session_stays_in_the_feed_as_cancelled(world):
 
 def test_the_school_feed_follows_any_session_of_the_school(world):
     _, path = make_feed(world.owner, kind="school", school_id=world.school.pk)
+    calendar = icalendar.Calendar.from_ical(read(path).content)
+    assert str(calendar["X-WR-CALNAME"]) == f"{world.school.name}: all sessions"
     assert events(read(path))[uid(world.other_session)]["STATUS"] == "CONFIRMED"
 
     client_for(world.admin).post(f"/api/sessions/{world.other_session.pk}/cancel/", {}, format="json")
@@ -471,8 +475,9 @@ def test_a_feed_reads_in_a_fixed_number_of_queries(world):
         with CaptureQueriesContext(connection) as cached:
             assert read(path).status_code == 200
         assert len(cached) == 1  # the feed by its secret
-    # The feed by its secret, then its sessions and their students: the same for 3 sessions and for 31.
-    assert counts == [3, 3]
+    # The feed by its secret, then its sessions, their students and whose feed it is: the same for 3 sessions
+    # and for 31.
+    assert counts == [4, 4]
 
 
 def test_a_feed_with_no_sessions_in_its_window_is_an_empty_calendar(world):
@@ -484,5 +489,6 @@ def test_a_feed_with_no_sessions_in_its_window_is_an_empty_calendar(world):
     assert events(response) == {}
     calendar = icalendar.Calendar.from_ical(response.content)
     assert str(calendar["X-WR-TIMEZONE"]) == "Europe/Lisbon"
+    assert str(calendar["X-WR-CALNAME"]) == f"{student.user.full_name}: sessions at {world.school.name}"
     assert not calendar.walk("VTIMEZONE")
     assert vobject.readOne(response.content.decode()).name == "VCALENDAR"
