@@ -87,16 +87,31 @@ def _bump(scope: str) -> bool:
 
 
 def versions_bump(scopes: Iterable[str]) -> None:
-    for scope in set(scopes):
+    """Bump each scope's version once. On Redis, all of them in one round trip (``incr_versions``)."""
+    scopes = set(scopes)
+    bump_all = getattr(cache, "incr_versions", None)
+    if bump_all is not None and scopes:
+        try:
+            ok = bump_all(scopes, VERSION_TIMEOUT)
+        except Exception:  # Redis answered with an error: counted as missed, retried before the next read
+            ok = False
+        for scope in scopes:
+            _bumped(scope, ok)
+        return
+    for scope in scopes:
         try:
             ok = _bump(scope)
         except Exception:
             ok = False
-        if ok:
-            _missed_bumps.discard(scope)
-        else:  # not logged per call: the cache's breaker reports an outage once per interval
-            logger.debug("cache unavailable while bumping %s", scope)
-            _missed_bumps.add(scope)
+        _bumped(scope, ok)
+
+
+def _bumped(scope: str, ok: bool) -> None:
+    if ok:
+        _missed_bumps.discard(scope)
+    else:  # not logged per call: the cache's breaker reports an outage once per interval
+        logger.debug("cache unavailable while bumping %s", scope)
+        _missed_bumps.add(scope)
 
 
 def versions_bump_on_commit(scopes: Iterable[str]) -> None:

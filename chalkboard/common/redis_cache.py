@@ -8,7 +8,7 @@ and answers the same. Anything else (a missing key for ``incr``, a bad value) is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django_redis.cache import RedisCache
@@ -73,6 +73,25 @@ class BreakerRedisCache(RedisCache):
         self._ignore_exceptions = False
         self._log_ignored_exceptions = False
         self.breaker: Breaker = breaker_for(server if isinstance(server, str) else server[0])
+
+    def incr_versions(self, keys: Iterable[str], timeout: int) -> bool:
+        """Add one to each key (a missing key starts at 1), and keep each ``timeout`` seconds from now: one
+        round trip for them all. ``False`` when Redis does not take them (the breaker's answer, as for any
+        call). The values are the integers ``add`` and ``get`` write and read."""
+        if not self.breaker.allow():
+            return False
+        try:
+            pipe = self.client.get_client(write=True).pipeline(transaction=False)
+            for key in keys:
+                made = self.make_and_validate_key(key)
+                pipe.incr(made)
+                pipe.expire(made, timeout)
+            pipe.execute()
+        except UNAVAILABLE as error:
+            self.breaker.failed(error)
+            return False
+        self.breaker.succeeded()
+        return True
 
 
 for _name, _answer in _WITHOUT_REDIS.items():

@@ -170,6 +170,14 @@ def test_an_answer_from_redis_closes_the_breaker_even_when_it_is_an_error(gone_c
         assert gone_cache.set("k", 1) is True
 
 
+def test_version_bumps_on_a_cache_that_is_gone_are_refused_then_not_asked(gone_cache):
+    assert gone_cache.incr_versions(["v:a", "v:b"], 60) is False
+    assert gone_cache.breaker.is_open
+    with mock.patch.object(gone_cache.client, "get_client") as asked:
+        assert gone_cache.incr_versions(["v:a"], 60) is False
+    asked.assert_not_called()
+
+
 def test_a_cache_given_several_locations_follows_the_first_ones_server(settings):
     breakers_reset()
     cache = BreakerRedisCache(["redis://127.0.0.1:6391/0", "redis://127.0.0.1:6392/0"], {"OPTIONS": {}})

@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 
 from chalkboard.common import cache as versioned
@@ -80,17 +81,31 @@ def test_bump_on_commit_waits_for_the_commit_and_skips_a_rollback():
     assert versions_get([school_scope(1)])[school_scope(1)] == 1
 
 
-def test_a_version_that_expires_between_add_and_incr_starts_again():
+@pytest.fixture
+def per_scope_cache(monkeypatch):
+    """A cache without ``incr_versions`` (the in-process one): versions are bumped one scope at a time."""
+    local = LocMemCache("versions", {})
+    monkeypatch.setattr(versioned, "cache", local)
+    return local
+
+
+def _refusing(result=None, error=None):
+    """The cache's bump refused: by the Redis cache's one call, or the per-scope ``add``."""
+    name = "incr_versions" if hasattr(cache, "incr_versions") else "add"
+    return mock.patch.object(cache, name, return_value=result, side_effect=error)
+
+
+def test_a_version_that_expires_between_add_and_incr_starts_again(per_scope_cache):
     with (
-        mock.patch.object(cache, "add", side_effect=[False, True]),
-        mock.patch.object(cache, "incr", side_effect=ValueError),
+        mock.patch.object(per_scope_cache, "add", side_effect=[False, True]),
+        mock.patch.object(per_scope_cache, "incr", side_effect=ValueError),
     ):
         versions_bump(["v:x"])
     assert versioned._missed_bumps == set()
 
 
 def test_a_bump_the_cache_cannot_take_is_retried_before_the_next_read():
-    with mock.patch.object(cache, "add", side_effect=ConnectionError):
+    with _refusing(error=ConnectionError):
         versions_bump([school_scope(9)])
     assert versioned._missed_bumps == {school_scope(9)}
 
@@ -99,9 +114,48 @@ def test_a_bump_the_cache_cannot_take_is_retried_before_the_next_read():
 
 
 def test_a_bump_swallowed_by_the_cache_counts_as_missed():
-    with mock.patch.object(cache, "add", return_value=None):
+    with _refusing(result=None if not hasattr(cache, "incr_versions") else False):
         versions_bump([school_scope(9)])
     assert versioned._missed_bumps == {school_scope(9)}
+
+
+def test_bumps_on_one_scope_at_a_time_without_redis(per_scope_cache):
+    versions_bump([school_scope(1), teacher_scope(2, 1)])
+    versions_bump([school_scope(1)])
+    versions_bump([])
+
+    assert per_scope_cache.get_many([school_scope(1), teacher_scope(2, 1)]) == {
+        school_scope(1): 2,
+        teacher_scope(2, 1): 1,
+    }
+
+
+def test_on_redis_every_scope_is_bumped_in_one_round_trip(settings):
+    from chalkboard.common.redis_cache import BreakerRedisCache
+
+    redis_cache = BreakerRedisCache("redis://127.0.0.1:6399/0", {"OPTIONS": {}})
+    pipe = mock.Mock()
+    with mock.patch.object(redis_cache.client, "get_client") as get_client:
+        get_client.return_value.pipeline.return_value = pipe
+        assert redis_cache.incr_versions(["v:a", "v:b"], 60) is True
+
+    key_a, key_b = redis_cache.make_key("v:a"), redis_cache.make_key("v:b")
+    assert pipe.mock_calls == [
+        mock.call.incr(key_a),
+        mock.call.expire(key_a, 60),
+        mock.call.incr(key_b),
+        mock.call.expire(key_b, 60),
+        mock.call.execute(),
+    ]
+
+
+@pytest.mark.redis
+def test_versions_bumped_in_one_round_trip_read_back_as_numbers():
+    versions_bump([school_scope(1), student_scope(3)])
+    versions_bump([school_scope(1)])
+
+    assert versions_get([school_scope(1), student_scope(3)]) == {school_scope(1): 2, student_scope(3): 1}
+    assert 0 < cache.ttl(school_scope(1)) <= versioned.VERSION_TIMEOUT
 
 
 def test_versions_read_as_zero_when_the_cache_is_down():
@@ -244,3 +298,25 @@ def test_a_waiter_whose_cache_goes_away_builds_at_once(monkeypatch):
 
     assert cached_versioned("page", scopes=[], build=lambda: "mine", timeout=60) == "mine"
     assert len(sleeps) == 1  # no more waiting for a page that cannot arrive
+
+
+@pytest.mark.parametrize(("answer", "missed"), [(True, set()), (False, {"v:a"}), (RuntimeError("WRONGTYPE"), {"v:a"})])
+def test_a_cache_that_bumps_all_at_once_is_asked_once(monkeypatch, answer, missed):
+    all_at_once = mock.Mock(spec=["incr_versions"])
+    if isinstance(answer, Exception):
+        all_at_once.incr_versions.side_effect = answer
+    else:
+        all_at_once.incr_versions.return_value = answer
+    monkeypatch.setattr(versioned, "cache", all_at_once)
+
+    versions_bump(["v:a", "v:a"])
+
+    all_at_once.incr_versions.assert_called_once_with({"v:a"}, versioned.VERSION_TIMEOUT)
+    assert versioned._missed_bumps == missed
+
+
+@pytest.mark.parametrize("refusal", [{"return_value": None}, {"side_effect": ConnectionError}])
+def test_one_scope_at_a_time_a_refused_bump_counts_as_missed(per_scope_cache, refusal):
+    with mock.patch.object(per_scope_cache, "add", **refusal):
+        versions_bump([school_scope(9)])
+    assert versioned._missed_bumps == {school_scope(9)}
