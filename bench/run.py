@@ -66,6 +66,7 @@ SERVER_ENV = {
     "THROTTLE_USER": "1000000/min",
     "THROTTLE_DASHBOARD": "1000000/min",
     "THROTTLE_EXPORT": "1000000/min",
+    "THROTTLE_CALENDAR_FEED": "1000000/min",
     "LOG_LEVEL": "WARNING",
 }
 
@@ -269,6 +270,11 @@ def requests_prepare() -> Plan:
         ],
     )
     write("sessions_page", [f"GET\t/api/sessions/?school={s}&page_size=20\t{token}" for _, s, token in busy])
+    # The busy teachers' calendar feeds, as a calendar app reads them (the secret address is the credential).
+    feeds = [f"GET\t{feed_path(t, s, users[t])}\t{token}" for t, s, token in busy]
+    write("feed_cached", feeds)
+    write("feed_uncached", feeds)
+    (WORK / "feed_uncached.keys").write_text("".join(f"chalkboard:1:v:teacher:{t}:{s}\n" for t, s, _ in busy))
 
     # Completions all in one school (its teachers in turn), then the same writes spread over every school.
     one_school = [t for t in teachers if t[1] == teachers[0][1]]
@@ -280,6 +286,20 @@ def requests_prepare() -> Plan:
     write("dashboard_steady_writes", dashboards[:1])
     write("mix", mix_lines(teachers))
     return Plan(teachers=teachers, busy=busy, files=files)
+
+
+def feed_path(teacher_id: int, school_id: int, user: Any) -> str:
+    """A new teacher feed of the teacher in the school, made through its service: its secret address. The
+    feeds of earlier runs are revoked first (each person has a bounded number)."""
+    from chalkboard.calendars.selectors import feed_list
+    from chalkboard.calendars.services import feed_create, feed_revoke
+    from chalkboard.schools.access import Viewer
+
+    viewer = Viewer.for_user(user)
+    for feed in feed_list(viewer=viewer):
+        feed_revoke(viewer=viewer, feed=feed)
+    _, token = feed_create(viewer=viewer, kind="teacher", school_id=school_id)
+    return f"/api/calendar/{token}.ics"
 
 
 def completion_lines(teachers: list[tuple[int, int, str]], *, count: int, spread: bool = False) -> list[str]:
@@ -398,8 +418,12 @@ def queries_count(plan: Plan) -> dict[str, int]:
         if warm:
             client.get(path)
         if bump:
-            teacher_id, school_id = path.split("/")[3], path.split("school=")[1]
-            versions_bump([teacher_scope(int(teacher_id), int(school_id))])
+            listed = WORK / f"{name}.keys"
+            if listed.exists():  # the first request's scope: the first key, less the cache's prefix
+                versions_bump([listed.read_text().split()[0].removeprefix("chalkboard:1:")])
+            else:
+                teacher_id, school_id = path.split("/")[3], path.split("school=")[1]
+                versions_bump([teacher_scope(int(teacher_id), int(school_id))])
         with CaptureQueriesContext(connection) as queries:
             if method == "GET":
                 response = client.get(path)
@@ -417,6 +441,8 @@ def queries_count(plan: Plan) -> dict[str, int]:
         "progress": count("progress", warm=True),
         "earnings_year": count("earnings_year"),
         "sessions_page": count("sessions_page", warm=True),
+        "feed_cached": count("feed_cached", warm=True),
+        "feed_uncached": count("feed_uncached", warm=True, bump=True),
     }
     # One completion from a spare pool, so the runs' own requests stay unused.
     spare = completion_lines(plan.teachers, count=1)[0].split("\t")
@@ -515,6 +541,8 @@ def scenarios() -> list[Scenario]:
         Scenario("progress", "student progress", "progress"),
         Scenario("earnings_year", "earnings for a year, by month", "earnings_year"),
         Scenario("sessions_page", "a page of the sessions list", "sessions_page"),
+        Scenario("feed_cached", "a teacher's calendar feed, cached", "feed_cached"),
+        Scenario("feed_uncached", "a teacher's calendar feed, uncached", "feed_uncached", bump_versions=True),
         Scenario("complete", "session completion, one school (writes)", "complete", per_clients_file=True),
         Scenario(
             "complete_spread",
@@ -636,8 +664,12 @@ def scenario_run(scenario: Scenario, *, clients: int, port: int) -> Result:
     if WARMUP_SECONDS and not scenario.per_clients_file and scenario.name != "mix":
         wrk(file=file, clients=clients, seconds=WARMUP_SECONDS, port=port, think_ms=scenario.think_ms)
     if scenario.bump_versions:
-        plan_keys = [line.split("\t")[1] for line in file.read_text().splitlines()]
-        keys = [f"chalkboard:1:v:teacher:{p.split('/')[3]}:{p.split('school=')[1]}" for p in plan_keys]
+        listed = WORK / f"{scenario.requests_file}.keys"
+        if listed.exists():
+            keys = listed.read_text().split()
+        else:  # dashboards: the teacher and school their paths name
+            paths = [line.split("\t")[1] for line in file.read_text().splitlines()]
+            keys = [f"chalkboard:1:v:teacher:{p.split('/')[3]}:{p.split('school=')[1]}" for p in paths]
         sets_before = redis_sets()
         with version_bumper(keys) as stats:
             raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
