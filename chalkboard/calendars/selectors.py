@@ -8,7 +8,6 @@ owner could read through the API, and nothing once they may no longer see it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from chalkboard.accounts.models import User
 from chalkboard.calendars.models import CalendarFeed, FeedKind
 from chalkboard.common.cache import school_scope, school_sessions_scope, student_scope, teacher_scope
 from chalkboard.common.errors import NotFound
+from chalkboard.common.secrets_digest import secret_digest
 from chalkboard.common.timezones import local_midnight
 from chalkboard.people.models import Student
 from chalkboard.scheduling.models import Session, SessionStudent
@@ -32,10 +32,6 @@ from chalkboard.schools.models import Role
 TOKEN_SHAPE = re.compile(r"[0-9a-f]{64}")
 WINDOW_DAYS_BACK = 28
 WINDOW_DAYS_AHEAD = 183
-
-
-def feed_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def feed_list(*, viewer: Viewer) -> QuerySet[CalendarFeed]:
@@ -65,7 +61,7 @@ def feed_get_by_token(token: str) -> tuple[CalendarFeed, Viewer]:
     issued, rotated away, revoked) and for a feed whose owner may no longer read it."""
     if not TOKEN_SHAPE.fullmatch(token):
         raise NotFound()
-    digest = feed_token_hash(token)
+    digest = secret_digest(token)
     try:  # the owner and the school only: the names a rebuild needs are read by it (``feed_person``)
         feed = CalendarFeed.objects.select_related("owner", "school").get(token_hash=digest)
     except CalendarFeed.DoesNotExist:

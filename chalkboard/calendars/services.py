@@ -14,8 +14,9 @@ from django.views.decorators.debug import sensitive_variables
 
 from chalkboard.accounts.models import User
 from chalkboard.calendars.models import CalendarFeed, FeedKind
-from chalkboard.calendars.selectors import KIND_ROLES, feed_list, feed_token_hash
+from chalkboard.calendars.selectors import KIND_ROLES, feed_list
 from chalkboard.common.errors import Forbidden, ValidationFailed
+from chalkboard.common.secrets_digest import secret_digest
 from chalkboard.people.models import Student, Teacher
 from chalkboard.schools.access import Viewer
 
@@ -36,7 +37,7 @@ TOO_MANY = f"You have {MAX_FEEDS_PER_PERSON} calendar feeds already: revoke one 
 
 def _new_token() -> tuple[str, str]:
     token = secrets.token_hex(TOKEN_BYTES)
-    return token, feed_token_hash(token)
+    return token, secret_digest(token)
 
 
 @sensitive_variables("token")

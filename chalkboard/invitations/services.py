@@ -8,7 +8,6 @@ secret token mailed to it, choosing their password then. The token is stored as 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -28,6 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, Forbidden, ValidationFailed
+from chalkboard.common.secrets_digest import secret_digest
 from chalkboard.invitations.models import Invitation, InvitationStatus
 from chalkboard.people.services import guardian_join, student_join, teacher_join
 from chalkboard.schools.access import STAFF, Action, Viewer
@@ -48,10 +48,6 @@ SIGN_IN_TO_ACCEPT = "An account already uses this address: sign in and accept th
 
 # A token carries 256 bits; only its hash is stored, so the table alone accepts nothing.
 TOKEN_BYTES = 32
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _may_invite(*, roles: frozenset[str], role: str) -> bool:
@@ -88,7 +84,7 @@ def invitation_create(
         full_name=full_name.strip(),
         details=dict(details or {}),
         invited_by=viewer.user,
-        token_hash=token_hash(token),
+        token_hash=secret_digest(token),
         expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
     activity_record(
@@ -182,7 +178,7 @@ def invitation_accept_with_token(*, token: str, password: str, full_name: str = 
     except DjangoValidationError as error:
         raise ValidationFailed(error.messages[0], fields={"password": list(error.messages)}) from error
     password_hash = make_password(password)
-    digest = token_hash(token)
+    digest = secret_digest(token)
     invitation = Invitation.objects.select_for_update().select_related("school").filter(token_hash=digest).first()
     if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
         raise ValidationFailed(TOKEN_INVALID, fields={"token": [TOKEN_INVALID]})

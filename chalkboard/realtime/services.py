@@ -12,7 +12,6 @@ commits, so readers never read past the log's horizon, the id below which every 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from chalkboard.common.cache import (
     versions_bump_on_commit,
 )
 from chalkboard.common.errors import ValidationFailed
+from chalkboard.common.secrets_digest import secret_digest
 from chalkboard.realtime.log import events_insert
 from chalkboard.realtime.models import SESSION_EVENTS, Event, EventType, WebSocketTicket
 from chalkboard.realtime.publishing import event_publish
@@ -148,16 +148,12 @@ def events_prune(*, older_than: timedelta) -> int:
         deleted += count
 
 
-def _ticket_digest(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 @transaction.atomic
 def ticket_issue(*, token: AuthToken) -> tuple[str, datetime]:
     """A single-use ticket for the dashboard socket, valid ``TICKET_TTL``, bound to the bearer ``token``."""
     ticket = secrets.token_urlsafe(32)
     expires_at = timezone.now() + TICKET_TTL
-    WebSocketTicket.objects.create(digest=_ticket_digest(ticket), token_digest=token.digest, expires_at=expires_at)
+    WebSocketTicket.objects.create(digest=secret_digest(ticket), token_digest=token.digest, expires_at=expires_at)
     return ticket, expires_at
 
 
@@ -166,7 +162,7 @@ def ticket_consume(*, ticket: str) -> AuthToken | None:
     """The bearer token a ticket was issued from, if the ticket is unused, unexpired and the token still
     valid; ``None`` otherwise. The ticket is spent either way. Of two concurrent uses only one deletes the
     row, and only the one that deleted it may pass."""
-    digest = _ticket_digest(ticket)
+    digest = secret_digest(ticket)
     found = WebSocketTicket.objects.filter(digest=digest).values_list("token_digest", "expires_at").first()
     if found is None:
         return None
