@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -216,6 +216,7 @@ def requests_prepare() -> Plan:
 
     from chalkboard.accounts.models import User
     from chalkboard.accounts.services import token_create
+    from chalkboard.common.cache import teacher_scope
     from chalkboard.progress.models import StudentProgress
     from chalkboard.scheduling.models import SessionStudent
 
@@ -237,15 +238,18 @@ def requests_prepare() -> Plan:
 
     files: dict[str, Path] = {}
 
-    def write(name: str, lines: list[str]) -> None:
+    def write(name: str, lines: list[str], *, versions: Sequence[tuple[int, int]] = ()) -> None:
         path = WORK / f"{name}.tsv"
         path.write_text("\n".join(lines) + "\n")
         files[name] = path
+        if versions:  # the teachers' cache scopes the scenario's bumper keeps bumping
+            (WORK / f"{name}.keys").write_text("".join(f"{teacher_scope(t, s)}\n" for t, s in versions))
 
     write("floor", [f"GET\t/api/auth/token/info/\t{token}" for _, _, token in teachers])
     dashboards = [f"GET\t/api/teachers/{t}/dashboard/?school={s}\t{token}" for t, s, token in busy]
     write("dashboard_cached", dashboards)
-    write("dashboard_uncached", dashboards)
+    busy_versions = [(teacher_id, school_id) for teacher_id, school_id, _ in busy]
+    write("dashboard_uncached", dashboards, versions=busy_versions)
 
     with_progress = StudentProgress.objects.filter(student_id=OuterRef("student_id"))
     progress_lines = []
@@ -273,8 +277,7 @@ def requests_prepare() -> Plan:
     # The busy teachers' calendar feeds, as a calendar app reads them (the secret address is the credential).
     feeds = [f"GET\t{feed_path(t, s, users[t])}\t{token}" for t, s, token in busy]
     write("feed_cached", feeds)
-    write("feed_uncached", feeds)
-    (WORK / "feed_uncached.keys").write_text("".join(f"chalkboard:1:v:teacher:{t}:{s}\n" for t, s, _ in busy))
+    write("feed_uncached", feeds, versions=busy_versions)
 
     # Completions all in one school (its teachers in turn), then the same writes spread over every school.
     one_school = [t for t in teachers if t[1] == teachers[0][1]]
@@ -283,7 +286,7 @@ def requests_prepare() -> Plan:
     write("complete_spread_c1", completion_lines(teachers, count=4000, spread=True))
     write("complete_spread_c16", completion_lines(teachers, count=12000, spread=True))
     # One teacher's page, asked for by every client while its cache version is bumped every BUMP_SECONDS.
-    write("dashboard_steady_writes", dashboards[:1])
+    write("dashboard_steady_writes", dashboards[:1], versions=busy_versions[:1])
     write("mix", mix_lines(teachers))
     return Plan(teachers=teachers, busy=busy, files=files)
 
@@ -406,7 +409,7 @@ def queries_count(plan: Plan) -> dict[str, int]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from chalkboard.common.cache import teacher_scope, versions_bump
+    from chalkboard.common.cache import versions_bump
 
     def first_line(name: str) -> tuple[str, str, str, str]:
         method, path, token, *body = plan.files[name].read_text().splitlines()[0].split("\t")
@@ -417,13 +420,8 @@ def queries_count(plan: Plan) -> dict[str, int]:
         client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
         if warm:
             client.get(path)
-        if bump:
-            listed = WORK / f"{name}.keys"
-            if listed.exists():  # the first request's scope: the first key, less the cache's prefix
-                versions_bump([listed.read_text().split()[0].removeprefix("chalkboard:1:")])
-            else:
-                teacher_id, school_id = path.split("/")[3], path.split("school=")[1]
-                versions_bump([teacher_scope(int(teacher_id), int(school_id))])
+        if bump:  # the first request's scope
+            versions_bump([(WORK / f"{name}.keys").read_text().split()[0]])
         with CaptureQueriesContext(connection) as queries:
             if method == "GET":
                 response = client.get(path)
@@ -664,12 +662,10 @@ def scenario_run(scenario: Scenario, *, clients: int, port: int) -> Result:
     if WARMUP_SECONDS and not scenario.per_clients_file and scenario.name != "mix":
         wrk(file=file, clients=clients, seconds=WARMUP_SECONDS, port=port, think_ms=scenario.think_ms)
     if scenario.bump_versions:
-        listed = WORK / f"{scenario.requests_file}.keys"
-        if listed.exists():
-            keys = listed.read_text().split()
-        else:  # dashboards: the teacher and school their paths name
-            paths = [line.split("\t")[1] for line in file.read_text().splitlines()]
-            keys = [f"chalkboard:1:v:teacher:{p.split('/')[3]}:{p.split('school=')[1]}" for p in paths]
+        from django.core.cache import cache
+
+        scopes = (WORK / f"{scenario.requests_file}.keys").read_text().split()
+        keys = [cache.make_key(scope) for scope in scopes]
         sets_before = redis_sets()
         with version_bumper(keys) as stats:
             raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
