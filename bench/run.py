@@ -68,6 +68,9 @@ SERVER_ENV = {
     "THROTTLE_EXPORT": "1000000/min",
     "THROTTLE_CALENDAR_FEED": "1000000/min",
     "LOG_LEVEL": "WARNING",
+    # The webhook scenario's receiver listens on the loopback address, over plain http (bench/webhooks.py).
+    "WEBHOOKS_ALLOWED_NETWORKS": "127.0.0.1/32",
+    "WEBHOOKS_REQUIRE_HTTPS": "0",
 }
 
 
@@ -134,12 +137,13 @@ def main() -> None:
                     flush=True,
                 )
         websocket = websocket_run(port=port, ws_port=port if PROXY else ws_port) if not ONLY or "ws" in ONLY else None
+        webhooks = webhooks_measure() if not ONLY or "webhooks" in ONLY else None
 
     floor = {r.clients: r.requests_per_second for r in results if r.scenario == "floor"}
     for result in results:
         if floor.get(result.clients):
             result.ratio_to_floor = round(result.requests_per_second / floor[result.clients], 3)
-    report(results, websocket)
+    report(results, websocket, webhooks)
 
 
 # --- the database -------------------------------------------------------------------------------------
@@ -721,7 +725,19 @@ def websocket_run(*, port: int, ws_port: int) -> dict[str, Any] | None:
 # --- the report -------------------------------------------------------------------------------------
 
 
-def report(results: list[Result], websocket: dict[str, Any] | None) -> None:
+def webhooks_measure() -> dict[str, Any]:
+    """Webhook deliveries by the servers' job worker (``bench/webhooks.py``); a failure is reported in the
+    results instead of discarding the scenarios measured before it."""
+    from bench.webhooks import webhooks_run
+
+    print("  webhooks: delivery latency from commit, and deliveries per second with one worker...", flush=True)
+    try:
+        return webhooks_run()
+    except Exception as error:  # reported in the results, never hidden
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
+def report(results: list[Result], websocket: dict[str, Any] | None, webhooks: dict[str, Any] | None) -> None:
     machine = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -739,6 +755,7 @@ def report(results: list[Result], websocket: dict[str, Any] | None) -> None:
         "seconds_per_scenario": SECONDS,
         "results": [asdict(r) for r in results],
         "websocket": websocket,
+        "webhooks": webhooks,
     }
     name = "partial" if ONLY else "latest"  # a partial rerun never replaces the full results
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
@@ -749,6 +766,8 @@ def report(results: list[Result], websocket: dict[str, Any] | None) -> None:
     if websocket:
         print()
         print("WebSockets:", json.dumps(websocket))
+    if webhooks:
+        print("Webhooks:", json.dumps(webhooks))
     chart(results, RESULTS / f"{name}.png")
     print(f"\nSaved {RESULTS / name}.json, {name}.md and {name}.png")
 

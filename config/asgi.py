@@ -14,6 +14,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chalkboard.common.bodies import BodyLimitASGI  # noqa: E402
+from chalkboard.common.jobs import worker_start_in_server  # noqa: E402
 from chalkboard.realtime.auth import TokenAuthMiddleware, allowed_hosts_origin_validator  # noqa: E402
 from chalkboard.realtime.routing import websocket_urlpatterns  # noqa: E402
 
@@ -24,6 +25,9 @@ application = ProtocolTypeRouter(
         "websocket": allowed_hosts_origin_validator(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# The embedded default runs its jobs (webhook deliveries) in this process; with Redis, workers of their own do.
+worker_start_in_server()
 
 # Everything loaded so far lives as long as the process: keep it out of the garbage collector's full
 # passes, which otherwise walk it again and again. With 1,000 dashboards connected, a full pass held the

@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", include("chalkboard.dashboard.urls")),
     path("api/", include("chalkboard.realtime.urls")),
     path("api/", include("chalkboard.calendars.urls")),
+    path("api/", include("chalkboard.webhooks.urls")),
     path("", include("chalkboard.web.urls")),
 ]
 

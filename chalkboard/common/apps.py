@@ -9,3 +9,8 @@ class CommonConfig(AppConfig):
 
         # Logging is configured by now (Django's settings, and the server's own before it loaded us).
         redact_every_handler()
+
+        from chalkboard.common.jobs import broker_setup
+
+        # Before any app declares its jobs (their actors bind to the broker set here).
+        broker_setup()

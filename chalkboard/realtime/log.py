@@ -30,6 +30,7 @@ in order (``AUTOINCREMENT``: never reused), and the newest committed id is the h
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,18 @@ def _horizon_on_postgresql(after_id: int) -> Horizon:  # only on PostgreSQL
             return Horizon(latest, frozenset())
         cursor.execute(_HOLDERS_SQL, WRITERS_LOCK)
         return Horizon(latest, frozenset(row[0] for row in cursor.fetchall()))
+
+
+def event_horizon_wait(*, after_id: int = 0, first_wait: float = 0.001, max_wait: float = 0.05) -> int:
+    """The log's horizon, for a synchronous reader (a job): the highest id handed out, once every writer that
+    may hold an id up to it has ended. Sleeps between looks, from ``first_wait`` doubling up to ``max_wait``."""
+    found = event_horizon_read(after_id=after_id)
+    writers, delay = found.writers, first_wait
+    while writers:  # only on PostgreSQL (the one database with writers to wait for)
+        time.sleep(delay)
+        delay = min(delay * 2, max_wait)
+        writers = event_writers_running(writers)
+    return found.latest
 
 
 def event_writers_running(writers: Collection[str]) -> frozenset[str]:

@@ -113,6 +113,13 @@ def event_messages_of_every_school_after(*, after_id: int, upto_id: int, limit: 
     return [event_message(row) for row in rows]
 
 
+def event_messages_of_school_after(*, school_id: int, after_id: int, upto_id: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` events of one school with an id above ``after_id`` and up to ``upto_id`` (a horizon of
+    the log), oldest first: everything the school's owners and admins hear (webhooks). One query."""
+    school_events = Event.objects.filter(school_id=school_id, id__gt=after_id, id__lte=upto_id).order_by("id")
+    return [event_message(row) for row in school_events.values(*MESSAGE_COLUMNS)[:limit]]
+
+
 def replay_start(*, audience: Audience, since: int | None, horizon: int) -> tuple[int, str | None]:
     """Where a new connection starts: the id after which events are sent, and a reason to resync when the
     client's ``since`` cannot be honoured (events after it were pruned, it was never issued, or the backlog

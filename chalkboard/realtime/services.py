@@ -36,6 +36,7 @@ from chalkboard.realtime.log import events_insert
 from chalkboard.realtime.models import SESSION_EVENTS, Event, EventType, WebSocketTicket
 from chalkboard.realtime.publishing import event_publish
 from chalkboard.realtime.selectors import token_valid
+from chalkboard.realtime.signals import events_committed
 
 TICKET_TTL = timedelta(seconds=30)
 PRUNE_BATCH = 5_000
@@ -46,7 +47,8 @@ RETENTION_TOO_SHORT = "Events must be kept at least 24 hours: clients resume fro
 
 class _OnCommit:
     """What the events of one transaction owe once it commits: the cache bumps first (a dashboard that
-    refetches on an event reads the fresh page), then one nudge per school and teacher, with the newest id."""
+    refetches on an event reads the fresh page), then one nudge per school and teacher, with the newest id,
+    then ``events_committed`` (webhooks) once."""
 
     def __init__(self) -> None:
         self.scopes: set[str] = set()
@@ -61,6 +63,7 @@ class _OnCommit:
         versions_bump(self.scopes)
         for (school_id, teacher_id), event_id in self.nudges.items():
             event_publish(event_id=event_id, school_id=school_id, teacher_id=teacher_id)
+        events_committed.send(sender=Event, school_ids=frozenset(school_id for school_id, _ in self.nudges))
 
 
 def _on_commit(using: str) -> _OnCommit:

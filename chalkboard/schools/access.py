@@ -34,6 +34,7 @@ class Action(StrEnum):
     SESSIONS_MANAGE_OWN = "sessions.manage_own"
     EARNINGS_MANAGE = "earnings.manage"
     NOTES_VIEW_ADMIN = "notes.view_admin"
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 POLICY: dict[Action, frozenset[str]] = {
@@ -46,6 +47,7 @@ POLICY: dict[Action, frozenset[str]] = {
     Action.SESSIONS_MANAGE_OWN: frozenset({Role.TEACHER}),
     Action.EARNINGS_MANAGE: STAFF,
     Action.NOTES_VIEW_ADMIN: STAFF,
+    Action.WEBHOOKS_MANAGE: STAFF,
 }
 
 

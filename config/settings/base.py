@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "chalkboard.dashboard",
     "chalkboard.realtime",
     "chalkboard.calendars",
+    "chalkboard.webhooks",
     "chalkboard.web",
 ]
 # The demo seeder (`manage.py seed_demo`) is installed by the local and test settings only: production
@@ -220,6 +221,22 @@ FORWARDED_ALLOW_IPS = frozenset(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", ":
 # same for its whole life, so that calendar apps recognise the same session across reads.
 CALENDAR_UID_DOMAIN = env_str("CALENDAR_UID_DOMAIN", "chalkboard.invalid")
 
+# --- Background jobs (chalkboard.common.jobs) and webhooks (chalkboard.webhooks). ----------------------
+# The jobs' queues: Redis (the deployment's own, by default), run by workers of their own (bin/jobs-worker);
+# none on the embedded default, where an in-memory queue is run by a worker inside the server.
+JOBS_BROKER_URL = env_str("JOBS_BROKER_URL", REDIS_URL)
+JOBS_NAMESPACE = env_str("JOBS_NAMESPACE", f"{env_str('CACHE_KEY_PREFIX', 'chalkboard')}-jobs")
+JOBS_WORKER_IN_SERVER = env_bool("JOBS_WORKER_IN_SERVER", default=not JOBS_BROKER_URL)
+JOBS_WORKER_THREADS = env_int("JOBS_WORKER_THREADS", 4)
+# A worker that sent no heartbeat for this long is dead: its unfinished jobs go back on the queue, checked by
+# one in JOBS_MAINTENANCE_CHANCE / 1,000,000 of the workers' calls to Redis (Dramatiq's maintenance).
+JOBS_HEARTBEAT_TIMEOUT_MS = env_int("JOBS_HEARTBEAT_TIMEOUT_MS", 30_000)
+JOBS_MAINTENANCE_CHANCE = env_int("JOBS_MAINTENANCE_CHANCE", 10_000)
+# Webhook endpoints may be plain http only where this is off (production turns it on), and never resolve to
+# a loopback, private, link-local or otherwise special address unless it is in one of these networks.
+WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS")
+WEBHOOKS_ALLOWED_NETWORKS = env_list("WEBHOOKS_ALLOWED_NETWORKS", [])
+
 # --- Rate limits (chalkboard.common.throttling): each scope's rate from THROTTLE_<SCOPE>. -----------
 THROTTLE_RATES = {
     scope: env_str(f"THROTTLE_{scope.upper()}", default)
@@ -296,6 +313,7 @@ SPECTACULAR_SETTINGS = {
         "ProgressTrendEnum": "chalkboard.progress.models.Trend",
         "RoleEnum": "chalkboard.schools.models.Role",
         "CalendarFeedKindEnum": "chalkboard.calendars.models.FeedKind",
+        "EventTypeEnum": "chalkboard.realtime.models.EventType",
     },
 }
 

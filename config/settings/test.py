@@ -39,3 +39,8 @@ REST_FRAMEWORK = {
 
 # Test data lives in one uncommitted transaction, bound to the test's thread (see chalkboard.realtime.db).
 REALTIME_DB_THREAD_SENSITIVE = env_bool("REALTIME_DB_THREAD_SENSITIVE", default=True)
+
+# The tests' webhook receivers listen on the loopback address, which production never delivers to.
+WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+# The suite's servers never run jobs on their own: each test runs the jobs it means to, when it means to.
+JOBS_WORKER_IN_SERVER = env_bool("JOBS_WORKER_IN_SERVER")

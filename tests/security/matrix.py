@@ -202,6 +202,10 @@ def visible_feeds(filled: Filled, role: str) -> set[int]:
     return {filled.feed.pk} if role == "owner" else set()
 
 
+def visible_webhook_endpoints(filled: Filled, role: str) -> set[int]:
+    return {filled.webhook_endpoint.pk} if role in STAFF_ROLES else set()
+
+
 def visible_invitations(filled: Filled, role: str) -> set[int]:
     return set(Invitation.objects.filter(school=filled.world.school).values_list("pk", flat=True))
 
@@ -378,6 +382,24 @@ ROWS: list[Row] = [
         body=body(lambda ids: {})),
     Row("GET /api/calendar/{feed_token}.ics",                 "200 200 200 200 200 200 200 200 200 200 200 200 200",
         capability=True),
+    # Webhook endpoints (the object: the owner's endpoint of the school, and a delivery to it): a school's
+    # owners and admins only. Another member of the school may not make one (403); another school is
+    # unknown (400); nobody else sees one, nor its delivery log (404).
+    Row("GET /api/webhook-endpoints/",                        "200 200 200 200 200 200 200 200 200 200 200 401 401",
+        visible=visible_webhook_endpoints),
+    Row("POST /api/webhook-endpoints/",                       "201 201 403 403 403 403 403 403 400 400 400 401 401",
+        body=body(lambda ids: {"school_id": ids["school"], "url": "https://hooks.example.com/more"})),
+    Row("GET /api/webhook-endpoints/{webhook_endpoint}/",     "200 200 404 404 404 404 404 404 404 404 404 401 401"),
+    Row("PATCH /api/webhook-endpoints/{webhook_endpoint}/",   "200 200 404 404 404 404 404 404 404 404 404 401 401",
+        body=body(lambda ids: {"description": "Our CRM"})),
+    Row("DELETE /api/webhook-endpoints/{webhook_endpoint}/",  "204 204 404 404 404 404 404 404 404 404 404 401 401"),
+    Row("POST /api/webhook-endpoints/{webhook_endpoint}/rotate-secret/",
+                                                              "200 200 404 404 404 404 404 404 404 404 404 401 401",
+        body=body(lambda ids: {})),
+    Row("GET /api/webhook-endpoints/{webhook_endpoint}/deliveries/",
+                                                              "200 200 404 404 404 404 404 404 404 404 404 401 401"),
+    Row("POST /api/webhook-endpoints/{webhook_endpoint}/deliveries/{webhook_delivery}/redeliver/",
+                                                              "202 202 404 404 404 404 404 404 404 404 404 401 401"),
 ]
 # fmt: on
 

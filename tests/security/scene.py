@@ -29,6 +29,8 @@ from chalkboard.progress.models import ProgressAssessment, ProgressGoal
 from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Viewer
 from chalkboard.schools.models import Membership, Role, Skill, Subject
+from chalkboard.webhooks.models import Delivery, DeliveryStatus, Endpoint
+from chalkboard.webhooks.services import endpoint_create
 from tests import factories as f
 from tests.conftest import SchoolWorld, client_for
 
@@ -77,6 +79,8 @@ class Filled:
     invitation: Invitation  # the owner's, of an address with no account, to be a student
     feed: CalendarFeed  # the owner's calendar feed of the school
     feed_token: str  # the secret of its address
+    webhook_endpoint: Endpoint  # the owner's webhook endpoint of the school
+    webhook_delivery: Delivery  # a delivery of one of the school's events to it, delivered
 
     @property
     def pending_entry(self) -> EarningEntry:
@@ -108,6 +112,8 @@ class Filled:
             "assignment": TeachingAssignment.objects.get(teacher=w.teacher, student=w.student).pk,
             "feed": self.feed.pk,
             "feed_token": self.feed_token,
+            "webhook_endpoint": self.webhook_endpoint.pk,
+            "webhook_delivery": self.webhook_delivery.pk,
         }
 
 
@@ -186,6 +192,18 @@ def fill(world: SchoolWorld) -> Filled:
         viewer=Viewer.for_user(w.owner), school=w.school, email=f"invitee.{w.school.pk}@example.test", role="student"
     )
     feed, feed_token = feed_create(viewer=Viewer.for_user(w.owner), kind="school", school_id=w.school.pk)
+    webhook_endpoint, _ = endpoint_create(
+        viewer=Viewer.for_user(w.owner), school_id=w.school.pk, url="https://hooks.example.com/in", event_types=[]
+    )
+    webhook_delivery = Delivery.objects.create(
+        endpoint=webhook_endpoint,
+        event_id=0,
+        event_type="session.updated",
+        payload="{}",
+        status=DeliveryStatus.DELIVERED,
+        next_attempt_at=now,
+        delivered_at=now,
+    )
     return Filled(
         world=w,
         subject=subject,
@@ -204,6 +222,8 @@ def fill(world: SchoolWorld) -> Filled:
         invitation=invitation,
         feed=feed,
         feed_token=feed_token,
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=webhook_delivery,
     )
 
 

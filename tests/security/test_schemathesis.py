@@ -67,6 +67,8 @@ def real_path_ids(home: Filled, operation: schemathesis.APIOperation) -> dict[st
         "assignment_id": home.ids()["assignment"],
         "feed_id": home.feed.pk,
         "token": home.feed_token,
+        "endpoint_id": home.webhook_endpoint.pk,
+        "delivery_id": home.webhook_delivery.pk,
     }
     return {name: ids[name] for name in re.findall(r"{(\w+)}", operation.path)}
 
