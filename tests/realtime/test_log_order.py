@@ -26,7 +26,7 @@ from django.db import connection, transaction
 
 from chalkboard.realtime import hub as hub_module
 from chalkboard.realtime.hub import Hub, Message
-from chalkboard.realtime.log import Horizon, event_horizon_read
+from chalkboard.realtime.log import Horizon, event_horizon_read, event_horizon_wait
 from chalkboard.realtime.models import Event, EventType
 from chalkboard.realtime.selectors import Audience
 from chalkboard.realtime.services import event_emit
@@ -196,3 +196,22 @@ def test_readers_blind_to_running_writers_pass_over_late_commits(school_ids, mon
     for seen in offered:
         assert seen != committed
         assert slow_id not in seen  # it committed seconds after the readers passed it
+
+
+def test_a_synchronous_reader_waits_for_the_writers_that_can_still_commit_below_its_horizon(school_ids):
+    """``event_horizon_wait`` (the webhook planner's reader): while a writer that drew an id holds its
+    transaction open, the horizon waits for it; once it commits, its event is below the horizon returned."""
+    emitted, errors = threading.Event(), []
+    writer = threading.Thread(target=write_slowly, args=(school_ids[0], emitted, errors))
+    writer.start()
+    try:
+        assert emitted.wait(10)
+        started = time.monotonic()
+        horizon = event_horizon_wait(first_wait=0.01, max_wait=0.05)
+        waited = time.monotonic() - started
+    finally:
+        writer.join(timeout=30)
+    assert not errors
+    slow_id = Event.objects.filter(data__slow=True).values_list("id", flat=True).get()
+    assert horizon >= slow_id
+    assert waited >= SLOW_WRITER_HOLDS_SECONDS / 2  # it waited for the writer, not for nothing
