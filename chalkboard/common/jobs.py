@@ -6,6 +6,10 @@
   mid-way (SIGKILL, a lost host) go back on the queue once its heartbeat is ``JOBS_HEARTBEAT_TIMEOUT_MS``
   old, and another worker runs them again. Every job is written to be run again: it reads what is left to
   do from the database, so its effect happens once.
+- **Queueing never fails a request.** A job queued from a request (``job_send``) asks the Redis server's
+  breaker first (``chalkboard.common.breaker``), and the broker's client gives up after
+  ``REDIS_TIMEOUT_SECONDS``: with the queue away, the job is not queued, and the request goes on. What the
+  job would have done is in the database: the next job of its kind, or ``manage.py webhooks_sweep``, does it.
 - **The embedded default** (no Redis): Dramatiq's stub broker keeps the queue in the server's memory, and a
   worker inside the server (``worker_start_in_server``, from ``config.asgi``) runs it: ``make run`` needs
   nothing more. What the queue held is gone with the process, never what the jobs act on: that is in the
@@ -18,6 +22,7 @@ import logging
 from typing import Any
 
 import dramatiq
+import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 from dramatiq.broker import MessageProxy
@@ -25,6 +30,11 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 from dramatiq.worker import WorkerThread
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
+
+from chalkboard.common.breaker import UNAVAILABLE, breaker_for
 
 logger = logging.getLogger("chalkboard.jobs")
 
@@ -53,8 +63,17 @@ def broker_setup() -> dramatiq.Broker:
     """The deployment's broker, set as Dramatiq's global one before any actor is declared (at app loading)."""
     broker: dramatiq.Broker
     if settings.JOBS_BROKER_URL:
+        timeout = float(settings.REDIS_TIMEOUT_SECONDS)
+        # As the cache's client: a connection that went stale while Redis restarted is retried once on a new
+        # one, and a timeout is not retried (it would only double the wait).
+        client = redis.Redis.from_url(
+            settings.JOBS_BROKER_URL,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
         broker = RedisBroker(
-            url=settings.JOBS_BROKER_URL,
+            client=client,
             namespace=settings.JOBS_NAMESPACE,
             heartbeat_timeout=settings.JOBS_HEARTBEAT_TIMEOUT_MS,
             maintenance_chance=settings.JOBS_MAINTENANCE_CHANCE,
@@ -64,6 +83,26 @@ def broker_setup() -> dramatiq.Broker:
     broker.add_middleware(DatabaseConnections())
     dramatiq.set_broker(broker)
     return broker
+
+
+def job_send(actor: dramatiq.Actor[..., Any], *args: Any, delay_ms: int | None = None) -> bool:
+    """Queue ``actor(*args)`` (after ``delay_ms``), unless the queue's Redis is away: then nothing is queued,
+    once per ``REDIS_RETRY_SECONDS`` at most a timeout is spent finding out, and the caller goes on. Whether
+    it was queued."""
+    broker = actor.broker
+    if not isinstance(broker, RedisBroker):
+        actor.send_with_options(args=args, delay=delay_ms)
+        return True
+    breaker = breaker_for(settings.JOBS_BROKER_URL)
+    if not breaker.allow():
+        return False
+    try:
+        actor.send_with_options(args=args, delay=delay_ms)
+    except UNAVAILABLE as error:
+        breaker.failed(error)
+        return False
+    breaker.succeeded()
+    return True
 
 
 def worker_start_in_server() -> dramatiq.Worker | None:

@@ -12,6 +12,7 @@ commits, so readers never read past the log's horizon, the id below which every 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from chalkboard.realtime.publishing import event_publish
 from chalkboard.realtime.selectors import token_valid
 from chalkboard.realtime.signals import events_committed
 
+logger = logging.getLogger("chalkboard.realtime")
 TICKET_TTL = timedelta(seconds=30)
 PRUNE_BATCH = 5_000
 # The contract lets a client resume after a day away: the log is never pruned closer than that.
@@ -63,7 +65,11 @@ class _OnCommit:
         versions_bump(self.scopes)
         for (school_id, teacher_id), event_id in self.nudges.items():
             event_publish(event_id=event_id, school_id=school_id, teacher_id=teacher_id)
-        events_committed.send(sender=Event, school_ids=frozenset(school_id for school_id, _ in self.nudges))
+        # Robustly: the commit is done, and its request answers whatever a listener does.
+        school_ids = frozenset(school_id for school_id, _ in self.nudges)
+        for receiver, outcome in events_committed.send_robust(sender=Event, school_ids=school_ids):
+            if isinstance(outcome, Exception):
+                logger.error("events_committed: %r failed", receiver, exc_info=outcome)
 
 
 def _on_commit(using: str) -> _OnCommit:

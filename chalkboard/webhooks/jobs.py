@@ -8,6 +8,7 @@ from typing import Any
 import dramatiq
 from django.utils import timezone
 
+from chalkboard.common.jobs import job_send
 from chalkboard.webhooks import services
 
 QUEUE = "webhooks"
@@ -21,7 +22,7 @@ TIME_LIMIT_MS = 10 * 60 * 1000
 def webhooks_plan(school_id: int) -> None:
     """Plan the school's new events for its endpoints, then deliver to each endpoint that has some."""
     for endpoint_id in services.endpoints_plan(school_id=school_id):
-        webhook_deliver.send(endpoint_id)
+        job_send(webhook_deliver, endpoint_id)
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=MAX_RETRIES, time_limit=TIME_LIMIT_MS)
@@ -29,8 +30,7 @@ def webhook_deliver(endpoint_id: int) -> None:
     """Deliver what is due to the endpoint; when a retry waits, wake again at its time."""
     due = services.endpoint_deliver(endpoint_id=endpoint_id)
     if due is not None and services.endpoint_wake_at(endpoint_id=endpoint_id, due=due):
-        delay_ms = max(0, int((due - timezone.now()).total_seconds() * 1000))
-        webhook_deliver.send_with_options(args=(endpoint_id,), delay=delay_ms)
+        job_send(webhook_deliver, endpoint_id, delay_ms=max(0, int((due - timezone.now()).total_seconds() * 1000)))
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=MAX_RETRIES, time_limit=TIME_LIMIT_MS)
@@ -41,6 +41,7 @@ def webhook_redeliver(delivery_id: int) -> None:
 
 def schools_committed(sender: Any, *, school_ids: frozenset[int], **kwargs: Any) -> None:
     """After a transaction wrote events (``realtime.signals.events_committed``): plan them for the schools
-    that have an endpoint. A school without one costs a cache read."""
+    that may have an endpoint. A school without one costs a cache read; a queue that is away, nothing (the
+    next event of the school, or the sweep, plans what this would have)."""
     for school_id in services.schools_with_endpoints(school_ids):
-        webhooks_plan.send(school_id)
+        job_send(webhooks_plan, school_id)

@@ -42,6 +42,7 @@ from standardwebhooks.webhooks import Webhook
 
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Conflict, ValidationFailed
+from chalkboard.common.jobs import job_send
 from chalkboard.realtime.log import event_horizon_wait
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.selectors import event_messages_of_school_after
@@ -242,13 +243,13 @@ def delivery_redeliver(*, viewer: Viewer, delivery: Delivery) -> None:
     if delivery.status == DeliveryStatus.PENDING:
         _after_commit_deliver(delivery.endpoint_id)
     else:
-        transaction.on_commit(lambda: jobs.webhook_redeliver.send(delivery.pk))
+        transaction.on_commit(lambda: job_send(jobs.webhook_redeliver, delivery.pk))
 
 
 def _after_commit_deliver(endpoint_id: int) -> None:
     from chalkboard.webhooks import jobs  # (which imports this module)
 
-    transaction.on_commit(lambda: jobs.webhook_deliver.send(endpoint_id))
+    transaction.on_commit(lambda: job_send(jobs.webhook_deliver, endpoint_id))
 
 
 # --- Planning and delivering (run by the jobs in chalkboard.webhooks.jobs). -------------------------------

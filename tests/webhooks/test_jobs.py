@@ -10,6 +10,7 @@ import time
 
 import dramatiq
 import pytest
+import redis
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +18,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from chalkboard.common import jobs as runner
+from chalkboard.common.breaker import breaker_for, breakers_reset
 from chalkboard.schools.access import Viewer
 from chalkboard.webhooks import jobs, services
 from chalkboard.webhooks.models import Delivery, DeliveryStatus
@@ -27,8 +29,9 @@ WAIT_SECONDS = 20
 
 
 def _sent(monkeypatch, actor) -> list[tuple]:
+    """What is queued for ``actor`` from now on (its arguments), instead of queueing it."""
     sent: list[tuple] = []
-    monkeypatch.setattr(actor, "send", lambda *args: sent.append(args))
+    monkeypatch.setattr(actor, "send_with_options", lambda *, args=(), **options: sent.append(tuple(args)))
     return sent
 
 
@@ -157,6 +160,7 @@ def test_the_broker_is_redis_where_the_deployment_has_it_and_the_stub_broker_oth
         redis = runner.broker_setup()
         assert isinstance(redis, RedisBroker)
         assert redis.heartbeat_timeout == 1234
+        assert redis.client.connection_pool.connection_kwargs["socket_timeout"] == settings.REDIS_TIMEOUT_SECONDS
         assert dramatiq.get_broker() is redis
         assert any(isinstance(m, runner.DatabaseConnections) for m in redis.middleware)
         settings.JOBS_BROKER_URL = ""
@@ -192,3 +196,42 @@ def test_a_job_skipped_or_ended_leaves_no_stale_connection(monkeypatch):
     middleware.after_skip_message(broker, None)
     middleware.before_worker_thread_shutdown(broker, None)
     assert closed == ["old", "old", "old", "all"]
+
+
+def test_a_job_queued_from_a_request_never_fails_it_when_the_queue_is_away(settings, monkeypatch):
+    """The queue's Redis refuses: the job is not queued and the caller goes on; then, for the breaker's
+    interval, nobody even tries (one timeout per interval, as for every client of Redis)."""
+    settings.JOBS_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    away = RedisBroker(client=redis.Redis(port=1, retry=None), namespace="away")
+    attempts: list[int] = []
+    actor = dramatiq.actor(lambda n: None, actor_name="probe", queue_name="probe", broker=away)
+    enqueue = away.enqueue
+    monkeypatch.setattr(away, "enqueue", lambda message, **kw: attempts.append(1) or enqueue(message, **kw))
+    breakers_reset()
+    assert runner.job_send(actor, 1) is False
+    assert runner.job_send(actor, 2, delay_ms=5) is False
+    assert attempts == [1]  # the second was not even tried
+    breaker = breaker_for(settings.JOBS_BROKER_URL)
+    assert breaker.is_open
+
+    monkeypatch.setattr(away, "enqueue", lambda message, **kw: message)  # Redis answers again
+    monkeypatch.setattr(breaker, "allow", lambda: True)
+    assert runner.job_send(actor, 3) is True
+    assert not breaker.is_open
+
+
+@pytest.mark.django_db
+def test_a_listener_that_fails_after_a_commit_is_logged_and_the_request_goes_on(world, monkeypatch, caplog):
+    from chalkboard.realtime.services import _OnCommit
+    from chalkboard.realtime.signals import events_committed
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("listener broke")
+
+    events_committed.connect(broken, dispatch_uid="broken-listener")
+    try:
+        _OnCommit()()  # what a commit runs
+    finally:
+        events_committed.disconnect(dispatch_uid="broken-listener")
+    assert "events_committed" in caplog.text
+    assert "listener broke" in caplog.text

@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         school_ids, endpoint_ids = webhooks_sweep()
         for school_id in school_ids:
-            jobs.webhooks_plan.send(school_id)
+            jobs.webhooks_plan.send(school_id)  # (here a queue that is away is an error to report)
         for endpoint_id in endpoint_ids:
             jobs.webhook_deliver.send(endpoint_id)
         self.stdout.write(f"queued planning for {len(school_ids)} schools, delivery to {len(endpoint_ids)} endpoints")
