@@ -271,11 +271,14 @@ def _another_worker_delivering(endpoint_id: int) -> Iterator[None]:
             assert held
             yield
         return
+    key = [services._DELIVERER_LOCK, endpoint_id]
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [services._DELIVERER_LOCK, endpoint_id])
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
         yield
+        with other.cursor() as cursor:  # let go at once (a closed session's locks go a moment later)
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
     finally:
         other.close()
 

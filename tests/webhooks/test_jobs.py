@@ -235,3 +235,12 @@ def test_a_listener_that_fails_after_a_commit_is_logged_and_the_request_goes_on(
         events_committed.disconnect(dispatch_uid="broken-listener")
     assert "events_committed" in caplog.text
     assert "listener broke" in caplog.text
+
+
+def test_on_the_stub_broker_a_job_is_always_queued():
+    stub = StubBroker()
+    actor = dramatiq.actor(lambda n: None, actor_name="stub_probe", queue_name="probe", broker=stub)
+    assert runner.job_send(actor, 1) is True
+    assert runner.job_send(actor, 2, delay_ms=1000) is True
+    assert stub.queues["probe"].qsize() == 1  # the delayed one waits on its delay queue
+    assert stub.queues["probe.DQ"].qsize() == 1
