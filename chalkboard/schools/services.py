@@ -30,6 +30,7 @@ from chalkboard.schools.models import (
     Skill,
     Subject,
 )
+from chalkboard.schools.signals import membership_deactivated
 
 INVALID_TIMEZONE = "Not an IANA time zone (for example Europe/Lisbon)."
 INVALID_CURRENCY = "Not an ISO 4217 currency code (three upper-case letters, for example EUR)."
@@ -223,6 +224,7 @@ def membership_deactivate(*, membership: Membership) -> None:
     membership.is_active = False
     membership.save(update_fields=["is_active", "updated_at"])
     memberships_changed(school_id=membership.school_id, user_ids=[membership.user_id])
+    membership_deactivated.send(sender=Membership, membership=membership)
     if membership.role == Role.STUDENT:
         membership.user.student_profiles.filter(school_id=membership.school_id).update(
             is_active=False, updated_at=django_timezone.now()

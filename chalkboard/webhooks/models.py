@@ -27,6 +27,14 @@ class Endpoint(TimeStampedModel):
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    vouched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        help_text="The owner or admin it sends on the word of: who made it, or last enabled it or changed its URL. "
+        "It is disabled when they no longer own or run the school.",
+    )
     cursor = models.BigIntegerField(default=0)
     wake_at = models.DateTimeField(null=True, blank=True, help_text="When a job will next look for a retry due.")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from chalkboard.common.errors import NotFound
 from chalkboard.schools.access import STAFF, Viewer
+from chalkboard.schools.models import Membership
 from chalkboard.webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 
@@ -37,7 +40,21 @@ def delivery_get(*, endpoint: Endpoint, delivery_id: int) -> Delivery:
     return delivery
 
 
+def staff_still(user_id: Any, school_id: Any) -> QuerySet[Membership]:
+    """The active owner and admin roles of an active user in a school (the ids may be references to an outer query)."""
+    return Membership.objects.filter(
+        user_id=user_id, school_id=school_id, role__in=STAFF, is_active=True, user__is_active=True
+    )
+
+
+def delivery_with_voucher(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """The deliveries with their endpoints, and ``vouched``: whether the endpoint's voucher still owns or runs
+    its school (in the same query)."""
+    voucher = staff_still(OuterRef("endpoint__vouched_by_id"), OuterRef("endpoint__school_id"))
+    return deliveries.select_related("endpoint").annotate(vouched=Exists(voucher))
+
+
 def delivery_head(*, endpoint_id: int) -> Delivery | None:
-    """The endpoint's oldest pending delivery: the next to go (the later ones wait for it)."""
+    """The endpoint's oldest pending delivery: the next to go (the later ones wait for it), with ``vouched``."""
     pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
-    return pending.select_related("endpoint").order_by("event_id").first()
+    return delivery_with_voucher(pending).order_by("event_id").first()

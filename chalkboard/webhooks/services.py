@@ -15,6 +15,11 @@ Delivery, at least once and in the school's commit order:
    (``RETRY_DELAYS``, with jitter) and the later deliveries wait behind it. When the schedule is spent the
    endpoint is disabled, with the reason, and nothing is dropped: re-enabled, it resumes where it stopped.
 
+An endpoint sends a school's events, children's included, wherever its URL points: it runs on the word of
+the owner or admin who made it, or last enabled it or changed its URL (``vouched_by``). When that person no
+longer owns or runs the school (their role revoked, their account closed), it is disabled at once, and
+checked again before every attempt; another owner or admin who enables it vouches for it from then on.
+
 Each attempt is written before the call (``in_flight``) and its outcome right after: a worker killed in
 between leaves the attempt ``in_flight`` and the delivery pending, so it goes again. Only a kill between a
 receiver's 2xx and the commit that records it (a few milliseconds) sends the same ``webhook-id`` twice.
@@ -46,11 +51,11 @@ from chalkboard.common.jobs import job_send
 from chalkboard.realtime.log import event_horizon_wait
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.selectors import event_messages_of_school_after
-from chalkboard.schools.access import Action, Viewer
-from chalkboard.schools.models import School
+from chalkboard.schools.access import STAFF, Action, Viewer
+from chalkboard.schools.models import Membership, School
 from chalkboard.webhooks import outbound
 from chalkboard.webhooks.models import Attempt, AttemptOutcome, AttemptTrigger, Delivery, DeliveryStatus, Endpoint
-from chalkboard.webhooks.selectors import delivery_head
+from chalkboard.webhooks.selectors import delivery_head, delivery_with_voucher, staff_still
 
 MAX_ENDPOINTS_PER_SCHOOL = 20
 SECRET_BYTES = 32
@@ -80,6 +85,10 @@ UNKNOWN_SCHOOL = "Unknown school."
 TOO_MANY = f"The school has {MAX_ENDPOINTS_PER_SCHOOL} webhook endpoints already: delete one first."
 UNKNOWN_EVENT_TYPE = "Unknown event type."
 DISABLED = "The endpoint is disabled: enable it first."
+NO_LONGER_VOUCHED = (
+    "Disabled because the owner or admin it sent on the word of no longer owns or runs the school. "
+    "Enabling it again vouches for it."
+)
 SCHEDULE_SPENT = "Disabled after {attempts} failed attempts at event {event_id} over {hours} hours; the last: {last}."
 
 
@@ -142,6 +151,7 @@ def endpoint_create(
             event_types=sorted(set(event_types)),
             secret=secret,
             created_by=viewer.user,
+            vouched_by=viewer.user,
             cursor=horizon,
         )
         _record(viewer, endpoint, "webhook_endpoint.created", {"url": url, "event_types": endpoint.event_types})
@@ -187,6 +197,8 @@ def endpoint_update(
         changed["disabled_at"] = None if is_active else timezone.now()
     if not changed:
         return endpoint
+    if url is not None or enabling:
+        changed["vouched_by"] = viewer.user
     with transaction.atomic():
         for field, value in changed.items():
             setattr(endpoint, field, value)
@@ -194,7 +206,7 @@ def endpoint_update(
         if enabling:
             pending = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
             pending.update(next_attempt_at=timezone.now(), failed_attempts=0)
-        _record(viewer, endpoint, "webhook_endpoint.updated", {"fields": sorted(changed)})
+        _record(viewer, endpoint, "webhook_endpoint.updated", {"fields": sorted(set(changed) - {"vouched_by"})})
     if enabling:
         _after_commit_deliver(endpoint.pk)
     return endpoint
@@ -375,7 +387,7 @@ def _due_now(endpoint_id: int) -> bool:
 def _deliver_while_due(endpoint_id: int) -> datetime | None:
     while True:
         head = delivery_head(endpoint_id=endpoint_id)
-        if head is None or not head.endpoint.is_active:
+        if head is None or not _sendable(head):
             return None
         if head.next_attempt_at > timezone.now():
             return head.next_attempt_at
@@ -388,8 +400,8 @@ def _deliver_while_due(endpoint_id: int) -> datetime | None:
 
 def delivery_send_again(*, delivery_id: int) -> Attempt | None:
     """The manual attempt of ``delivery_redeliver`` for a delivered delivery (a job): sent once, now."""
-    delivery = Delivery.objects.filter(pk=delivery_id).select_related("endpoint").first()
-    if delivery is None or not delivery.endpoint.is_active:
+    delivery = delivery_with_voucher(Delivery.objects.filter(pk=delivery_id)).first()
+    if delivery is None or not _sendable(delivery):
         return None
     return _attempt(delivery, trigger=AttemptTrigger.MANUAL)
 
@@ -442,13 +454,17 @@ def _failed(delivery: Delivery, attempt: Attempt) -> None:
         delivery.save(update_fields=["failed_attempts", "next_attempt_at"])
         return
     delivery.save(update_fields=["failed_attempts"])
-    endpoint = delivery.endpoint
     last = f"HTTP {attempt.status_code}" if attempt.status_code else (attempt.error or attempt.outcome)
     hours = max(1, round((timezone.now() - _first_tried(delivery)).total_seconds() / 3600))
-    endpoint.is_active, endpoint.disabled_at = False, timezone.now()
-    endpoint.disabled_reason = SCHEDULE_SPENT.format(
+    reason = SCHEDULE_SPENT.format(
         attempts=delivery.failed_attempts, event_id=delivery.event_id, hours=hours, last=last
-    )[:500]
+    )
+    _disable(delivery.endpoint, reason)
+
+
+def _disable(endpoint: Endpoint, reason: str) -> None:
+    """Disable an endpoint for a reason of Chalkboard's own (no one's request), and say why in its audit log."""
+    endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = False, timezone.now(), reason[:500]
     endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason", "updated_at"])
     activity_record(
         actor=None,
@@ -458,6 +474,27 @@ def _failed(delivery: Delivery, attempt: Attempt) -> None:
         school_id=endpoint.school_id,
         data={"reason": endpoint.disabled_reason},
     )
+
+
+def _sendable(delivery: Delivery) -> bool:
+    """Whether the delivery's endpoint may send now: enabled, and still vouched for by one who owns or runs its
+    school (``delivery_with_voucher`` read that with the delivery); an endpoint no longer vouched for is
+    disabled here."""
+    endpoint = delivery.endpoint
+    if endpoint.is_active and not delivery.vouched:  # type: ignore[attr-defined]
+        with transaction.atomic():
+            _disable(endpoint, NO_LONGER_VOUCHED)
+    return endpoint.is_active
+
+
+def endpoints_of_leaver_disable(*, membership: Membership, **_: object) -> None:
+    """When someone stops owning or running a school (``membership_deactivated``, inside that transaction),
+    disable the school's endpoints they vouch for: nobody who left keeps receiving the school's events."""
+    if membership.role not in STAFF or staff_still(membership.user_id, membership.school_id).exists():
+        return
+    vouched = Endpoint.objects.filter(school_id=membership.school_id, vouched_by_id=membership.user_id, is_active=True)
+    for endpoint in vouched.select_for_update():
+        _disable(endpoint, NO_LONGER_VOUCHED)
 
 
 def webhooks_sweep() -> tuple[list[int], list[int]]:
