@@ -185,7 +185,7 @@ def database_prepare() -> None:
     if MANIFEST.exists() and has_schools():
         print("Reusing the bench dataset already loaded.", flush=True)
     else:
-        print("Seeding the bench dataset (10 schools, 400 teachers, 8,000 students, 500,000 sessions)...", flush=True)
+        print("Seeding the bench dataset (16 schools, 400 teachers, 8,000 students, 500,000 sessions)...", flush=True)
         started = time.monotonic()
         # The seeder is installed by the local settings only (never in production).
         manage(

@@ -117,14 +117,20 @@ BENCH_CITIES = (
     ("São Paulo Aulas", "saopaulo", "America/Sao_Paulo", "BRL"),
     ("Tokyo Juku", "tokyo", "Asia/Tokyo", "JPY"),
     ("Sydney Study", "sydney", "Australia/Sydney", "AUD"),
+    ("Lyon Soutien", "lyon", "Europe/Paris", "EUR"),
+    ("Berlin Nachhilfe", "berlin", "Europe/Berlin", "EUR"),
+    ("Dublin Grinds", "dublin", "Europe/Dublin", "EUR"),
+    ("Chicago Tutors", "chicago", "America/Chicago", "USD"),
+    ("Auckland Tutoring", "auckland", "Pacific/Auckland", "NZD"),
+    ("Singapore Tuition", "singapore", "Asia/Singapore", "SGD"),
 )
 
 
 def bench_spec(
     *,
-    schools: int = 10,
-    teachers: int = 40,
-    students: int = 800,
+    schools: int = 16,
+    teachers: int = 25,
+    students: int = 500,
     sessions: int = 500_000,
     assessments: int = 100_000,
     weeks_past: int = 91,

@@ -21,13 +21,13 @@ from fractions import Fraction
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
 from chalkboard.common.decimals import decimal_for_column, decimal_too_large_message
 from chalkboard.common.errors import Conflict, ValidationFailed
+from chalkboard.common.rows import Columns
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout, ReviewDecision
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import EventType
@@ -75,47 +75,39 @@ def rate_pick(*, rates: Mapping[RateKey, Decimal], subject_id: int, is_group: bo
     return next((rates[choice] for choice in preference if choice in rates), None)
 
 
-def rates_applying(
-    *, teacher_id: int | OuterRef, school_id: int | OuterRef, subject_id: int | OuterRef, is_group: bool
-) -> QuerySet[TeacherRate]:
-    """The teacher's rates in the school that apply to a session, most specific first: ``rate_pick``'s order
-    in SQL (a test holds the two to the same answers), so that a caller can read the rate with the session
-    (ids or ``OuterRef``s)."""
-    rates = TeacherRate.objects.filter(teacher_id=teacher_id, school_id=school_id).filter(
-        Q(subject_id=subject_id) | Q(subject_id__isnull=True)
-    )
-    if not is_group:
-        rates = rates.filter(is_group=False)
-    return rates.order_by(F("subject_id").asc(nulls_last=True), "-is_group")
+# ``rate_pick``'s order in SQL, read with the session it applies to (``session``: the alias of a row with the
+# session's ``teacher_id``, ``school_id`` and ``subject_id``): the most specific rate first, group rates for
+# group sessions only. Plain SQL that SQLite and PostgreSQL both run; a test holds it to ``rate_pick``.
+_RATE_SQL = """(SELECT rate.hourly_rate FROM people_teacherrate AS rate
+ WHERE rate.teacher_id = {session}.teacher_id AND rate.school_id = {session}.school_id
+   AND (rate.subject_id = {session}.subject_id OR rate.subject_id IS NULL){one_to_one}
+ ORDER BY rate.subject_id IS NULL, rate.is_group DESC LIMIT 1)"""
+
+
+def session_rate_sql(*, session: str, is_group: bool) -> str:
+    """The SQL expression of the hourly rate that applies to the session row aliased ``session``."""
+    return _RATE_SQL.format(session=session, one_to_one="" if is_group else " AND NOT rate.is_group")
+
+
+# The same for a session given by its ids.
+_RATE_OF_IDS_SQL = {
+    is_group: f"SELECT {session_rate_sql(session='session', is_group=is_group)} "  # noqa: S608 (constant SQL)  # nosec B608
+    "FROM (SELECT %s AS teacher_id, %s AS school_id, %s AS subject_id) AS session"
+    for is_group in (False, True)
+}
 
 
 def earning_rate_for(*, teacher_id: int, school_id: int, subject_id: int, is_group: bool) -> Decimal | None:
     """The teacher's hourly rate in the school for a session (see ``rate_pick``); ``None`` when none applies."""
-    return (
-        rates_applying(teacher_id=teacher_id, school_id=school_id, subject_id=subject_id, is_group=is_group)
-        .values_list("hourly_rate", flat=True)
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_RATE_OF_IDS_SQL[is_group], [teacher_id, school_id, subject_id])
+        (value,) = cursor.fetchone()
+    return None if value is None else RATE_COLUMNS.value(0, value)
 
 
 ONE_TO_ONE_RATE, GROUP_RATE = "one_to_one_rate", "group_rate"
 NOT_READ = object()
-
-
-def session_rates() -> dict[str, Subquery]:
-    """Annotations that read a session's hourly rates (one-to-one and group) with the session itself, for
-    ``earning_record_for_session``: ``Session.objects.annotate(**session_rates())``."""
-    return {
-        name: Subquery(
-            rates_applying(
-                teacher_id=OuterRef("teacher_id"),
-                school_id=OuterRef("school_id"),
-                subject_id=OuterRef("subject_id"),
-                is_group=is_group,
-            ).values("hourly_rate")[:1]
-        )
-        for name, is_group in ((ONE_TO_ONE_RATE, False), (GROUP_RATE, True))
-    }
+RATE_COLUMNS = Columns(TeacherRate, "rate", ["hourly_rate"])
 
 
 def earning_amount_checked(amount: Decimal) -> Decimal:
@@ -171,7 +163,7 @@ def earning_record_for_session(
     if students is None:
         students = session.attendees.count()
     is_group = students > 1
-    # The rates the caller read with the session (``session_rates``), or read now.
+    # The rates the caller read with the session (``session_rate_sql``), or read now.
     known = getattr(session, GROUP_RATE if is_group else ONE_TO_ONE_RATE, NOT_READ)
     hourly_rate: Decimal | None = (
         earning_rate_for(

@@ -149,7 +149,7 @@ def test_the_bench_people_have_the_benchmarks_shape():
     spec = bench_spec()
     cast, _ = DemoGenerator(spec=spec, seed=1, anchor=ANCHOR, password_hash="hash").people()
 
-    assert len(cast.schools) == 10
+    assert len(cast.schools) == 16
     assert len({teaching.teacher.id for school in cast.schools for teaching in school.teachings}) == 400
     assert sum(len(school.students) for school in cast.schools) == 8_000
     assert spec.assessments_per_school * len(cast.schools) == 100_000

@@ -8,6 +8,7 @@ import time_machine
 from django.db import transaction
 
 from chalkboard.common.errors import Conflict, ValidationFailed
+from chalkboard.completion import services as completion
 from chalkboard.earnings.models import EarningEntry, Payout
 from chalkboard.earnings.services import (
     GROUP_RATE,
@@ -22,11 +23,9 @@ from chalkboard.earnings.services import (
     earnings_changed,
     payout_create,
     rate_pick,
-    session_rates,
 )
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import Event
-from chalkboard.scheduling.models import Session
 from chalkboard.schools.access import Viewer
 from tests import factories as f
 
@@ -94,13 +93,14 @@ def drop(world, subject, *, is_group):
 
 def test_the_rate_read_with_a_session_and_rate_pick_agree_with_the_rate_looked_up(world, rates):
     """The preference order is written twice, in Python (``rate_pick``, for the demo's seeder) and in SQL
-    (``rates_applying``, read with the locked session by a completion): the two give the same answers as rates
-    are taken away one by one."""
+    (``session_rate_sql``: read by ids, and with the session a completion locks): they give the same answers
+    as rates are taken away one by one."""
     subject = rates
     session = f.session_for(world.teacher, world.student, subject=subject)
 
     def every_reading(is_group):
-        read_with_session = Session.objects.annotate(**session_rates()).get(pk=session.pk)
+        with transaction.atomic():  # as a completion reads it, with the session it locks
+            read_with_session, _ = completion._lock(Viewer.for_user(world.owner), session.pk)
         rows = TeacherRate.objects.filter(teacher=world.teacher, school=world.school)
         return (
             rate(world, subject, is_group=is_group),

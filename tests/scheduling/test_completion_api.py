@@ -854,3 +854,18 @@ def test_ids_no_session_can_have_are_not_found_before_any_query(world, session_i
             completion.session_no_show(viewer=viewer, session_id=session_id)
 
     assert not [query["sql"] for query in captured.captured_queries if "SELECT" in query["sql"]]
+
+
+def test_a_session_the_two_checks_of_management_disagree_on_is_refused(world, session, monkeypatch):
+    """The lock's own check (in its SQL) finds nothing to manage: should ``session_managed_in`` find the
+    session manageable all the same, the completion is still refused."""
+    monkeypatch.setattr(completion, "session_managed_in", lambda sessions, **_: sessions.get(pk=session.pk))
+
+    with pytest.raises(NotFound):
+        completion.session_complete(
+            viewer=Viewer.for_user(world.other_teacher.user),
+            session_id=session.pk,
+            attendance=[],
+            actual_duration_minutes=30,
+        )
+    assert unchanged(session)

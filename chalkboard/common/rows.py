@@ -1,0 +1,67 @@
+"""Model instances from the rows of a statement written in SQL, converted exactly as the ORM converts its
+own (SQLite's timestamps made aware, its decimals made ``Decimal``), for the few hot paths whose statements
+cost more to build with the ORM than to run (each says so where it is written)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any, Generic, TypeVar, cast
+
+from django.db import connections
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+class Columns(Generic[M]):
+    """Some columns of a model's table under an alias: their SQL, and the instance a row of them makes
+    (the other fields deferred, read on first use like any deferred field)."""
+
+    def __init__(self, model: type[M], alias: str, names: Sequence[str] | None = None, *, using: str = "default"):
+        self.model, self.alias, self.using = model, alias, using
+        # In the model's order, as ``Model.from_db`` expects them.
+        wanted = (
+            None if names is None else {cast("Field[Any, Any]", model._meta.get_field(name)).attname for name in names}
+        )
+        self.fields: tuple[Field[Any, Any], ...] = tuple(
+            field for field in model._meta.concrete_fields if wanted is None or field.attname in wanted
+        )
+        self.attnames = [field.attname for field in self.fields]
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    @property
+    def quoted(self) -> list[str]:
+        """The columns' names, quoted."""
+        quote = connections[self.using].ops.quote_name
+        return [quote(cast(str, field.column)) for field in self.fields]
+
+    @property
+    def sql(self) -> str:
+        """The columns, under the alias: for a SELECT."""
+        return ", ".join(f"{self.alias}.{column}" for column in self.quoted)
+
+    @cached_property
+    def _converters(self) -> list[tuple[Any, list[Converter]]]:
+        connection = connections[self.using]
+        converters = []
+        for field in self.fields:
+            column = field.get_col(self.model._meta.db_table)
+            converters.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+        return converters
+
+    def value(self, index: int, raw: Any) -> Any:
+        """The ``index``-th column's value as the ORM reads it."""
+        column, converters = self._converters[index]
+        connection = connections[self.using]
+        for convert in converters:
+            raw = convert(raw, column, connection)
+        return raw
+
+    def build(self, row: Sequence[Any]) -> M:
+        """The instance of these columns' values (``row``: exactly them, in order)."""
+        values = [self.value(index, raw) for index, raw in enumerate(row)]
+        return self.model.from_db(self.using, self.attnames, values)
