@@ -111,12 +111,25 @@ def test_an_asgi_process_refuses_to_run_without_a_pool(monkeypatch):
 def test_a_wsgi_worker_keeps_one_persistent_connection(monkeypatch):
     monkeypatch.delenv("DATABASE_POOL", raising=False)
     monkeypatch.delenv("CHALKBOARD_ASGI", raising=False)
+    monkeypatch.delenv("DATABASE_PREPARE_THRESHOLD", raising=False)
     settings = reload_settings_with(monkeypatch, DATABASE_URL="postgres://u@db:5432/cb")
     try:
         database = settings.DATABASES["default"]
         assert "pool" not in database["OPTIONS"]
         assert database["CONN_MAX_AGE"] == 60
         assert database["CONN_HEALTH_CHECKS"] is True
+        assert (database["OPTIONS"]["server_side_binding"], database["OPTIONS"]["prepare_threshold"]) == (True, 5)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(settings)
+
+
+def test_preparing_statements_can_be_turned_off_for_a_pooler_that_cannot_keep_them(monkeypatch):
+    settings = reload_settings_with(
+        monkeypatch, DATABASE_URL="postgres://u@db:5432/cb", DATABASE_PREPARE_THRESHOLD="off"
+    )
+    try:
+        assert settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] is None
     finally:
         monkeypatch.undo()
         importlib.reload(settings)
@@ -206,3 +219,22 @@ def test_production_serves_the_pages_assets_under_hashed_names_compressed_and_ca
     assert "immutable" in cache_control
     assert "max-age=315360000" in cache_control
     assert encoding == "gzip"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_statement_a_connection_runs_again_and_again_is_prepared_once_and_planned_no_more():
+    from django.db import connection
+
+    from chalkboard.schools.models import School
+
+    for _ in range(6):
+        list(School.objects.filter(name="Prepared Tutors"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%Prepared Tutors%"])
+        prepared = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%schools_school%"])
+        (count,) = cursor.fetchone()
+
+    assert prepared == []  # bound by the server: the value is not in the statement's text
+    assert count >= 1

@@ -103,7 +103,17 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     # Short OLTP queries: JIT compilation costs more than it saves (measured ~25 ms on the dashboard).
-    _database["OPTIONS"] = {"options": "-c jit=off"}
+    # Parameters are bound by the server, and a statement a connection runs DATABASE_PREPARE_THRESHOLD
+    # times (5 unless set) is prepared: PostgreSQL then plans it once per connection instead of on every run
+    # (planning was about 40% of the uncached dashboard's time in the database: docs/performance.md).
+    # DATABASE_PREPARE_THRESHOLD=off turns preparing off, for a pooler that cannot keep prepared statements
+    # (PgBouncer in transaction mode before 1.21). After a migration that changes a table, restart the servers.
+    _threshold = env_str("DATABASE_PREPARE_THRESHOLD", "5")
+    _database["OPTIONS"] = {
+        "options": "-c jit=off",
+        "server_side_binding": True,
+        "prepare_threshold": None if _threshold == "off" else int(_threshold),
+    }
     # An ASGI process (`make run`, any uvicorn, the socket process) runs each request's sync code on a thread
     # of its own, and a persistent connection per thread means as many connections as requests in flight:
     # it always shares a bounded pool (DATABASE_POOL connections at most, 8 unless set). A WSGI worker
