@@ -1,0 +1,56 @@
+"""Model instances built from the rows of a statement written in SQL read exactly as the ORM reads them, on
+either database: timestamps aware, amounts ``Decimal``, JSON decoded, the fields not selected deferred."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from chalkboard.activity.models import ActivityLog
+from chalkboard.activity.services import activity_record
+from chalkboard.common.rows import Columns
+from chalkboard.earnings.models import EarningEntry
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(columns: Columns, table: str, pk: int) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns.sql} FROM {table} AS {columns.alias} WHERE {columns.alias}.id = %s", [pk])  # noqa: S608
+        return cursor.fetchone()
+
+
+def test_every_field_of_a_row_reads_as_the_orm_reads_it(world):
+    (entry,) = f.ledger_of(
+        world.teacher, world.school, amounts=[Decimal("12.34")], statuses=("approved",), earned_at=timezone.now()
+    )
+    columns = Columns(EarningEntry, "entry")
+
+    built = columns.build(_row(columns, "earnings_earningentry", entry.pk))
+
+    loaded = EarningEntry.objects.get(pk=entry.pk)
+    assert [getattr(built, name) for name in columns.attnames] == [getattr(loaded, name) for name in columns.attnames]
+    assert isinstance(built.amount, Decimal)
+    assert built.amount == entry.amount
+    assert built.created_at.tzinfo is not None
+    assert not built._state.adding
+    assert built._state.db == "default"
+
+
+def test_json_is_decoded_and_the_fields_left_out_are_deferred(world):
+    activity_record(
+        actor=world.owner, verb="x.done", object_type="x", object_id=1, school_id=world.school.pk, data={"a": [1, "b"]}
+    )
+    log = ActivityLog.objects.get(verb="x.done")
+    columns = Columns(ActivityLog, "entry", ["data", "id", "verb"])  # in any order: read in the model's
+
+    built = columns.build(_row(columns, "activity_activitylog", log.pk))
+
+    assert columns.attnames == ["id", "verb", "data"]
+    assert (built.pk, built.verb, built.data) == (log.pk, "x.done", {"a": [1, "b"]})
+    assert built.get_deferred_fields() >= {"created_at", "actor_id", "school_id"}
+    assert built.created_at == log.created_at  # read on first use, like any deferred field
