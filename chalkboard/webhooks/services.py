@@ -493,8 +493,9 @@ def endpoints_of_leaver_disable(*, membership: Membership, **_: object) -> None:
     if membership.role not in STAFF or staff_still(membership.user_id, membership.school_id).exists():
         return
     vouched = Endpoint.objects.filter(school_id=membership.school_id, vouched_by_id=membership.user_id, is_active=True)
-    for endpoint in vouched.select_for_update():
-        _disable(endpoint, NO_LONGER_VOUCHED)
+    with transaction.atomic():  # the caller's transaction, as a rule
+        for endpoint in vouched.select_for_update():
+            _disable(endpoint, NO_LONGER_VOUCHED)
 
 
 def webhooks_sweep() -> tuple[list[int], list[int]]:
