@@ -232,9 +232,12 @@ def test_a_statement_a_connection_runs_again_and_again_is_prepared_once_and_plan
         list(School.objects.filter(name="Prepared Tutors"))
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%Prepared Tutors%"])
-        prepared = cursor.fetchall()
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%schools_school%"])
-        (count,) = cursor.fetchone()
+        with_the_value = cursor.fetchall()
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "schools_school" WHERE "schools_school"."name" = $1%'],
+        )
+        (this_statement,) = cursor.fetchone()
 
-    assert prepared == []  # bound by the server: the value is not in the statement's text
-    assert count >= 1
+    assert with_the_value == []  # bound by the server: the value is not in the statement's text
+    assert this_statement == 1  # the filter by name, prepared once

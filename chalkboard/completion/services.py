@@ -31,9 +31,10 @@ from chalkboard.earnings.services import (
     earning_record_for_session,
     earning_session_amend,
     earnings_events,
+    hourly_rate_read,
     session_rate_sql,
 )
-from chalkboard.people.models import Student, Teacher, TeacherRate
+from chalkboard.people.models import Student, Teacher
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import EventDraft, events_emit
 from chalkboard.scheduling.models import Attendance, Session, SessionNote, SessionStatus, SessionStudent
@@ -110,7 +111,6 @@ SESSION = Columns(Session, "session")
 SCHOOL = Columns(School, "school")
 SUBJECT = Columns(Subject, "subject", ["id", "name"])
 PERSON = Columns(User, "person", ["id", "full_name"])
-RATE = Columns(TeacherRate, "rate", ["hourly_rate"])
 LOCK_SQL = f"""
 SELECT {SESSION.sql}, {SCHOOL.sql}, {SUBJECT.sql}, {PERSON.sql},
        {session_rate_sql(session="session", is_group=False)}, {session_rate_sql(session="session", is_group=True)}
@@ -175,8 +175,8 @@ def _session_of_row(row: Sequence[Any]) -> Session:
     teacher.user = person
     session.school, session.subject, session.teacher = school, subject, teacher
     one_to_one, group = row[at:]
-    setattr(session, ONE_TO_ONE_RATE, None if one_to_one is None else RATE.value(0, one_to_one))
-    setattr(session, GROUP_RATE, None if group is None else RATE.value(0, group))
+    setattr(session, ONE_TO_ONE_RATE, hourly_rate_read(one_to_one))
+    setattr(session, GROUP_RATE, hourly_rate_read(group))
     return session
 
 

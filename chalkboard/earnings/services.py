@@ -102,12 +102,17 @@ def earning_rate_for(*, teacher_id: int, school_id: int, subject_id: int, is_gro
     with connection.cursor() as cursor:
         cursor.execute(_RATE_OF_IDS_SQL[is_group], [teacher_id, school_id, subject_id])
         (value,) = cursor.fetchone()
-    return None if value is None else RATE_COLUMNS.value(0, value)
+    return hourly_rate_read(value)
 
 
 ONE_TO_ONE_RATE, GROUP_RATE = "one_to_one_rate", "group_rate"
 NOT_READ = object()
-RATE_COLUMNS = Columns(TeacherRate, "rate", ["hourly_rate"])
+_RATE_COLUMN = Columns(TeacherRate, "rate", ["hourly_rate"])
+
+
+def hourly_rate_read(value: object) -> Decimal | None:
+    """A rate as ``session_rate_sql``'s expression returns it (SQLite: a float), as the ORM reads it."""
+    return None if value is None else cast(Decimal, _RATE_COLUMN.value(0, value))
 
 
 def earning_amount_checked(amount: Decimal) -> Decimal:
