@@ -14,3 +14,9 @@ class CommonConfig(AppConfig):
 
         # Before any app declares its jobs (their actors bind to the broker set here).
         broker_setup()
+
+        from django.db.backends.signals import connection_created
+
+        from chalkboard.common.pg_timestamps import timestamps_compiled
+
+        connection_created.connect(timestamps_compiled, dispatch_uid="chalkboard.timestamps_compiled")

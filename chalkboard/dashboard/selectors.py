@@ -119,8 +119,9 @@ def dashboard_build_unchecked(*, teacher_id: int, school_id: int, now: datetime)
     teacher = {"id": teacher_id, "name": name}
     sessions = _sessions_shown(teacher=teacher, school_id=school_id, calendar=calendar)
 
-    tomorrow, week_end = calendar.tomorrow_start, calendar.days_ahead(UPCOMING_DAYS + 1)
-    today = [s for starts_at, s in sessions if calendar.today_start <= starts_at < tomorrow]
+    today_start, tomorrow = calendar.today_start, calendar.tomorrow_start
+    week_end = calendar.days_ahead(UPCOMING_DAYS + 1)
+    today = [s for starts_at, s in sessions if today_start <= starts_at < tomorrow]
     upcoming = [s for starts_at, s in sessions if tomorrow <= starts_at < week_end]
     to_complete = [s for starts_at, s in sessions if s["status"] == SessionStatus.SCHEDULED and starts_at <= now]
     figures = _figures(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
