@@ -4,6 +4,7 @@ from typing import Any
 
 from chalkboard.accounts.models import User
 from chalkboard.activity.models import ActivityLog
+from chalkboard.common.rows import rows_insert
 
 
 def activity_record(
@@ -17,7 +18,7 @@ def activity_record(
     data: dict[str, Any] | None = None,
 ) -> ActivityLog:
     """Append one line to the audit trail. Call it inside the transaction of the write it describes."""
-    return ActivityLog.objects.create(
+    line = ActivityLog(
         actor=actor,
         verb=verb,
         object_type=object_type,
@@ -26,3 +27,5 @@ def activity_record(
         teacher_id=teacher_id,
         data=data or {},
     )
+    rows_insert([line])  # written by every write of the product: plain SQL (chalkboard.common.rows)
+    return line

@@ -65,3 +65,29 @@ class Columns(Generic[M]):
         """The instance of these columns' values (``row``: exactly them, in order)."""
         values = [self.value(index, raw) for index, raw in enumerate(row)]
         return self.model.from_db(self.using, self.attnames, values)
+
+
+def rows_insert(objs: Sequence[M], *, using: str = "default") -> None:
+    """Insert new instances of one model with one plain ``INSERT … RETURNING``, and set their keys: what
+    ``bulk_create`` does, for a hot path where building the ORM's statement costs more than running it
+    (three times as much for a row of the audit trail, measured). Each field's value is what the ORM would
+    write (``pre_save``: ``auto_now_add`` stamps the instance too; ``get_db_prep_save``). No signals are
+    sent, as ``bulk_create`` sends none."""
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    connection = connections[using]
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(cast(str, field.column)) for field in fields)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    key = quote(cast(str, meta.pk.column))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))} RETURNING {key}"  # noqa: S608 (quoted model metadata)  # nosec B608
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchall()
+    for obj, (value,) in zip(objs, keys, strict=True):
+        obj.pk = value
+        obj._state.adding, obj._state.db = False, using

@@ -23,7 +23,7 @@ from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalkboard.common.rows import Columns
+from chalkboard.common.rows import Columns, rows_insert
 from chalkboard.earnings.models import EarningEntry, EarningKind
 from chalkboard.earnings.services import (
     GROUP_RATE,
@@ -247,7 +247,7 @@ def _attendance_changes(seats: Sequence[SessionStudent], marks: Sequence[Attenda
 
 def _add_notes(session: Session, viewer: Viewer, notes: Sequence[NoteDraft]) -> None:
     if notes:
-        SessionNote.objects.bulk_create(
+        rows_insert(
             [
                 SessionNote(session=session, author=viewer.user, visibility=note.visibility, text=note.text)
                 for note in notes

@@ -27,7 +27,7 @@ from django.utils import timezone
 from chalkboard.activity.services import activity_record
 from chalkboard.common.decimals import decimal_for_column, decimal_too_large_message
 from chalkboard.common.errors import Conflict, ValidationFailed
-from chalkboard.common.rows import Columns
+from chalkboard.common.rows import Columns, rows_insert
 from chalkboard.earnings.models import EarningEntry, EarningKind, EarningStatus, Payout, ReviewDecision
 from chalkboard.people.models import TeacherRate
 from chalkboard.realtime.models import EventType
@@ -185,7 +185,7 @@ def earning_record_for_session(
     )
     try:
         # No savepoint: a clash aborts the caller's transaction, which the Conflict then rolls back whole.
-        return EarningEntry.objects.create(
+        entry = EarningEntry(
             school_id=session.school_id,
             teacher_id=session.teacher_id,
             session=session,
@@ -204,6 +204,8 @@ def earning_record_for_session(
                 timezone_name=session.school.timezone,
             ),
         )
+        rows_insert([entry])  # on every completion's path: plain SQL (chalkboard.common.rows)
+        return entry
     except IntegrityError as error:  # earning_one_per_session: the backstop behind the session lock
         raise Conflict(ENTRY_EXISTS, code="earning_exists") from error
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from chalkboard.activity.models import ActivityLog
 from chalkboard.activity.services import activity_record
-from chalkboard.common.rows import Columns
+from chalkboard.common.rows import Columns, rows_insert
 from chalkboard.earnings.models import EarningEntry
+from chalkboard.scheduling.models import SessionNote
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +55,34 @@ def test_json_is_decoded_and_the_fields_left_out_are_deferred(world):
     assert (built.pk, built.verb, built.data) == (log.pk, "x.done", {"a": [1, "b"]})
     assert built.get_deferred_fields() >= {"created_at", "actor_id", "school_id"}
     assert built.created_at == log.created_at  # read on first use, like any deferred field
+
+
+def test_rows_inserted_in_sql_read_back_as_the_orm_would_have_written_them(world):
+    session = f.session_for(world.teacher, world.student)
+    notes = [
+        SessionNote(session=session, author=world.owner, visibility="admin", text="First"),
+        SessionNote(session=session, author=world.teacher.user, visibility="shared", text="Second"),
+    ]
+    before = timezone.now()
+
+    rows_insert(notes)
+
+    loaded = {note.pk: note for note in SessionNote.objects.filter(session=session)}
+    assert [note.pk for note in notes] == sorted(loaded)  # the keys, in the order given
+    fields = [field.attname for field in SessionNote._meta.concrete_fields]
+    for note in notes:
+        assert [getattr(note, name) for name in fields] == [getattr(loaded[note.pk], name) for name in fields]
+        assert note.created_at >= before  # auto_now_add stamps the instance, as save() would
+        assert not note._state.adding
+        assert note._state.db == "default"
+
+
+def test_json_goes_in_as_the_orm_writes_it_and_no_rows_cost_no_statement(world, django_assert_num_queries):
+    line = ActivityLog(verb="x.sql", object_type="x", school_id=world.school.pk, data={"a": [1, "b"], "n": None})
+
+    with django_assert_num_queries(0):
+        rows_insert([])
+    rows_insert([line])
+
+    assert ActivityLog.objects.get(pk=line.pk).data == {"a": [1, "b"], "n": None}
+    assert ActivityLog.objects.filter(data__a=[1, "b"]).get().pk == line.pk  # stored as JSON, not as a string
