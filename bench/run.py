@@ -139,7 +139,12 @@ def main() -> None:
         websocket = websocket_run(port=port, ws_port=port if PROXY else ws_port) if not ONLY or "ws" in ONLY else None
         webhooks = webhooks_measure() if not ONLY or "webhooks" in ONLY else None
 
-    floor = {r.clients: r.requests_per_second for r in results if r.scenario == "floor"}
+    # The floor is measured first and again after the other HTTP scenarios: each ratio is to the higher of
+    # the two, so that a floor measured while the machine was briefly busier never flatters a ratio.
+    floor: dict[int, float] = {}
+    for r in results:
+        if r.scenario in ("floor", "floor_again"):
+            floor[r.clients] = max(floor.get(r.clients, 0.0), r.requests_per_second)
     for result in results:
         if floor.get(result.clients):
             result.ratio_to_floor = round(result.requests_per_second / floor[result.clients], 3)
@@ -454,6 +459,7 @@ def queries_count(plan: Plan) -> dict[str, int]:
     if response.status_code != 200:
         raise RuntimeError(f"completion answered {response.status_code}: {response.content[:300]!r}")
     counts["complete"] = counts["complete_spread"] = len(queries)
+    counts["floor_again"] = counts["floor"]
     return counts
 
 
@@ -559,6 +565,7 @@ def scenarios() -> list[Scenario]:
             clients=(16,),
             bump_versions=True,
         ),
+        Scenario("floor_again", "floor again, after the scenarios above", "floor"),
         Scenario(
             "mix",
             "realistic mix, think time 0.2-2 s",
