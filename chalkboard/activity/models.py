@@ -8,8 +8,9 @@ from django.db import models
 class ActivityLog(models.Model):
     """Who did what, when: an append-only audit trail of every write that matters."""
 
+    # School and teacher: indexed by the indexes below, which lead with them.
     school = models.ForeignKey(
-        "schools.School", on_delete=models.CASCADE, null=True, blank=True, related_name="activity"
+        "schools.School", on_delete=models.CASCADE, null=True, blank=True, related_name="activity", db_index=False
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -20,6 +21,7 @@ class ActivityLog(models.Model):
         null=True,
         blank=True,
         related_name="activity",
+        db_index=False,
         help_text="The teacher whose day this concerns, when there is one (feeds the dashboard).",
     )
     verb = models.CharField(max_length=64)

@@ -56,7 +56,9 @@ class EarningEntry(TimeStampedModel):
     """One line of a teacher's ledger. Never rewritten once approved: corrections are new adjustment entries."""
 
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="earning_entries")
-    teacher = models.ForeignKey(Teacher, on_delete=models.PROTECT, related_name="earning_entries")
+    teacher = models.ForeignKey(  # indexed by earning_teacher_earned and earning_teacher_ledger
+        Teacher, on_delete=models.PROTECT, related_name="earning_entries", db_index=False
+    )
     session = models.ForeignKey(
         "scheduling.Session", on_delete=models.PROTECT, null=True, blank=True, related_name="earning_entries"
     )

@@ -24,7 +24,9 @@ class Event(models.Model):
     after it commits, and kept so that a client that reconnects can catch up from the last id it saw."""
 
     type = models.CharField(max_length=32, choices=EventType.choices)
-    school = models.ForeignKey("schools.School", on_delete=models.CASCADE, related_name="+")
+    school = models.ForeignKey(  # indexed by event_school_id
+        "schools.School", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     teacher_id = models.BigIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -23,8 +23,9 @@ class SessionStatus(models.TextChoices):
 class Session(TimeStampedModel):
     """A lesson: one teacher, one or more students, one subject, at one time."""
 
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="sessions")
-    teacher = models.ForeignKey(Teacher, on_delete=models.PROTECT, related_name="sessions")
+    # School and teacher: no index of their own, the indexes below lead with them.
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="sessions", db_index=False)
+    teacher = models.ForeignKey(Teacher, on_delete=models.PROTECT, related_name="sessions", db_index=False)
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="sessions")
     starts_at = models.DateTimeField()
     planned_duration_minutes = models.PositiveIntegerField()
@@ -95,8 +96,9 @@ ATTENDED = (Attendance.PRESENT, Attendance.LATE)
 class SessionStudent(models.Model):
     """A student booked into a session, with their attendance once the session is done."""
 
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendees")
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendances")
+    # Indexed by the unique constraint (session first) and by session_student_by_student (student first).
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendees", db_index=False)
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendances", db_index=False)
     attendance = models.CharField(max_length=16, choices=Attendance.choices, blank=True)
 
     class Meta:
@@ -116,7 +118,9 @@ class NoteVisibility(models.TextChoices):
 
 
 class SessionNote(TimeStampedModel):
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="notes")
+    session = models.ForeignKey(  # indexed by note_session_created
+        Session, on_delete=models.CASCADE, related_name="notes", db_index=False
+    )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     visibility = models.CharField(max_length=8, choices=NoteVisibility.choices, default=NoteVisibility.SHARED)
     text = models.TextField(max_length=10_000)
