@@ -380,7 +380,7 @@ SELECT student.id, person.full_name, standing.percentage, standing.trend
 FROM people_student AS student
 JOIN accounts_user AS person ON person.id = student.user_id
 LEFT JOIN progress_studentprogress AS standing ON standing.student_id = student.id AND standing.skill_id IS NULL
-WHERE student.id IN ({ids})
+WHERE student.id {among}
 """
 
 
@@ -408,7 +408,14 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
     trends: dict[int, set[str]] = defaultdict(set)
     bookings = {row[0]: row[1:] for row in _rows(BOOKINGS_SQL, params)}
     ids = list(bookings)
-    standing = _rows(STANDING_SQL.format(ids=", ".join(["%s"] * len(ids))), ids) if ids else []
+    # PostgreSQL: the ids as one array, so that the statement is the same whatever the number of students,
+    # and is prepared once per connection (a list of placeholders made a statement per count).
+    among, bound = (
+        ("= ANY(%s::bigint[])", [ids])
+        if connection.vendor == "postgresql"
+        else (f"IN ({', '.join(['%s'] * len(ids))})", ids)
+    )
+    standing = _rows(STANDING_SQL.format(among=among), bound) if ids else []
     for student_id, name, percentage, trend in standing:
         last_at, next_at, last_final_at, last_attended_at = bookings[student_id]
         missed_last = last_final_at is not None and last_attended_at != last_final_at
