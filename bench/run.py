@@ -86,6 +86,12 @@ class Scenario:
     per_clients_file: bool = False  # writes: a fresh file of requests for each run
 
 
+# The machine's speed drifts within a minute (its first floor and the same floor measured again right after
+# have differed by a quarter): each scenario at 16 clients is also compared with a floor measured just before
+# it, under the same conditions.
+BESIDE_SECONDS = 5
+
+
 @dataclass
 class Result:
     scenario: str
@@ -99,6 +105,8 @@ class Result:
     requests: int
     queries_per_request: int | None = None
     ratio_to_floor: float | None = None
+    floor_beside: float | None = None  # req/s of the floor measured just before this scenario
+    ratio_to_floor_beside: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,11 +135,19 @@ def main() -> None:
             if ONLY and scenario.name not in ONLY:
                 continue
             for clients in scenario.clients:
+                beside = None
+                if clients == max(CLIENTS) and scenario.name not in ("floor", "floor_again", "mix"):
+                    beside = scenario_run(FLOOR_BESIDE, clients=clients, port=port)
                 result = scenario_run(scenario, clients=clients, port=port)
+                if beside is not None:
+                    result.floor_beside = beside.requests_per_second
+                    result.ratio_to_floor_beside = round(result.requests_per_second / beside.requests_per_second, 3)
                 result.queries_per_request = queries.get(scenario.name)
                 results.append(result)
                 rebuilt = result.extra.get("rebuilt_share")
                 note = f" ({rebuilt:.0%} rebuilt)" if rebuilt is not None else ""
+                if result.floor_beside:
+                    note += f", {result.ratio_to_floor_beside:.2f} of the floor beside it ({result.floor_beside:.0f})"
                 print(
                     f"  {result.title:<44} {clients:>3} clients {result.requests_per_second:>8.1f} req/s{note}",
                     flush=True,
@@ -539,6 +555,11 @@ def answers(port: int, path: str) -> bool:
         return False
 
 
+FLOOR_BESIDE = Scenario(
+    "floor_beside", "floor beside the next scenario", "floor", clients=(16,), seconds=BESIDE_SECONDS
+)
+
+
 def scenarios() -> list[Scenario]:
     return [
         Scenario("floor", "floor: token check (framework + auth)", "floor"),
@@ -781,17 +802,19 @@ def report(results: list[Result], websocket: dict[str, Any] | None, webhooks: di
 
 def table_markdown(results: list[Result]) -> str:
     lines = [
-        "| scenario | clients | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request | × floor | lock wait ms/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | clients | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request | × floor "
+        "| × floor beside (its req/s) | lock wait ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = f"{r.ratio_to_floor:.2f}" if r.ratio_to_floor is not None else ""
         queries = "" if r.queries_per_request is None else str(r.queries_per_request)
         waited = r.extra.get("lock_wait_ms_per_request")
         lock = "" if waited is None else f"{waited:.2f}"
+        beside = f"{r.ratio_to_floor_beside:.2f} ({r.floor_beside:,.0f})" if r.floor_beside else ""
         lines.append(
             f"| {r.title} | {r.clients} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
-            f"{r.p99_ms:.1f} | {r.errors} | {queries} | {ratio} | {lock} |"
+            f"{r.p99_ms:.1f} | {r.errors} | {queries} | {ratio} | {beside} | {lock} |"
         )
     return "\n".join(lines)
 
