@@ -4,7 +4,7 @@ cost more to build with the ORM than to run (each says so where it is written)."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar, cast
 
@@ -91,3 +91,36 @@ def rows_insert(objs: Sequence[M], *, using: str = "default") -> None:
     for obj, (value,) in zip(objs, keys, strict=True):
         obj.pk = value
         obj._state.adding, obj._state.db = False, using
+
+
+Statement = tuple[str, "Sequence[Any] | Mapping[str, Any]"]
+Rows = list[tuple[Any, ...]]
+
+
+def rows_read(statements: Sequence[Statement], *, using: str = "default") -> list[Rows]:
+    """The rows of each statement, in order. On PostgreSQL the statements go out in one pipeline: sent
+    together and answered together, one round trip for all of them instead of one each, which also spares
+    the server and the client a wake-up per statement. Elsewhere they run one after the other. Each runs as
+    ``cursor.execute`` runs it alone; in a transaction, a failure aborts the transaction either way."""
+    connection = connections[using]
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        return _rows_pipelined(connection, statements)  # only on PostgreSQL
+    results = []
+    for sql, params in statements:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            results.append(cursor.fetchall())
+    return results
+
+
+def _rows_pipelined(connection: Any, statements: Sequence[Statement]) -> list[Rows]:  # only on PostgreSQL
+    connection.ensure_connection()
+    cursors = [connection.cursor() for _ in statements]
+    try:
+        with connection.connection.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params)
+            return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()

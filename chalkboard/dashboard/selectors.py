@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from chalkboard.common.cache import cached_versioned, school_scope, teacher_scope
 from chalkboard.common.decimals import SQLITE_UNITS_SUM, decimal_column, decimal_from_units, units_per_whole
 from chalkboard.common.errors import NotFound
+from chalkboard.common.rows import Rows, Statement, rows_read
 from chalkboard.common.timezones import LocalCalendar
 from chalkboard.earnings.models import EarningEntry, EarningStatus
 from chalkboard.progress.models import Trend
@@ -111,20 +112,37 @@ def dashboard_build_unchecked(*, teacher_id: int, school_id: int, now: datetime)
     Every section is read as plain rows (``values_list``), never as model instances: a rebuild is on the
     path of the first read after every write, and rows cost a fraction of the ORM's objects.
     """
-    head = _rows(HEAD_SQL, {"teacher": teacher_id, "school": school_id, "teacher_role": Role.TEACHER.value})
+    # Two round trips (``rows_read``: one pipeline each on PostgreSQL): what needs only the teacher and the
+    # instant, then what needs the school's calendar (from the first) or the students found.
+    head, bookings, assessments, activity = rows_read(
+        [
+            (HEAD_SQL, {"teacher": teacher_id, "school": school_id, "teacher_role": Role.TEACHER.value}),
+            _bookings_statement(teacher_id=teacher_id, school_id=school_id, now=now),
+            (RECENT_ASSESSMENTS_SQL, {"teacher": teacher_id, "school": school_id, "limit": RECENT_ASSESSMENTS}),
+            (ACTIVITY_SQL, {"teacher": teacher_id, "school": school_id, "limit": RECENT_ACTIVITY}),
+        ]
+    )
     if not head:
         raise NotFound()
     name, email, school_name, school_timezone, currency = head[0]
     calendar = LocalCalendar(zone=ZoneInfo(school_timezone), now=now)
     teacher = {"id": teacher_id, "name": name}
-    sessions = _sessions_shown(teacher=teacher, school_id=school_id, calendar=calendar)
+    booked = {row[0]: row[1:] for row in bookings}
+    second = [
+        _sessions_statement(teacher_id=teacher_id, school_id=school_id, calendar=calendar),
+        _figures_statement(teacher_id=teacher_id, school_id=school_id, calendar=calendar),
+    ]
+    if booked:
+        second.append(_standing_statement(list(booked)))
+    session_rows, figures_rows, *standing = rows_read(second)
+    sessions = _sessions_shown(session_rows, teacher=teacher, school_id=school_id)
 
     today_start, tomorrow = calendar.today_start, calendar.tomorrow_start
     week_end = calendar.days_ahead(UPCOMING_DAYS + 1)
     today = [s for starts_at, s in sessions if today_start <= starts_at < tomorrow]
     upcoming = [s for starts_at, s in sessions if tomorrow <= starts_at < week_end]
     to_complete = [s for starts_at, s in sessions if s["status"] == SessionStatus.SCHEDULED and starts_at <= now]
-    figures = _figures(teacher_id=teacher_id, school_id=school_id, calendar=calendar)
+    figures = _figures(figures_rows)
     data = {
         "teacher": {"id": teacher_id, "name": name, "email": email},
         "school": {"id": school_id, "name": school_name, "timezone": school_timezone, "currency": currency},
@@ -132,11 +150,11 @@ def dashboard_build_unchecked(*, teacher_id: int, school_id: int, now: datetime)
         "today": {"date": calendar.today.isoformat(), "sessions": today},
         "upcoming": upcoming,
         "to_complete": to_complete,
-        "students": _students(teacher_id=teacher_id, school_id=school_id, now=now),
-        "recent_assessments": _recent_assessments(teacher_id=teacher_id, school_id=school_id),
+        "students": _students(booked, standing[0] if standing else []),
+        "recent_assessments": _recent_assessments(assessments),
         "earnings": _earnings(figures, currency=currency),
         "stats": _stats(figures),
-        "activity": _activity(teacher_id=teacher_id, school_id=school_id),
+        "activity": _activity(activity),
     }
     next_start = min((starts_at for starts_at, _ in sessions if starts_at > now), default=None)
     valid_until = min(t for t in (now + timedelta(seconds=MAX_PAGE_SECONDS), calendar.tomorrow_start, next_start) if t)
@@ -183,16 +201,12 @@ ORDER BY session.starts_at, session.id, booking.id
 """
 
 
-def _sessions_shown(
-    *, teacher: dict[str, Any], school_id: int, calendar: LocalCalendar
-) -> list[tuple[datetime, dict[str, Any]]]:
-    """Today's and the next week's sessions, and the recent ones still waiting to be completed, as the
-    sessions API shows them, each with its start: one query, a row per booking."""
+def _sessions_statement(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Statement:
     when = connection.ops.adapt_datetimefield_value
-    rows = _rows(
+    return (
         SESSIONS_SQL,
         {
-            "teacher": teacher["id"],
+            "teacher": teacher_id,
             "school": school_id,
             "today": when(calendar.today_start),
             "week_end": when(calendar.days_ahead(UPCOMING_DAYS + 1)),
@@ -201,6 +215,11 @@ def _sessions_shown(
             "now": when(calendar.now),
         },
     )
+
+
+def _sessions_shown(rows: Rows, *, teacher: dict[str, Any], school_id: int) -> list[tuple[datetime, dict[str, Any]]]:
+    """Today's and the next week's sessions, and the recent ones still waiting to be completed, as the
+    sessions API shows them, each with its start, from ``SESSIONS_SQL``'s rows (one per booking)."""
     shown: list[tuple[datetime, dict[str, Any]]] = []
     payload: dict[str, Any] = {}
     for (
@@ -219,13 +238,13 @@ def _sessions_shown(
         attendance,
     ) in rows:
         if payload.get("id") != session_id:
-            starts_at = _instant(starts_at)
+            start: datetime = _instant(starts_at)
             payload = session_shape(
                 session_id=session_id,
                 school_id=school_id,
                 teacher=teacher,
                 subject={"id": subject_id, "name": subject_name},
-                starts_at=starts_at,
+                starts_at=start,
                 planned_duration_minutes=planned,
                 status=status,
                 location=location,
@@ -234,7 +253,7 @@ def _sessions_shown(
                 actual_duration_minutes=actual,
                 version=version,
             )
-            shown.append((starts_at, payload))
+            shown.append((start, payload))
         if student_id is not None:
             payload["students"].append({"id": student_id, "name": student_name, "attendance": attendance or None})
     return shown
@@ -306,7 +325,7 @@ FIGURES_SQL_SQLITE = FIGURES_SQL.replace(
 )
 
 
-def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Figures:
+def _figures_statement(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Statement:
     """Earnings and this local month's figures: one aggregate pass over each of the teacher's ledger,
     month of sessions, month of attendance marks and month of assessments, in one query."""
     when = connection.ops.adapt_datetimefield_value
@@ -318,7 +337,11 @@ def _figures(*, teacher_id: int, school_id: int, calendar: LocalCalendar) -> Fig
         "next_month": when(calendar.next_month_start),
         "last_month": when(calendar.last_month_start),
     }
-    (row,) = _rows(FIGURES_SQL_SQLITE if connection.vendor == "sqlite" else FIGURES_SQL, params)
+    return (FIGURES_SQL_SQLITE if connection.vendor == "sqlite" else FIGURES_SQL, params)
+
+
+def _figures(rows: Rows) -> Figures:
+    (row,) = rows
     this_month, last_month, pending, approved, paid, held, completed, minutes, no_shows, marks, attended, average = row
     return Figures(
         earned_this_month=_amount(this_month),
@@ -384,15 +407,7 @@ WHERE student.id {among}
 """
 
 
-def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, Any]:
-    """The teacher's current students in the school (assigned to them, with a session in the last or the
-    next ``CURRENT_STUDENT_DAYS`` days), by name, with how they are doing: two queries.
-
-    One grouped pass over the teacher's bookings gives each student's last and next session, and the start
-    of their latest completed (or missed) session next to that of their latest attended one: the student
-    missed their last session when the two differ. Their standing is the mean of their subject
-    percentages and their worst subject trend (down, then up, then flat); ``None`` without progress yet.
-    """
+def _bookings_statement(*, teacher_id: int, school_id: int, now: datetime) -> Statement:
     when = connection.ops.adapt_datetimefield_value
     current = timedelta(days=CURRENT_STUDENT_DAYS)
     params = {
@@ -403,19 +418,31 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
         "since": when(now - current),
         "until": when(now + current),
     }
+    return (BOOKINGS_SQL, params)
+
+
+def _standing_statement(ids: list[int]) -> Statement:
+    """The students' names and subject standing, by id. PostgreSQL: the ids as one array, so that the
+    statement is the same whatever the number of students, and is prepared once per connection (a list of
+    placeholders made a statement per count)."""
+    if connection.vendor == "postgresql":
+        return (STANDING_SQL.format(among="= ANY(%s::bigint[])"), [ids])  # only on PostgreSQL
+    return (STANDING_SQL.format(among=f"IN ({', '.join(['%s'] * len(ids))})"), ids)  # only on SQLite
+
+
+def _students(bookings: dict[int, tuple[Any, ...]], standing: Rows) -> dict[str, Any]:
+    """The teacher's current students in the school (assigned to them, with a session in the last or the
+    next ``CURRENT_STUDENT_DAYS`` days), by name, with how they are doing: from two queries.
+
+    One grouped pass over the teacher's bookings (``BOOKINGS_SQL``, by student) gives each student's last
+    and next session, and the start of their latest completed (or missed) session next to that of their
+    latest attended one: the student missed their last session when the two differ. Their standing
+    (``STANDING_SQL``) is the mean of their subject percentages and their worst subject trend (down, then
+    up, then flat); ``None`` without progress yet.
+    """
     students: dict[int, tuple[str, datetime | None, datetime | None, bool]] = {}
     percentages: dict[int, list[Decimal]] = defaultdict(list)
     trends: dict[int, set[str]] = defaultdict(set)
-    bookings = {row[0]: row[1:] for row in _rows(BOOKINGS_SQL, params)}
-    ids = list(bookings)
-    # PostgreSQL: the ids as one array, so that the statement is the same whatever the number of students,
-    # and is prepared once per connection (a list of placeholders made a statement per count).
-    among, bound = (
-        ("= ANY(%s::bigint[])", [ids])
-        if connection.vendor == "postgresql"
-        else (f"IN ({', '.join(['%s'] * len(ids))})", ids)
-    )
-    standing = _rows(STANDING_SQL.format(among=among), bound) if ids else []
     for student_id, name, percentage, trend in standing:
         last_at, next_at, last_final_at, last_attended_at = bookings[student_id]
         missed_last = last_final_at is not None and last_attended_at != last_final_at
@@ -447,9 +474,9 @@ def _students(*, teacher_id: int, school_id: int, now: datetime) -> dict[str, An
 
 
 @overload
-def _instant(value: None) -> None: ...
-@overload
 def _instant(value: datetime | str) -> datetime: ...
+@overload
+def _instant(value: None) -> None: ...
 def _instant(value: datetime | str | None) -> datetime | None:
     """A timestamp as the database returns it: PostgreSQL an aware datetime; SQLite, in UTC, a naive
     datetime for a column and text for an aggregate."""
@@ -478,8 +505,7 @@ LIMIT %(limit)s
 """
 
 
-def _recent_assessments(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
-    rows = _rows(RECENT_ASSESSMENTS_SQL, {"teacher": teacher_id, "school": school_id, "limit": RECENT_ASSESSMENTS})
+def _recent_assessments(rows: Rows) -> list[dict[str, Any]]:
     return [
         {
             "id": assessment_id,
@@ -547,8 +573,7 @@ LIMIT %(limit)s
 """
 
 
-def _activity(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
-    rows = _rows(ACTIVITY_SQL, {"teacher": teacher_id, "school": school_id, "limit": RECENT_ACTIVITY})
+def _activity(rows: Rows) -> list[dict[str, Any]]:
     return [
         {
             "id": entry_id,
@@ -560,12 +585,6 @@ def _activity(*, teacher_id: int, school_id: int) -> list[dict[str, Any]]:
         }
         for entry_id, verb, object_type, object_id, actor_id, actor_name, created_at in rows
     ]
-
-
-def _rows(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _money(value: Decimal) -> str:

@@ -4,14 +4,16 @@ either database: timestamps aware, amounts ``Decimal``, JSON decoded, the fields
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from psycopg import pq
 
 from chalkboard.activity.models import ActivityLog
 from chalkboard.activity.services import activity_record
-from chalkboard.common.rows import Columns, rows_insert
+from chalkboard.common.rows import Columns, rows_insert, rows_read
 from chalkboard.earnings.models import EarningEntry
 from chalkboard.scheduling.models import SessionNote
 from tests import factories as f
@@ -86,3 +88,39 @@ def test_json_goes_in_as_the_orm_writes_it_and_no_rows_cost_no_statement(world, 
 
     assert ActivityLog.objects.get(pk=line.pk).data == {"a": [1, "b"], "n": None}
     assert ActivityLog.objects.filter(data__a=[1, "b"]).get().pk == line.pk  # stored as JSON, not as a string
+
+
+def test_statements_read_together_answer_as_each_alone_and_in_order(world, django_assert_num_queries):
+    statements = [
+        ("SELECT id, name FROM schools_school WHERE id = %(school)s", {"school": world.school.pk}),
+        ("SELECT id FROM schools_school WHERE id = %s AND id <> %s ORDER BY id", [world.school.pk, 0]),
+        ("SELECT id FROM schools_school WHERE id < 0", []),
+    ]
+    alone = [rows_read([statement]) for statement in statements]
+
+    with django_assert_num_queries(3):
+        together = rows_read(statements)
+
+    assert together == [rows for (rows,) in alone]
+    assert together[0] == [(world.school.pk, world.school.name)]
+    assert together[2] == []
+    assert rows_read([]) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a pipeline is PostgreSQL's")
+def test_on_postgresql_the_statements_go_out_in_one_pipeline(world):
+    connection.ensure_connection()
+    raw = connection.connection
+    with mock.patch.object(type(raw), "pipeline", autospec=True, side_effect=type(raw).pipeline) as pipeline:
+        rows_read([("SELECT 1", []), ("SELECT 2", [])])
+        rows_read([("SELECT 3", [])])  # one statement: no pipeline to make
+
+    pipeline.assert_called_once()
+    assert raw.pgconn.pipeline_status == pq.PipelineStatus.OFF  # left, for the statements that follow
+
+
+def test_a_failing_statement_among_others_raises_the_databases_error(world):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rows_read([("SELECT 1", []), ("SELECT * FROM no_such_table", []), ("SELECT 2", [])])
+
+    assert rows_read([("SELECT 1", []), ("SELECT 2", [])]) == [[(1,)], [(2,)]]
