@@ -117,7 +117,9 @@ def _rows_pipelined(connection: Any, statements: Sequence[Statement]) -> list[Ro
     connection.ensure_connection()
     cursors = [connection.cursor() for _ in statements]
     try:
-        with connection.connection.pipeline():
+        # Django's errors for what the pipeline itself raises (its last sync, when the connection breaks), as
+        # for what its cursors raise: a broken connection is then known as one, and not used again.
+        with connection.wrap_database_errors, connection.connection.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
             return [cursor.fetchall() for cursor in cursors]

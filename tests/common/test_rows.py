@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from unittest import mock
 
+import psycopg
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg import pq
 
@@ -124,3 +125,19 @@ def test_a_failing_statement_among_others_raises_the_databases_error(world):
         rows_read([("SELECT 1", []), ("SELECT * FROM no_such_table", []), ("SELECT 2", [])])
 
     assert rows_read([("SELECT 1", []), ("SELECT 2", [])]) == [[(1,)], [(2,)]]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a pipeline is PostgreSQL's")
+def test_a_pipeline_that_breaks_on_leaving_raises_djangos_error_and_marks_the_connection(world):
+    real_exit = psycopg.Pipeline.__exit__
+
+    def broken(self, *exc_info):
+        real_exit(self, *exc_info)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    try:
+        with mock.patch.object(psycopg.Pipeline, "__exit__", broken), pytest.raises(OperationalError):
+            rows_read([("SELECT 1", []), ("SELECT 2", [])])
+        assert connection.errors_occurred  # Django checks such a connection before it serves again
+    finally:
+        connection.errors_occurred = False
