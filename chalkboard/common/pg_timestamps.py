@@ -30,11 +30,11 @@ class UtcTimestamptzLoader(adapt.Loader):
 
     timezone = UTC
 
-    def __init__(self, oid: int, context: Any = None):
+    def __init__(self, oid: int, context: Any = None):  # only on PostgreSQL
         super().__init__(oid, context)
         self._compiled = COMPILED(oid, context).load
 
-    def load(self, data: Any) -> Any:
+    def load(self, data: Any) -> Any:  # only on PostgreSQL
         return self._compiled(data)
 
 
