@@ -13,10 +13,15 @@ from chalkboard.scheduling.models import Session, SessionNote, SessionStudent
 
 
 def leading_columns(model: type[models.Model]) -> set[str]:
-    """The first field of each index, unique constraint and ``unique_together`` of the model."""
+    """The first field of each index, unique constraint and ``unique_together`` of the model that covers
+    every row (a partial one, with a condition, finds only some)."""
     meta = model._meta
-    firsts = [index.fields[0] for index in meta.indexes if index.fields]
-    firsts += [constraint.fields[0] for constraint in meta.constraints if getattr(constraint, "fields", None)]
+    firsts = [index.fields[0] for index in meta.indexes if index.fields and index.condition is None]
+    firsts += [
+        constraint.fields[0]
+        for constraint in meta.constraints
+        if getattr(constraint, "fields", None) and getattr(constraint, "condition", None) is None
+    ]
     firsts += [fields[0] for fields in meta.unique_together]
     return {meta.get_field(name.lstrip("-")).name for name in firsts}
 
