@@ -33,7 +33,6 @@ import json
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import connections
 from django.db.models import Field, Max
@@ -65,16 +64,13 @@ def _insert_on_postgresql(events: Sequence[Event]) -> None:  # only on PostgreSQ
     connection = connections[Event.objects.db]
     now = timezone.now()
     encoder = Event._meta.get_field("data").encoder
-    params: list[Any] = [
-        now,
-        *WRITERS_LOCK,
-        [str(event.type) for event in events],
-        [event.school_id for event in events],
-        [event.teacher_id for event in events],
-        [json.dumps(event.data, cls=encoder) for event in events],
-    ]
+    # The drafts as one JSON document, read back row by row in the statement: one parameter, encoded once.
+    # (As text arrays, every quote of every event's data was escaped one at a time, in Python.)
+    drafts = json.dumps(
+        [[str(event.type), event.school_id, event.teacher_id, event.data] for event in events], cls=encoder
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.ops.quote_name), params)
+        cursor.execute(_insert_sql(connection.ops.quote_name), [now, *WRITERS_LOCK, drafts])
         ids = sorted(row[0] for row in cursor.fetchall())  # drawn in the rows' order
     for event, event_id in zip(events, ids, strict=True):
         event.pk, event.occurred_at = event_id, now
@@ -86,10 +82,9 @@ def _insert_sql(quote: Callable[[str], str]) -> str:  # only on PostgreSQL
     columns = ", ".join(quote(_column(name)) for name in _COLUMNS)
     return (
         f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) "  # noqa: S608 (quoted model metadata)  # nosec B608
-        "SELECT drafted.type, drafted.school_id, drafted.teacher_id, drafted.data, %s "
+        "SELECT drafted.draft->>0, (drafted.draft->>1)::bigint, (drafted.draft->>2)::bigint, drafted.draft->3, %s "
         "FROM (SELECT pg_advisory_xact_lock_shared(%s, %s)) AS writer, "
-        "unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::text[]::jsonb[]) "
-        "WITH ORDINALITY AS drafted(type, school_id, teacher_id, data, position) "
+        "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS drafted(draft, position) "
         f"ORDER BY drafted.position RETURNING {quote(_column('id'))}"
     )
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import threading
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -180,6 +181,31 @@ def test_events_emitted_together_are_one_insert_in_their_order_with_their_data(w
         (events[1].pk, "earnings.updated", None, {"n": 2}),
     ]
     assert all(event.occurred_at is not None for event in events)
+
+
+def test_event_data_is_stored_exactly_whatever_its_characters(world):
+    """The drafts travel as one JSON document: quotes, backslashes, braces, commas, line breaks, non-Latin
+    text, nulls, nesting and decimals read back as the model's encoder wrote them, each in its own event."""
+    awkward = {
+        "text": 'Ana "the \\ teacher", {notes}; done\nnext',
+        "names": ["Zoë", "Łukasz", "李", "🙂", ""],
+        "nothing": None,
+        "nested": {"list": [1, [2, {"three": 3.5}]], "flag": False},
+        "amount": Decimal("29.38"),
+        "big": 2**62,
+    }
+    drafts = [
+        EventDraft(EventType.SESSION_UPDATED, world.school.pk, world.teacher.pk, awkward),
+        EventDraft(EventType.EARNINGS_UPDATED, world.school.pk, None, {"text": '}"]', "list": []}),
+    ]
+    with transaction.atomic():
+        events_emit(drafts)
+
+    stored = list(Event.objects.order_by("id").values_list("type", "school_id", "teacher_id", "data"))
+    assert stored == [
+        ("session.updated", world.school.pk, world.teacher.pk, json.loads(json.dumps(awkward, cls=DjangoJSONEncoder))),
+        ("earnings.updated", world.school.pk, None, {"text": '}"]', "list": []}),
+    ]
 
 
 def test_a_transaction_bumps_and_nudges_once_however_many_events(world, monkeypatch):
