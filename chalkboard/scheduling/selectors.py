@@ -63,13 +63,16 @@ LISTED_BOOKINGS = (
 )
 
 
+def _sessions_visible(viewer: Viewer) -> QuerySet[Session]:
+    return Session.objects.filter(session_visibility(viewer)).order_by("starts_at", "id")
+
+
 def session_list(*, viewer: Viewer) -> QuerySet[Session]:
     """Visible sessions with what a list shows of them, in a fixed number of queries."""
     return (
-        Session.objects.filter(session_visibility(viewer))
+        _sessions_visible(viewer)
         .select_related("subject", "teacher__user", "school")
         .prefetch_related(Prefetch("attendees", queryset=booked_students(), to_attr=BOOKED))
-        .order_by("starts_at", "id")
     )
 
 
@@ -150,15 +153,13 @@ def session_list_filtered(
     starts_before: date | datetime | None = None,
     ordering: str = "starts_at",
 ) -> QuerySet[Session]:
-    """``session_list`` narrowed by the list's filters, with only the columns a list shows
+    """The visible sessions narrowed by the list's filters, with only the columns a list shows
     (``session_payload``). ``starts_from`` is inclusive, ``starts_before`` exclusive; a date bound is midnight
     in each session's school's time zone."""
     sessions = (
-        session_list(viewer=viewer)
-        .select_related(None)
+        _sessions_visible(viewer)
         .select_related("subject", "teacher__user")
         .only(*LISTED)
-        .prefetch_related(None)
         .prefetch_related(Prefetch("attendees", queryset=booked_students().only(*LISTED_BOOKINGS), to_attr=BOOKED))
     )
     if school_id is not None:
