@@ -509,7 +509,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "ws": args.ws,
         "settings": os.environ["DJANGO_SETTINGS_MODULE"],
         "database": connection.vendor,
-        "channel_layer": str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1],
+        "announcements": "redis" if settings.REDIS_URL else "in-process",
         "connections": args.connections,
         "connected": len(sockets),
         "refused": dict(results.refused),

@@ -1,8 +1,8 @@
 """The one place where configuration is read from the environment.
 
-With no variable set, Chalkboard runs on the embedded default: a SQLite file, an in-process cache and an
-in-memory channel layer, all under ``var/``. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and
-Redis without any other change.
+With no variable set, Chalkboard runs on the embedded default: a SQLite file under ``var/``, an in-process
+cache, and the dashboards' announcements handed over within the process. ``DATABASE_URL`` and
+``REDIS_URL`` switch to PostgreSQL and Redis without any other change.
 """
 
 import os

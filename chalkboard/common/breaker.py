@@ -1,17 +1,18 @@
 """A circuit breaker per Redis server, per process: a Redis that is gone or frozen costs each process at
 most one timeout per interval, and one log line per interval.
 
-Redis holds nothing that the database cannot answer (cached pages, rate-limit counters, nudges to the
-dashboards), so every client of it (the cache, the throttles that count in it, the channel layer and the
-dashboards' nudges) asks its server's breaker before each call. While the breaker is closed every call goes
+Redis holds nothing that the database cannot answer (cached pages, rate-limit counters, announcements to
+the dashboards), so every client of it (the cache and the announcements that ride with its version bumps,
+the throttles that count in it, the dashboards' subscription to announcements) asks its server's breaker
+before each call. While the breaker is closed every call goes
 through. A call that fails for want of Redis (refused, reset, timed out) opens it: for the next
 ``REDIS_RETRY_SECONDS`` every call is answered at once as if Redis were empty, without touching the
 network. When the interval ends, the next call is let through as a probe (only that one: the others keep
 answering at once); if it succeeds the breaker closes, else it stays open another interval.
 
 What "answered as if Redis were empty" means is each client's business: the cache reads as empty and pages
-are built from the database; each throttle scope fails in its documented direction (SECURITY.md); a
-dashboard socket closes with 1011 and its client resumes from the log.
+are built from the database; each throttle scope fails in its documented direction (SECURITY.md); the
+dashboards' sockets stay open and are served from the log, read every second.
 
 The breaker logs the first failure, then at most one line per interval for as long as Redis stays away
 (with the number of calls that failed or were answered without it meanwhile), and one line when it

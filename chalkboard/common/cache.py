@@ -89,24 +89,27 @@ def _bump(scope: str) -> bool:
         return bool(cache.add(scope, 1, timeout=VERSION_TIMEOUT))
 
 
-def versions_bump(scopes: Iterable[str]) -> None:
-    """Bump each scope's version once. On Redis, all of them in one round trip (``incr_versions``)."""
+def versions_bump(scopes: Iterable[str], *, publish: tuple[str, str] | None = None) -> bool:
+    """Bump each scope's version once. On Redis, all of them in one round trip (``incr_versions``), which
+    then publishes ``publish`` (a channel and a message) to Redis's subscribers, after the bumps. Answers
+    whether it was published: never without Redis."""
     scopes = set(scopes)
     bump_all = getattr(cache, "incr_versions", None)
-    if bump_all is not None and scopes:
+    if bump_all is not None and (scopes or publish is not None):
         try:
-            ok = bump_all(scopes, VERSION_TIMEOUT)
+            ok = bump_all(scopes, VERSION_TIMEOUT, publish=publish)
         except Exception:  # Redis answered with an error: counted as missed, retried before the next read
             ok = False
         for scope in scopes:
             _bumped(scope, ok)
-        return
+        return ok and publish is not None
     for scope in scopes:
         try:
             ok = _bump(scope)
         except Exception:
             ok = False
         _bumped(scope, ok)
+    return False
 
 
 def _bumped(scope: str, ok: bool) -> None:

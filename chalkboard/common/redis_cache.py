@@ -74,9 +74,10 @@ class BreakerRedisCache(RedisCache):
         self._log_ignored_exceptions = False
         self.breaker: Breaker = breaker_for(server if isinstance(server, str) else server[0])
 
-    def incr_versions(self, keys: Iterable[str], timeout: int) -> bool:
-        """Add one to each key (a missing key starts at 1), and keep each ``timeout`` seconds from now: one
-        round trip for them all. ``False`` when Redis does not take them (the breaker's answer, as for any
+    def incr_versions(self, keys: Iterable[str], timeout: int, *, publish: tuple[str, str] | None = None) -> bool:
+        """Add one to each key (a missing key starts at 1), and keep each ``timeout`` seconds from now; then,
+        when asked, publish ``(channel, message)`` to the channel's subscribers: one round trip for it all,
+        run by Redis in that order. ``False`` when Redis does not take them (the breaker's answer, as for any
         call). The values are the integers ``add`` and ``get`` write and read."""
         if not self.breaker.allow():
             return False
@@ -86,6 +87,8 @@ class BreakerRedisCache(RedisCache):
                 made = self.make_and_validate_key(key)
                 pipe.incr(made)
                 pipe.expire(made, timeout)
+            if publish is not None:
+                pipe.publish(*publish)
             pipe.execute()
         except UNAVAILABLE as error:
             self.breaker.failed(error)

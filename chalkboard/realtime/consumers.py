@@ -3,14 +3,13 @@
 Each connection relays, in id order and exactly once, the events of the log its viewer may see. The log in
 the database is the source of truth. A new connection replays what it asked for (``?since=``) from the log
 itself; from then on the process's ``Hub`` reads each new event once for all its connections and offers it
-to those that hear it. The channel layer only nudges the hub to read again, and the hub also reads at a
-short interval, so a nudge that is lost (Redis down, a channel over capacity) delays an event, never loses
-it. Every connection sends from its own queue: a slow client only ever waits for itself. The protocol is
-described in ``docs/realtime.md``.
+to those that hear it. Announcements (``chalkboard.realtime.publishing``) only tell the hub to read again,
+and the hub also reads at a short interval, so an announcement that is lost (Redis away) delays an event,
+never loses it. Every connection sends from its own queue: a slow client only ever waits for itself. The
+protocol is described in ``docs/realtime.md``.
 
-Without Redis: a connection whose channel fails (Redis gone or frozen under it) closes with 1011, and its
-client resumes from its last id. A handshake while Redis is away does not wait for it: it joins no group
-and is served from the log alone, read by the hub every second, until the client reconnects.
+A connection touches no channel layer and no Redis: while Redis is away, sockets stay open and are served
+from the log, read by the hub every second, until the hub's subscription to announcements is back.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chalkboard.accounts.models import User
-from chalkboard.common.breaker import RedisUnavailable
 from chalkboard.realtime.auth import accepted_protocol, query_params
 from chalkboard.realtime.db import database_call
 from chalkboard.realtime.hub import Hub, Message, hub
@@ -76,9 +74,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     token_digest: str
     hub: Hub | None = None
     pump: asyncio.Task[None] | None = None
-    joined: frozenset[str] = frozenset()
-    # Nudged through the channel layer; False when Redis was away at the handshake (the log alone).
-    live = False
     accepted = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -121,11 +116,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return
         # Join, then read where to start, then accept: every event that commits after the client sees the
         # handshake complete is offered by the hub, and has an id above the starting point.
-        try:
-            await self.groups_follow(self.audience)
-            self.live = True
-        except RedisUnavailable:  # logged by the breaker, once per interval
-            await self.groups_forget()
         self.hub = hub()
         await self.hub.join(self)
         self.last_id, resync = await database_call(replay_start)(
@@ -151,42 +141,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             self.pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.pump
-        forget = getattr(self.channel_layer, "forget", None)
-        if forget is not None:
-            forget(self.channel_name)
-        await self.groups_forget()
-
-    async def groups_forget(self) -> None:
-        """Leave every group joined, if Redis answers: otherwise the memberships expire on their own."""
-        try:
-            await self.groups_follow(None)
-        except RedisUnavailable:  # logged by the breaker, once per interval
-            self.joined = frozenset()
-        except Exception:
-            logger.warning("could not leave the dashboard groups", exc_info=True)
-            self.joined = frozenset()
-
-    async def groups_follow(self, audience: Audience | None) -> None:
-        """Join the groups the audience hears and leave the others."""
-        wanted = audience.groups if audience is not None else frozenset()
-        for group in sorted(wanted - self.joined):
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined |= {group}
-        for group in sorted(self.joined - wanted):
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.joined -= {group}
-
-    # --- From the channel layer. ------------------------------------------------------------------
-    async def events_available(self, message: dict[str, Any]) -> None:
-        if self.hub is not None:
-            self.hub.nudge(int(message.get("id", 0)))
-
-    async def layer_unavailable(self, message: dict[str, Any]) -> None:
-        """This connection's channel failed (``chalkboard.realtime.layers``): a live connection closes with
-        1011 and its client resumes from its last id; one served from the log alone carries on."""
-        if self.live:
-            self.live = False
-            await self.fail()
 
     # --- From the client. ---------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
@@ -223,8 +177,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.end(CLOSE_FORBIDDEN)
             return False
         if audience != self.audience:
-            if self.live:
-                await self.groups_follow(audience)
             self.audience = audience
             # The hub may have passed over events the new roles hear: read them from the log.
             self.outbox.put_nowait(None)

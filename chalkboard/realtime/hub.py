@@ -3,8 +3,9 @@
 Each socket server process has one ``Hub`` (per event loop). The hub reads each new event from the log once
 and offers it to every connection whose audience hears it, so the log costs one query per batch of events
 whatever the number of connections; each connection then sends from its own queue, so a slow client only
-ever waits for itself. The hub reads when a nudge says that the log holds an event it has not read, and
-also every ``LOG_POLL_SECONDS``, so a lost nudge delays an event by at most that long. Every
+ever waits for itself. The hub reads when an announcement (``chalkboard.realtime.publishing``: one per
+transaction, from Redis or from a writer in the same process) names an event it has not read, and also every
+``LOG_POLL_SECONDS``, so a lost announcement delays an event by at most that long. Every
 ``RECHECK_SECONDS`` it re-checks the token and the roles of every connection in one database call, and
 each connection follows the answer (closing when its token is no longer valid or no role hears events).
 
@@ -23,8 +24,11 @@ import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.conf import settings
+
 from chalkboard.realtime.db import database_call
 from chalkboard.realtime.log import event_horizon_read, event_writers_running
+from chalkboard.realtime.publishing import announcements_follow, local_hub_add, local_hub_remove
 from chalkboard.realtime.selectors import Audience, audiences_of_tokens, event_messages_of_every_school_after
 
 logger = logging.getLogger("chalkboard.realtime")
@@ -75,6 +79,7 @@ class Hub:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.starting = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop of ``run``, while it runs
 
     async def join(self, listener: Listener) -> None:
         """From now on the listener is offered every event it hears that commits after the hub's last read;
@@ -97,9 +102,21 @@ class Hub:
         if self.last_id is not None and event_id > self.last_id:
             self.wake.set()
 
+    def nudge_from_any_thread(self, event_id: int) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.nudge, event_id)
+
     async def run(self) -> None:
         # Re-checks run beside the reads: a re-check of a thousand connections must not hold up an event.
         checks = asyncio.create_task(self.recheck_every_interval())
+        # Announcements: from Redis, where there is one; from writers in this process, always.
+        follow = (
+            asyncio.create_task(announcements_follow(self.nudge, on_subscribed=self.wake.set))
+            if settings.REDIS_URL
+            else None
+        )
+        self.loop = asyncio.get_running_loop()
+        local_hub_add(self)
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -111,7 +128,10 @@ class Hub:
                     logger.exception("reading the event log failed; closing this process's dashboards")
                     await self.fail_all()
         finally:
+            local_hub_remove(self)
             checks.cancel()
+            if follow is not None:
+                follow.cancel()
 
     async def recheck_every_interval(self) -> None:
         while True:
@@ -165,7 +185,7 @@ class Hub:
         for listener in listeners:
             try:
                 await listener.follow(audiences.get((listener.user_id, listener.token_digest)))
-            except Exception:  # this connection only: its groups could not be changed
+            except Exception:  # this connection only
                 logger.warning("could not follow a dashboard's new roles; closing it", exc_info=True)
                 await listener.fail()
 

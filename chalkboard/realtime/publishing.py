@@ -1,10 +1,16 @@
-"""Telling connected dashboards that new events are in the log.
+"""Telling the socket processes that new events are in the log.
 
-After a write commits, a small nudge ``{"type": "events.available", "id": <event id>}`` goes through the
-channel layer to the groups the event concerns. The nudge only says "look again": channel-layer delivery is
-at most once (``channels_redis`` drops messages past a channel's capacity, and Redis may be down), so no
-correctness rests on it. Every consumer reads the events themselves from the durable log, by id, and also
-polls it at a regular interval, so a lost nudge only delays an event until the next poll.
+After a transaction that wrote events commits, one announcement carries the newest id: on Redis, a
+``PUBLISH`` to the deployment's announcement channel, in the same round trip as the transaction's cache
+bumps (after them: a dashboard that refetches on the event reads the fresh page). Each socket process's hub
+subscribes to that channel once (``announcements_follow``) and reads the log when an announcement names an
+id it has not read. Without Redis (the embedded default, one process), the writer hands the id to the hubs
+of its own process directly.
+
+An announcement only says "look again": Redis may be away, and a subscriber that was reconnecting misses
+what was published meanwhile, so no correctness rests on it. Every hub reads the events themselves from the
+durable log, by id, and also polls it every second, so a lost announcement only delays an event until the
+next poll.
 """
 
 from __future__ import annotations
@@ -12,103 +18,95 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from asgiref.sync import async_to_sync
-from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import BaseChannelLayer, channel_layers, get_channel_layer
-from channels_redis.core import RedisChannelLayer
+import redis.asyncio as aioredis
+from django.conf import settings
 
-from chalkboard.common.breaker import RedisUnavailable
+from chalkboard.common.breaker import UNAVAILABLE, Breaker, breaker_for
+from chalkboard.common.cache import versions_bump
 
 logger = logging.getLogger("chalkboard.realtime")
 
-NUDGE_TYPE = "events.available"
-# A writer never waits longer than this for the channel layer: its change is committed already. (Each
-# command of our Redis layer gives up sooner, after REDIS_TIMEOUT_SECONDS, and not at all while Redis is
-# known to be away: chalkboard.common.breaker.)
-PUBLISH_TIMEOUT_SECONDS = 1.0
+
+def announcements_channel() -> str:
+    """The deployment's announcement channel on Redis (under its key prefix: deployments, and test
+    processes, that share a Redis hear only their own)."""
+    return f"{settings.CACHE_KEY_PREFIX}:events.available"
 
 
-def staff_group(school_id: int) -> str:
-    """Owners and admins of a school: every event of the school."""
-    return f"school.{school_id}.staff"
+class LocalHub(Protocol):
+    def nudge_from_any_thread(self, event_id: int) -> None: ...
 
 
-def teacher_group(teacher_id: int, school_id: int) -> str:
-    """One teacher in one school: the events about their own sessions, students and earnings there."""
-    return f"teacher.{teacher_id}.school.{school_id}"
+# The running hubs of this process (chalkboard.realtime.hub), told directly what Redis did not carry.
+_local_hubs: weakref.WeakSet[LocalHub] = weakref.WeakSet()
+_local_hubs_lock = threading.Lock()
 
 
-def event_groups(*, school_id: int, teacher_id: int | None) -> list[str]:
-    groups = [staff_group(school_id)]
-    if teacher_id is not None:
-        groups.append(teacher_group(teacher_id, school_id))
-    return groups
+def local_hub_add(hub: LocalHub) -> None:
+    with _local_hubs_lock:
+        _local_hubs.add(hub)
 
 
-async def _send_all(layer: BaseChannelLayer, groups: list[str], message: dict[str, Any]) -> None:
-    sends = [layer.group_send(group, message) for group in groups]
-    await asyncio.wait_for(asyncio.gather(*sends), timeout=PUBLISH_TIMEOUT_SECONDS)
+def local_hub_remove(hub: LocalHub) -> None:
+    with _local_hubs_lock:
+        _local_hubs.discard(hub)
 
 
-class SenderLoop:
-    """An event loop that lives as long as the process, on a thread of its own, for nudges sent from sync
-    code through the Redis channel layer.
-
-    ``channels_redis`` keeps its Redis connections per event loop, and ``async_to_sync`` runs every call in
-    a new loop: each nudge then opened new connections (3.6 ms a nudge, measured). On this loop they are
-    opened once and reused (0.7 ms). The loop sends through a layer of its own, made from the same
-    settings, so that nothing else (a flush, a consumer) ever touches connections bound to this loop. A
-    forked child starts a loop of its own.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = 0
-        self._source: BaseChannelLayer | None = None
-        self._layer: BaseChannelLayer | None = None
-
-    def send(self, layer: BaseChannelLayer, groups: list[str], message: dict[str, Any], *, timeout: float) -> None:
-        loop, own = self._prepared(layer)
-        asyncio.run_coroutine_threadsafe(_send_all(own, groups, message), loop).result(timeout)
-
-    def _prepared(self, layer: BaseChannelLayer) -> tuple[asyncio.AbstractEventLoop, BaseChannelLayer]:
-        with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                self._loop, self._pid, self._source, self._layer = asyncio.new_event_loop(), os.getpid(), None, None
-                threading.Thread(target=self._loop.run_forever, name="chalkboard-nudges", daemon=True).start()
-            if self._source is not layer or self._layer is None:
-                # The settings' layer was made anew (settings changed): follow it.
-                if self._layer is not None:
-                    closing = asyncio.run_coroutine_threadsafe(self._layer.close_pools(), self._loop)
-                    with contextlib.suppress(Exception):  # the old connections are dropped either way
-                        closing.result(PUBLISH_TIMEOUT_SECONDS)
-                self._source, self._layer = layer, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-            return self._loop, self._layer
-
-
-_sender = SenderLoop()
-
-
-def event_publish(*, event_id: int, school_id: int, teacher_id: int | None) -> None:
-    """Nudge the consumers concerned by a committed event. Never raises: the writer's change is already
-    committed, and a consumer that misses the nudge finds the event at its next poll."""
-    layer = get_channel_layer()
-    if layer is None:
+def events_announce(*, event_id: int, scopes: Iterable[str]) -> None:
+    """After a commit: bump the cache versions of ``scopes``, then announce ``event_id``, the transaction's
+    newest event. On Redis both go in one round trip; what Redis did not carry (it is away, or there is no
+    Redis) is handed to this process's own hubs. Never raises: the writer's change is committed, and a hub
+    that misses the announcement finds the event at its next poll."""
+    published = versions_bump(scopes, publish=(announcements_channel(), str(event_id)))
+    if published:
         return
-    message = {"type": NUDGE_TYPE, "id": event_id}
-    groups = event_groups(school_id=school_id, teacher_id=teacher_id)
+    with _local_hubs_lock:
+        hubs = list(_local_hubs)
+    for hub in hubs:
+        try:
+            hub.nudge_from_any_thread(event_id)
+        except Exception:  # a hub whose event loop has closed: nobody listens there any more
+            logger.debug("a hub could not be nudged", exc_info=True)
+
+
+async def announcements_follow(nudge: Callable[[int], None], *, on_subscribed: Callable[[], None]) -> None:
+    """Subscribe to the announcement channel and nudge with each announced id, until cancelled. Runs only
+    with Redis. While Redis is away, it tries again once per ``REDIS_RETRY_SECONDS`` (the breaker of the
+    server reports the outage and the return once each); ``on_subscribed`` runs at each (re)subscription,
+    so that the caller reads what was announced while it was not listening."""
+    while True:
+        breaker = breaker_for(settings.REDIS_URL)
+        if breaker.allow():
+            await _follow_once(nudge, on_subscribed=on_subscribed, breaker=breaker)
+        await asyncio.sleep(float(settings.REDIS_RETRY_SECONDS))
+
+
+async def _follow_once(nudge: Callable[[int], None], *, on_subscribed: Callable[[], None], breaker: Breaker) -> None:
+    timeout = float(settings.REDIS_TIMEOUT_SECONDS)
+    # No read timeout: a subscription waits for as long as nothing is announced.
+    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout)
+    pubsub = client.pubsub()
     try:
-        if isinstance(layer, RedisChannelLayer):
-            _sender.send(layer, groups, message, timeout=PUBLISH_TIMEOUT_SECONDS + 1)
-        else:
-            # The in-process layer hands messages to consumers on the caller's loop: no loop of our own.
-            async_to_sync(_send_all)(layer, groups, message)
-    except RedisUnavailable:  # logged by the breaker, once per interval; dashboards poll the log
-        pass
+        await asyncio.wait_for(pubsub.subscribe(announcements_channel()), timeout)
+        async for message in pubsub.listen():
+            if message["type"] == "subscribe":
+                # Redis confirms: every announcement from now on reaches this subscription.
+                breaker.succeeded()
+                on_subscribed()
+            elif message["type"] == "message":
+                with contextlib.suppress(ValueError, TypeError):
+                    nudge(int(message["data"]))
+    except UNAVAILABLE as error:  # logged by the breaker, once per interval
+        breaker.failed(error)
     except Exception:
-        logger.warning("could not publish event %s; dashboards find it at their next poll", event_id, exc_info=True)
+        logger.exception("the announcement subscription failed; subscribing again")
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await client.aclose()

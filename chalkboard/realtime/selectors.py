@@ -19,7 +19,6 @@ from rest_framework.fields import DateTimeField
 
 from chalkboard.accounts.sessions import SESSION_CREDENTIAL, session_users
 from chalkboard.realtime.models import Event
-from chalkboard.realtime.publishing import staff_group, teacher_group
 from chalkboard.schools.access import STAFF, Viewer, roles_load_many
 from chalkboard.schools.models import Role
 
@@ -57,14 +56,6 @@ class Audience:
     @property
     def hears_nothing(self) -> bool:
         return not self.staff_school_ids and not self.teaching_school_ids
-
-    @property
-    def groups(self) -> frozenset[str]:
-        """The channel-layer groups whose nudges concern this audience."""
-        return frozenset(
-            [staff_group(school_id) for school_id in self.staff_school_ids]
-            + [teacher_group(self.user_id, school_id) for school_id in self.teaching_school_ids]
-        )
 
     def hears(self, *, school_id: int, teacher_id: int | None) -> bool:
         """Whether an event of this school and teacher is for this audience: ``visibility()`` in Python."""

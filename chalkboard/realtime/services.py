@@ -2,8 +2,9 @@
 
 ``event_emit`` appends the event to the durable log in the caller's transaction and, once that commits,
 bumps the cache versions the change affects (so the next read of a dashboard, a progress page or an
-earnings page is fresh in every process) and then nudges the connected dashboards: once per transaction,
-however many events it wrote. A rolled-back write records, bumps and sends nothing.
+earnings page is fresh in every process) and then announces the newest event to the socket processes:
+once per transaction, however many events it wrote, in the same round trip as the bumps on Redis. A
+rolled-back write records, bumps and sends nothing.
 
 Writers never wait for each other here, in any school. Ids are drawn when a row is inserted, not when it
 commits, so readers never read past the log's horizon, the id below which every writer has ended
@@ -28,14 +29,13 @@ from chalkboard.common.cache import (
     school_sessions_scope,
     student_scope,
     teacher_scope,
-    versions_bump,
     versions_bump_on_commit,
 )
 from chalkboard.common.errors import ValidationFailed
 from chalkboard.common.secrets_digest import secret_digest
 from chalkboard.realtime.log import events_insert
 from chalkboard.realtime.models import SESSION_EVENTS, Event, EventType, WebSocketTicket
-from chalkboard.realtime.publishing import event_publish
+from chalkboard.realtime.publishing import events_announce
 from chalkboard.realtime.selectors import token_valid
 from chalkboard.realtime.signals import events_committed
 
@@ -48,25 +48,24 @@ RETENTION_TOO_SHORT = "Events must be kept at least 24 hours: clients resume fro
 
 
 class _OnCommit:
-    """What the events of one transaction owe once it commits: the cache bumps first (a dashboard that
-    refetches on an event reads the fresh page), then one nudge per school and teacher, with the newest id,
-    then ``events_committed`` (webhooks) once."""
+    """What the events of one transaction owe once it commits: the cache bumps, then one announcement of the
+    newest id (a dashboard that refetches on an event reads the fresh page), both in one round trip on
+    Redis, then ``events_committed`` (webhooks) once."""
 
     def __init__(self) -> None:
         self.scopes: set[str] = set()
-        self.nudges: dict[tuple[int, int | None], int] = {}
+        self.school_ids: set[int] = set()
+        self.newest = 0
 
     def add(self, event: Event, scopes: Iterable[str]) -> None:
         self.scopes.update(scopes)
-        audience = (event.school_id, event.teacher_id)
-        self.nudges[audience] = max(event.pk, self.nudges.get(audience, 0))
+        self.school_ids.add(event.school_id)
+        self.newest = max(self.newest, event.pk)
 
     def __call__(self) -> None:
-        versions_bump(self.scopes)
-        for (school_id, teacher_id), event_id in self.nudges.items():
-            event_publish(event_id=event_id, school_id=school_id, teacher_id=teacher_id)
+        events_announce(event_id=self.newest, scopes=self.scopes)
         # Robustly: the commit is done, and its request answers whatever a listener does.
-        school_ids = frozenset(school_id for school_id, _ in self.nudges)
+        school_ids = frozenset(self.school_ids)
         for receiver, outcome in events_committed.send_robust(sender=Event, school_ids=school_ids):
             if isinstance(outcome, Exception):
                 logger.error("events_committed: %r failed", receiver, exc_info=outcome)

@@ -129,11 +129,15 @@ else:
         _database["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache, throttles and channel layer: Redis when REDIS_URL is set, in-process otherwise. -----------
+# --- Cache, throttles and announcements: Redis when REDIS_URL is set, in-process otherwise. -----------
 REDIS_URL = env_str("REDIS_URL")
-# Every Redis client gives up on a call after this long (connecting, or waiting for an answer; the channel
-# layer's blocking pop excepted), and while Redis is away each process tries it again once per interval
-# (chalkboard.common.breaker): a frozen Redis costs a process one timeout per interval, not one per call.
+# Every key, and the dashboards' announcement channel (chalkboard.realtime.publishing), under this prefix:
+# deployments that share a Redis keep apart.
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "chalkboard")
+# Every Redis client gives up on a call after this long (connecting, or waiting for an answer; the
+# dashboards' subscription to announcements excepted), and while Redis is away each process tries it again
+# once per interval (chalkboard.common.breaker): a frozen Redis costs a process one timeout per interval,
+# not one per call.
 REDIS_TIMEOUT_SECONDS = float(env_str("REDIS_TIMEOUT_SECONDS", "0.5"))
 REDIS_RETRY_SECONDS = float(env_str("REDIS_RETRY_SECONDS", "5"))
 if REDIS_URL:
@@ -142,7 +146,7 @@ if REDIS_URL:
             # django-redis behind the breaker: a Redis outage makes answers slower, never wrong or failing.
             "BACKEND": "chalkboard.common.redis_cache.BreakerRedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "chalkboard"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
@@ -153,13 +157,6 @@ if REDIS_URL:
             },
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            # channels_redis with a pool that waits under bursts, short timeouts and the breaker (see the module).
-            "BACKEND": "chalkboard.realtime.layers.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CACHE_KEY_PREFIX", "chalkboard")},
-        }
-    }
 else:
     CACHES = {
         "default": {
@@ -168,7 +165,8 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# No channel layer: the dashboards' sockets hear of new events through one announcement per transaction
+# (chalkboard.realtime.publishing), on Redis or, without it, within the process.
 
 # How long the real-time event log is kept, so a dashboard can resume after being away (at least a day).
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7)

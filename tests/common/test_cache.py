@@ -130,7 +130,7 @@ def test_bumps_on_one_scope_at_a_time_without_redis(per_scope_cache):
     }
 
 
-def test_on_redis_every_scope_is_bumped_in_one_round_trip(settings):
+def test_on_redis_every_scope_is_bumped_in_one_round_trip_then_the_publication(settings):
     from chalkboard.common.redis_cache import BreakerRedisCache
 
     redis_cache = BreakerRedisCache("redis://127.0.0.1:6399/0", {"OPTIONS": {}})
@@ -138,6 +138,7 @@ def test_on_redis_every_scope_is_bumped_in_one_round_trip(settings):
     with mock.patch.object(redis_cache.client, "get_client") as get_client:
         get_client.return_value.pipeline.return_value = pipe
         assert redis_cache.incr_versions(["v:a", "v:b"], 60) is True
+        assert redis_cache.incr_versions(["v:a"], 60, publish=("news", "7")) is True
 
     key_a, key_b = redis_cache.make_key("v:a"), redis_cache.make_key("v:b")
     assert pipe.mock_calls == [
@@ -145,6 +146,10 @@ def test_on_redis_every_scope_is_bumped_in_one_round_trip(settings):
         mock.call.expire(key_a, 60),
         mock.call.incr(key_b),
         mock.call.expire(key_b, 60),
+        mock.call.execute(),
+        mock.call.incr(key_a),
+        mock.call.expire(key_a, 60),
+        mock.call.publish("news", "7"),
         mock.call.execute(),
     ]
 
@@ -309,10 +314,30 @@ def test_a_cache_that_bumps_all_at_once_is_asked_once(monkeypatch, answer, misse
         all_at_once.incr_versions.return_value = answer
     monkeypatch.setattr(versioned, "cache", all_at_once)
 
-    versions_bump(["v:a", "v:a"])
+    assert versions_bump(["v:a", "v:a"]) is False  # nothing to publish
 
-    all_at_once.incr_versions.assert_called_once_with({"v:a"}, versioned.VERSION_TIMEOUT)
+    all_at_once.incr_versions.assert_called_once_with({"v:a"}, versioned.VERSION_TIMEOUT, publish=None)
     assert versioned._missed_bumps == missed
+
+
+@pytest.mark.parametrize(("answer", "published"), [(True, True), (False, False), (RuntimeError("WRONGTYPE"), False)])
+def test_a_publication_rides_with_the_bumps_and_says_whether_redis_took_it(monkeypatch, answer, published):
+    all_at_once = mock.Mock(spec=["incr_versions"])
+    if isinstance(answer, Exception):
+        all_at_once.incr_versions.side_effect = answer
+    else:
+        all_at_once.incr_versions.return_value = answer
+    monkeypatch.setattr(versioned, "cache", all_at_once)
+
+    assert versions_bump([], publish=("news", "7")) is published
+
+    all_at_once.incr_versions.assert_called_once_with(set(), versioned.VERSION_TIMEOUT, publish=("news", "7"))
+
+
+def test_without_redis_nothing_is_published(per_scope_cache):
+    before = per_scope_cache.get(school_scope(1), 0)
+    assert versions_bump([school_scope(1)], publish=("news", "7")) is False
+    assert per_scope_cache.get(school_scope(1)) == before + 1
 
 
 @pytest.mark.parametrize("refusal", [{"return_value": None}, {"side_effect": ConnectionError}])

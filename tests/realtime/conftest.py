@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
 from channels.testing.websocket import WebsocketCommunicator
 from django.db import transaction
 
@@ -21,9 +20,8 @@ from config.asgi import application
 WS_PATH = "/ws/dashboard/"
 TIMEOUT = 3
 # After the server closed a socket, how long the test waits for the consumer to end once told the client is
-# gone, before cancelling it. Nothing is asserted of that wait: on the Redis channel layer, a consumer closed
-# within its first second waits out its channel's first blocking pop there, whereas the close code and what
-# came before it are already known.
+# gone, before cancelling it. Nothing is asserted of that wait: the close code and what came before it are
+# already known.
 CLOSED_WAIT = 0.5
 
 
@@ -36,16 +34,6 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
         async_to_sync(test)(*args, **kwargs)
 
     return wrapper
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer() -> Iterator[None]:
-    """Each test runs in an event loop of its own: it gets a channel layer of its own, empty."""
-    channel_layers.backends.clear()
-    async_to_sync(get_channel_layer().flush)()
-    yield
-    async_to_sync(get_channel_layer().flush)()
-    channel_layers.backends.clear()
 
 
 @pytest.fixture

@@ -3,19 +3,15 @@ from __future__ import annotations
 import json
 import threading
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from chalkboard.common.cache import school_scope, school_sessions_scope, student_scope, teacher_scope, versions_get
-from chalkboard.realtime import publishing
+from chalkboard.realtime import publishing, services
 from chalkboard.realtime.log import event_horizon_read, event_writers_running
 from chalkboard.realtime.models import Event, EventType
-from chalkboard.realtime.publishing import staff_group, teacher_group
 from chalkboard.realtime.services import EventDraft, event_emit, events_emit, school_changed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,8 +35,7 @@ def test_event_is_recorded_and_versions_bumped_on_commit(world):
 
 
 def test_a_rolled_back_write_records_bumps_and_publishes_nothing(world, monkeypatch):
-    published = []
-    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+    announced = _recording(monkeypatch)
     scope = school_scope(world.school.pk)
     before = versions_get([scope])[scope]
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -50,7 +45,7 @@ def test_a_rolled_back_write_records_bumps_and_publishes_nothing(world, monkeypa
 
     assert not Event.objects.exists()
     assert versions_get([scope])[scope] == before
-    assert published == []
+    assert announced == []
 
 
 def test_school_changed_bumps_the_school(world):
@@ -60,65 +55,67 @@ def test_school_changed_bumps_the_school(world):
     assert versions_get([scope])[scope] == before + 1
 
 
-def _recording(published: list[tuple[list[str], dict[str, Any]]]):
-    async def send_all(layer, groups, message):
-        published.append((groups, message))
+def _recording(monkeypatch) -> list[tuple[int, set[str]]]:
+    """The announcements the commit hooks make, each with the scopes bumped with it (still made)."""
+    announced: list[tuple[int, set[str]]] = []
+    real = services.events_announce
 
-    return send_all
+    def record(*, event_id: int, scopes) -> None:
+        announced.append((event_id, set(scopes)))
+        real(event_id=event_id, scopes=scopes)
+
+    monkeypatch.setattr(services, "events_announce", record)
+    return announced
 
 
-def test_the_nudge_goes_out_after_commit_to_the_school_staff_and_the_teacher(world, monkeypatch):
-    published = []
-    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+def test_the_announcement_goes_out_after_commit_with_the_bumps(world, monkeypatch):
+    announced = _recording(monkeypatch)
     with transaction.atomic():
         event = event_emit(
-            type=EventType.SESSION_COMPLETED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={}
+            type=EventType.SESSION_COMPLETED,
+            school_id=world.school.pk,
+            teacher_id=world.teacher.pk,
+            student_ids=[world.student.pk],
+            data={},
         )
-        assert published == []
+        assert announced == []
 
-    groups = [staff_group(world.school.pk), teacher_group(world.teacher.pk, world.school.pk)]
-    assert published == [(groups, {"type": "events.available", "id": event.pk})]
-
-
-def test_an_event_about_no_teacher_nudges_the_staff_only(world, monkeypatch):
-    published = []
-    monkeypatch.setattr(publishing, "_send_all", _recording(published))
-    with transaction.atomic():
-        event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
-
-    assert [groups for groups, _ in published] == [[staff_group(world.school.pk)]]
+    scopes = {
+        teacher_scope(world.teacher.pk, world.school.pk),
+        student_scope(world.student.pk),
+        school_sessions_scope(world.school.pk),
+    }
+    assert announced == [(event.pk, scopes)]
 
 
-def test_the_caches_are_bumped_before_the_nudge(world, monkeypatch):
-    """A dashboard that refetches its page on an event must not be served the page from before it."""
+def test_the_caches_are_bumped_before_a_hub_of_this_process_hears_of_the_event(world, monkeypatch):
+    """A dashboard that refetches its page on an event must not be served the page from before it. (On Redis
+    the bumps and the announcement are one pipeline, which Redis runs in order.)"""
     scope = teacher_scope(world.teacher.pk, world.school.pk)
     seen_versions = []
+    bump = publishing.versions_bump
+    # Nothing published, as without Redis: the writer tells this process's hubs itself.
+    monkeypatch.setattr(publishing, "versions_bump", lambda scopes, publish: bump(scopes))
 
-    async def send_all(layer, groups, message):
-        seen_versions.append(versions_get([scope])[scope])
+    class Hub:
+        def nudge_from_any_thread(self, event_id: int) -> None:
+            seen_versions.append(versions_get([scope])[scope])
 
-    monkeypatch.setattr(publishing, "_send_all", send_all)
-    with transaction.atomic():
-        event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
+    hub = Hub()
+    publishing.local_hub_add(hub)
+    try:
+        with transaction.atomic():
+            event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
+    finally:
+        publishing.local_hub_remove(hub)
 
     assert seen_versions == [1]
 
 
-def test_outside_a_transaction_the_event_commits_and_is_published_at_once(world):
-    layer = get_channel_layer()
-
-    async def listen_and_emit():
-        channel = await layer.new_channel()
-        await layer.group_add(staff_group(world.school.pk), channel)
-        from channels.db import database_sync_to_async
-
-        event = await database_sync_to_async(event_emit)(
-            type=EventType.SESSION_CREATED, school_id=world.school.pk, teacher_id=None, data={}
-        )
-        return event, await layer.receive(channel)
-
-    event, nudge = async_to_sync(listen_and_emit)()
-    assert nudge == {"type": "events.available", "id": event.pk}
+def test_outside_a_transaction_the_event_commits_and_is_announced_at_once(world, monkeypatch):
+    announced = _recording(monkeypatch)
+    event = event_emit(type=EventType.SESSION_CREATED, school_id=world.school.pk, teacher_id=None, data={})
+    assert [event_id for event_id, _ in announced] == [event.pk]
     assert Event.objects.filter(pk=event.pk).exists()
 
 
@@ -208,11 +205,8 @@ def test_event_data_is_stored_exactly_whatever_its_characters(world):
     ]
 
 
-def test_a_transaction_bumps_and_nudges_once_however_many_events(world, monkeypatch):
-    published = []
-    monkeypatch.setattr(publishing, "_send_all", _recording(published))
-    bumped: list[set[str]] = []
-    monkeypatch.setattr("chalkboard.realtime.services.versions_bump", lambda scopes: bumped.append(set(scopes)))
+def test_a_transaction_bumps_and_announces_once_however_many_events(world, monkeypatch):
+    announced = _recording(monkeypatch)
     with transaction.atomic():
         for _ in range(3):
             event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={})
@@ -221,20 +215,15 @@ def test_a_transaction_bumps_and_nudges_once_however_many_events(world, monkeypa
         )
         other = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
 
-    # Once each: the teacher's pages, and the school's sessions (its calendar feed).
-    assert bumped == [{teacher_scope(world.teacher.pk, world.school.pk), school_sessions_scope(world.school.pk)}]
-    assert published == [
-        (
-            [staff_group(world.school.pk), teacher_group(world.teacher.pk, world.school.pk)],
-            {"type": "events.available", "id": newest.pk},
-        ),
-        ([staff_group(world.school.pk)], {"type": "events.available", "id": other.pk}),
+    # Once each: the teacher's pages, and the school's sessions (its calendar feed); the newest id.
+    assert announced == [
+        (other.pk, {teacher_scope(world.teacher.pk, world.school.pk), school_sessions_scope(world.school.pk)})
     ]
+    assert newest.pk < other.pk
 
 
 def test_events_kept_after_a_savepoint_rolled_back_are_still_announced(world, monkeypatch):
-    published = []
-    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+    announced = _recording(monkeypatch)
     with transaction.atomic():
         with pytest.raises(RuntimeError), transaction.atomic():
             event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
@@ -242,7 +231,7 @@ def test_events_kept_after_a_savepoint_rolled_back_are_still_announced(world, mo
         kept = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
 
     assert list(Event.objects.values_list("id", flat=True)) == [kept.pk]
-    assert published == [([staff_group(world.school.pk)], {"type": "events.available", "id": kept.pk})]
+    assert [event_id for event_id, _ in announced] == [kept.pk]
 
 
 @pytest.mark.postgres
@@ -292,9 +281,8 @@ def test_the_event_id_sequence_hands_out_one_id_at_a_time():
         assert cursor.fetchone() == (1,)
 
 
-def test_events_after_other_work_awaiting_the_commit_still_bump_and_nudge_once(world, monkeypatch):
-    published = []
-    monkeypatch.setattr(publishing, "_send_all", _recording(published))
+def test_events_after_other_work_awaiting_the_commit_still_bump_and_announce_once(world, monkeypatch):
+    announced = _recording(monkeypatch)
     scope = school_scope(world.school.pk)
     before = versions_get([scope])[scope]
     with transaction.atomic():
@@ -303,7 +291,7 @@ def test_events_after_other_work_awaiting_the_commit_still_bump_and_nudge_once(w
         second = event_emit(type=EventType.SESSION_UPDATED, school_id=world.school.pk, teacher_id=None, data={})
 
     assert versions_get([scope])[scope] == before + 1
-    assert published == [([staff_group(world.school.pk)], {"type": "events.available", "id": second.pk})]
+    assert [event_id for event_id, _ in announced] == [second.pk]
     assert first.pk < second.pk
 
 

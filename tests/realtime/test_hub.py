@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 from knox.models import AuthToken
 
-from chalkboard.realtime import consumers, hub, publishing
+from chalkboard.realtime import consumers, hub
 from chalkboard.realtime.consumers import CLOSE_INTERNAL_ERROR
 from chalkboard.realtime.hub import Message
 from chalkboard.realtime.models import Event
@@ -189,16 +189,19 @@ async def test_a_client_far_behind_gets_everything_in_order_from_the_log(world, 
 
 
 @run_async
-async def test_a_connection_whose_groups_cannot_follow_its_roles_is_closed_alone(
+async def test_a_connection_that_cannot_follow_its_roles_is_closed_alone(
     world, other_world, fast_poll, monkeypatch, caplog
 ):
     teacher = await connect_as(world.teacher.user)
     admin = await connect_as(world.admin)
+    follow = consumers.DashboardConsumer.follow
 
-    async def down(self, group, channel):
-        raise ConnectionError("redis is down")
+    async def broken_for_the_teacher(self, audience):
+        if self.user_id == world.teacher.pk and audience != self.audience:
+            raise RuntimeError("a bug in following")
+        return await follow(self, audience)
 
-    monkeypatch.setattr(type(publishing.get_channel_layer()), "group_add", down)
+    monkeypatch.setattr(consumers.DashboardConsumer, "follow", broken_for_the_teacher)
 
     def gains_a_school() -> None:
         f.member(school=other_world.school, role=Role.ADMIN, user=world.teacher.user)
@@ -262,3 +265,21 @@ async def test_roles_gained_hear_what_the_hub_passed_over_before_the_recheck(wor
     await the_hub.recheck()
     assert ids(await receive(teacher)) == [event.pk]
     await teacher.disconnect()
+
+
+# --- Announcements from writers in this process --------------------------------------------------------
+
+
+def test_a_writer_on_another_thread_nudges_the_hub_on_the_hubs_own_loop():
+    async def scenario() -> bool:
+        the_hub = hub.Hub()
+        the_hub.last_id = 5
+        the_hub.nudge_from_any_thread(6)  # not running yet: no loop to hand it to
+        await asyncio.sleep(0)
+        assert not the_hub.wake.is_set()
+        the_hub.loop = asyncio.get_running_loop()
+        await asyncio.to_thread(the_hub.nudge_from_any_thread, 6)
+        await asyncio.sleep(0)  # the loop runs the nudge it was handed
+        return the_hub.wake.is_set()
+
+    assert asyncio.run(scenario())

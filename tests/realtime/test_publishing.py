@@ -7,69 +7,74 @@ import os
 import re
 
 import pytest
-from django.db import transaction
-from django.test import override_settings
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
 
+from chalkboard.common.breaker import breakers_reset
+from chalkboard.common.cache import versions_get
 from chalkboard.realtime import publishing
-from chalkboard.realtime.models import Event, EventType
-from chalkboard.realtime.publishing import event_groups, event_publish, staff_group, teacher_group
-from chalkboard.realtime.services import event_emit
+from chalkboard.realtime.publishing import announcements_channel, announcements_follow, events_announce
+from tests.reliability.faults import free_port
 
 
-def test_an_event_concerns_its_school_staff_and_its_teacher_there():
-    assert event_groups(school_id=3, teacher_id=7) == ["school.3.staff", "teacher.7.school.3"]
-    assert event_groups(school_id=3, teacher_id=None) == ["school.3.staff"]
-    assert staff_group(3) == "school.3.staff"
-    assert teacher_group(7, 3) == "teacher.7.school.3"
+class RecordingHub:
+    def __init__(self) -> None:
+        self.nudged: list[int] = []
+
+    def nudge_from_any_thread(self, event_id: int) -> None:
+        self.nudged.append(event_id)
 
 
-def test_without_a_channel_layer_publishing_does_nothing(monkeypatch):
-    def must_not_send(*args, **kwargs):
-        raise AssertionError("nothing to send through")
+@contextlib.contextmanager
+def local_hub(hub):
+    publishing.local_hub_add(hub)
+    try:
+        yield hub
+    finally:
+        publishing.local_hub_remove(hub)
 
-    monkeypatch.setattr(publishing, "_send_all", must_not_send)
-    with override_settings(CHANNEL_LAYERS={}):
-        event_publish(event_id=1, school_id=1, teacher_id=None)
+
+def test_the_channel_is_the_deployments_own(settings):
+    settings.CACHE_KEY_PREFIX = "school-network-a"
+    assert announcements_channel() == "school-network-a:events.available"
 
 
-def test_a_channel_layer_that_fails_is_logged_and_never_raised(monkeypatch, caplog):
-    class Down(ConnectionError):
+def test_without_redis_the_hubs_of_this_process_are_told_after_the_bumps(settings):
+    if settings.REDIS_URL:
+        pytest.skip("the embedded default's path")
+    seen = []
+
+    class Hub:
+        def nudge_from_any_thread(self, event_id: int) -> None:
+            seen.append((event_id, versions_get(["v:a"])["v:a"]))
+
+    with local_hub(Hub()):
+        events_announce(event_id=7, scopes=["v:a"])
+    assert seen == [(7, 1)]
+
+
+def test_a_hub_whose_loop_has_closed_does_not_stop_the_others(monkeypatch):
+    monkeypatch.setattr(publishing, "versions_bump", lambda scopes, publish: False)  # Redis did not carry it
+    loop = asyncio.new_event_loop()
+    loop.close()
+
+    class Closed:
+        def nudge_from_any_thread(self, event_id: int) -> None:
+            loop.call_soon_threadsafe(print, event_id)  # RuntimeError: the loop is closed
+
+    closed, alive = Closed(), RecordingHub()
+    with local_hub(closed), local_hub(alive):
+        events_announce(event_id=8, scopes=[])
+    assert alive.nudged == [8]
+
+
+def test_a_hub_removed_is_told_nothing(monkeypatch):
+    monkeypatch.setattr(publishing, "versions_bump", lambda scopes, publish: False)
+    hub = RecordingHub()
+    with local_hub(hub):
         pass
-
-    async def down(self, group, message):
-        raise Down("redis is down")
-
-    monkeypatch.setattr(type(publishing.get_channel_layer()), "group_send", down)
-    with caplog.at_level(logging.WARNING, logger="chalkboard.realtime"):
-        event_publish(event_id=41, school_id=1, teacher_id=2)
-
-    assert "could not publish event 41" in caplog.text
-
-
-def test_a_channel_layer_that_hangs_gives_up_after_the_timeout(monkeypatch, caplog):
-    async def hang(self, group, message):
-        await asyncio.sleep(30)
-
-    monkeypatch.setattr(type(publishing.get_channel_layer()), "group_send", hang)
-    monkeypatch.setattr(publishing, "PUBLISH_TIMEOUT_SECONDS", 0.05)
-    with caplog.at_level(logging.WARNING, logger="chalkboard.realtime"):
-        event_publish(event_id=42, school_id=1, teacher_id=None)
-
-    assert "could not publish event 42" in caplog.text
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_publish_failure_does_not_break_the_writer(world, monkeypatch):
-    async def down(self, group, message):
-        raise ConnectionError("redis is down")
-
-    monkeypatch.setattr(type(publishing.get_channel_layer()), "group_send", down)
-    with transaction.atomic():
-        event = event_emit(
-            type=EventType.SESSION_COMPLETED, school_id=world.school.pk, teacher_id=world.teacher.pk, data={}
-        )
-
-    assert Event.objects.get().pk == event.pk
+    events_announce(event_id=9, scopes=[])
+    assert hub.nudged == []
 
 
 def own_local_ports() -> set[int]:
@@ -103,55 +108,140 @@ def redis_clients() -> int:
 
 
 @pytest.mark.redis
-def test_nudges_from_sync_code_reuse_one_loop_and_its_connections():
-    event_publish(event_id=1, school_id=1, teacher_id=2)
-    loop, before = publishing._sender._loop, redis_clients()
+def test_on_redis_the_bumps_and_the_announcement_are_one_round_trip_in_that_order(settings):
+    import redis
 
-    for event_id in range(2, 22):
-        event_publish(event_id=event_id, school_id=1, teacher_id=2)
+    sent = []
+    real_execute = redis.client.Pipeline.execute
 
-    assert publishing._sender._loop is loop
-    assert loop is not None
-    assert loop.is_running()
+    def execute(pipe, *args, **kwargs):
+        sent.append([command[0][0] for command in pipe.command_stack])
+        return real_execute(pipe, *args, **kwargs)
+
+    with redis.Redis.from_url(settings.REDIS_URL) as client, client.pubsub() as pubsub:
+        pubsub.subscribe(announcements_channel())
+        assert pubsub.get_message(timeout=3)["type"] == "subscribe"
+        hub = RecordingHub()
+        with local_hub(hub), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(redis.client.Pipeline, "execute", execute)
+            events_announce(event_id=41, scopes=["v:a", "v:b"])
+        message = pubsub.get_message(timeout=3)
+
+    assert message["type"] == "message"
+    assert message["data"] == b"41"
+    assert sent == [["INCRBY", "EXPIRE", "INCRBY", "EXPIRE", "PUBLISH"]]
+    assert versions_get(["v:a", "v:b"]) == {"v:a": 1, "v:b": 1}
+    assert hub.nudged == []  # Redis carried it: this process's hubs hear it from their subscription
+
+
+@pytest.mark.redis
+def test_an_announcement_redis_does_not_take_goes_to_this_processs_hubs(monkeypatch, caplog):
+    monkeypatch.setattr(cache.breaker, "allow", lambda: False)  # Redis is known to be away
+    hub = RecordingHub()
+    with caplog.at_level(logging.WARNING), local_hub(hub):
+        events_announce(event_id=42, scopes=["v:a"])
+    assert hub.nudged == [42]
+    assert caplog.text == ""
+
+
+async def _follow(until_nudged: int, *, publish: list[str]) -> tuple[list[int], int]:
+    """Follow the announcements, publish ``publish`` once subscribed, and stop after ``until_nudged``
+    nudges: the ids nudged and the number of subscriptions made."""
+    import redis.asyncio as aioredis
+    from django.conf import settings
+
+    nudged: list[int] = []
+    subscribed = asyncio.Event()
+    done = asyncio.Event()
+    subscriptions = 0
+
+    def on_subscribed() -> None:
+        nonlocal subscriptions
+        subscriptions += 1
+        subscribed.set()
+
+    def nudge(event_id: int) -> None:
+        nudged.append(event_id)
+        if len(nudged) == until_nudged:
+            done.set()
+
+    follower = asyncio.create_task(announcements_follow(nudge, on_subscribed=on_subscribed))
+    try:
+        await asyncio.wait_for(subscribed.wait(), 3)
+        async with aioredis.Redis.from_url(settings.REDIS_URL) as client:
+            for data in publish:
+                await client.publish(announcements_channel(), data)
+        await asyncio.wait_for(done.wait(), 3)
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    return nudged, subscriptions
+
+
+@pytest.mark.redis
+def test_a_follower_nudges_with_each_id_announced_and_ignores_anything_else():
+    nudged, subscriptions = async_to_sync(_follow)(2, publish=["5", "not an id", "6"])
+    assert nudged == [5, 6]
+    assert subscriptions == 1
+
+
+@pytest.mark.redis
+def test_a_follower_cancelled_leaves_no_connection_behind():
+    before = redis_clients()
+    async_to_sync(_follow)(1, publish=["1"])
     assert redis_clients() == before
 
 
 @pytest.mark.redis
-def test_a_forked_child_sends_from_a_loop_of_its_own(monkeypatch):
-    event_publish(event_id=1, school_id=1, teacher_id=None)
-    parent = publishing._sender._loop
+def test_a_follower_tries_again_once_per_interval_until_redis_answers(settings, caplog):
+    """Redis away: no subscription, and a line from the breaker at most once per interval; once Redis
+    answers, it subscribes."""
+    real = settings.REDIS_URL
+    breakers_reset()
+    settings.REDIS_RETRY_SECONDS = 0.2
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
 
-    monkeypatch.setattr(publishing.os, "getpid", lambda: -1)
-    event_publish(event_id=2, school_id=1, teacher_id=None)
+    async def scenario() -> None:
+        subscribed = asyncio.Event()
+        follower = asyncio.create_task(announcements_follow(lambda event_id: None, on_subscribed=subscribed.set))
+        try:
+            await asyncio.sleep(0.5)  # two or three attempts
+            assert not subscribed.is_set()
+            settings.REDIS_URL = real  # Redis is back
+            await asyncio.wait_for(subscribed.wait(), 3)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
 
-    assert publishing._sender._loop is not parent
+    try:
+        with caplog.at_level(logging.WARNING, logger="chalkboard.redis"):
+            async_to_sync(scenario)()
+    finally:
+        breakers_reset()
+    lines = [record.getMessage() for record in caplog.records]
+    assert 1 <= len([line for line in lines if "is unavailable" in line]) <= 0.5 / 0.2 + 1, lines
 
 
 @pytest.mark.redis
-def test_the_sender_follows_a_channel_layer_made_anew():
-    event_publish(event_id=1, school_id=1, teacher_id=None)
-    first = publishing._sender._layer
+def test_a_subscription_that_fails_otherwise_is_logged_and_made_again(monkeypatch, settings, caplog):
+    settings.REDIS_RETRY_SECONDS = 0.05
+    import redis.asyncio.client
 
-    publishing.channel_layers.backends.clear()
-    event_publish(event_id=2, school_id=1, teacher_id=None)
+    real_listen = redis.asyncio.client.PubSub.listen
+    calls = []
 
-    assert publishing._sender._layer is not first
-    assert publishing._sender._source is publishing.get_channel_layer()
+    def listen(pubsub):
+        calls.append(True)
+        if len(calls) == 1:
+            raise AssertionError("a bug in the subscription")
+        return real_listen(pubsub)
 
-
-@pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
-def test_a_nudge_from_sync_code_reaches_a_listener_on_another_loop():
-    """The sender's own loop and layer deliver to a consumer's channel read on a different loop."""
-    from asgiref.sync import async_to_sync
-
-    async def listen_then_publish() -> dict[str, object]:
-        layer = publishing.get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(staff_group(9), channel)
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: event_publish(event_id=77, school_id=9, teacher_id=None)
-        )
-        return await asyncio.wait_for(layer.receive(channel), timeout=3)
-
-    assert async_to_sync(listen_then_publish)() == {"type": "events.available", "id": 77}
+    monkeypatch.setattr(redis.asyncio.client.PubSub, "listen", listen)
+    with caplog.at_level(logging.ERROR, logger="chalkboard.realtime"):
+        nudged, subscriptions = async_to_sync(_follow)(1, publish=["3"])
+    assert nudged == [3]
+    assert subscriptions == 1
+    assert "a bug in the subscription" in caplog.text
+    assert len(calls) == 2

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from chalkboard.progress.services import assessment_create
-from chalkboard.realtime import consumers, hub, publishing, selectors
+from chalkboard.realtime import consumers, hub, selectors, services
 from chalkboard.realtime.consumers import CLOSE_BAD_REQUEST, CLOSE_INTERNAL_ERROR
 from chalkboard.realtime.models import Event, EventType
 from chalkboard.realtime.services import event_emit
@@ -287,11 +287,7 @@ async def test_an_invalid_since_is_an_error(world, since):
 @run_async
 async def test_an_event_whose_nudge_is_lost_arrives_at_the_next_poll(world, fast_poll, monkeypatch):
     admin = await connect_as(world.admin)
-
-    async def lost(layer, groups, message):
-        raise ConnectionError("redis is down")
-
-    monkeypatch.setattr(publishing, "_send_all", lost)
+    monkeypatch.setattr(services, "events_announce", lambda *, event_id, scopes: None)  # lost
     event = await aemit(world.school.pk, world.teacher.pk)
     assert ids(await receive(admin)) == [event.pk]
     await admin.disconnect()
@@ -319,8 +315,7 @@ async def test_a_stale_nudge_triggers_no_read(world, no_poll, monkeypatch):
         return original(**kwargs)
 
     monkeypatch.setattr(hub, "event_messages_of_every_school_after", counting)
-    layer = publishing.get_channel_layer()
-    await layer.group_send(publishing.staff_group(world.school.pk), {"type": "events.available", "id": event.pk})
+    the_hub.nudge(event.pk)
     assert await admin.receive_nothing(0.2)
     assert reads == []
     await admin.disconnect()
@@ -411,15 +406,3 @@ async def test_a_client_gone_while_being_sent_to_ends_the_relay_quietly(world, n
     assert await receive(admin) == [{"type": "pong"}]
     await admin.disconnect()
     assert "relay failed" not in caplog.text
-
-
-@run_async
-async def test_leaving_the_groups_when_the_channel_layer_is_down_is_only_logged(world, no_poll, monkeypatch, caplog):
-    admin = await connect_as(world.admin)
-
-    async def down(self, group, channel):
-        raise ConnectionError("redis is down")
-
-    monkeypatch.setattr(type(publishing.get_channel_layer()), "group_discard", down)
-    await admin.disconnect()
-    assert "could not leave the dashboard groups" in caplog.text

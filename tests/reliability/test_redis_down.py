@@ -48,17 +48,14 @@ def redis_server(tmp_path):
 
 @pytest.fixture
 def on_own_redis(redis_server, monkeypatch):
-    """The app's cache and channel layer on the test's own Redis, configured as in production, with a
-    breaker that tries Redis again every ``RETRY`` seconds."""
+    """The app's cache on the test's own Redis, configured as in production, with a breaker that tries
+    Redis again every ``RETRY`` seconds."""
     assert settings.CACHES["default"]["BACKEND"] == "chalkboard.common.redis_cache.BreakerRedisCache"
     cache_config = {**settings.CACHES["default"], "LOCATION": redis_server.url, "KEY_PREFIX": "fault-test"}
-    layer = {**settings.CHANNEL_LAYERS["default"], "CONFIG": {"hosts": [redis_server.url], "prefix": "fault-test"}}
     monkeypatch.setattr(versioned_cache, "_missed_bumps", set())
     breakers_reset()
     try:
-        with override_settings(
-            CACHES={"default": cache_config}, CHANNEL_LAYERS={"default": layer}, REDIS_RETRY_SECONDS=RETRY
-        ):
+        with override_settings(CACHES={"default": cache_config}, REDIS_RETRY_SECONDS=RETRY):
             yield redis_server
     finally:
         breakers_reset()

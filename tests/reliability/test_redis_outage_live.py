@@ -5,10 +5,10 @@ test's own (the machine's shared Redis is never touched). What must hold while R
 
 - HTTP answers from the database: after the breaker opens, no request waits for Redis again except the
   one probe per interval; none fails;
-- every open socket closes with 1011 (not an exception, which a client sees as 1006);
-- a new handshake is answered at once, and the socket is served from the event log;
+- every open socket stays open and hears every event, served from the event log;
+- a new handshake is answered at once (it never asks Redis);
 - the log says so once per interval, without a traceback;
-- when Redis is back, a handshake joins its groups again and HTTP uses the cache again.
+- when Redis is back, the sockets' hub subscribes to announcements again and HTTP uses the cache again.
 
 The latencies are printed (``-s``) for the record: p50, p99 and max of a small load, healthy and frozen."""
 
@@ -193,6 +193,9 @@ def test_a_frozen_then_killed_redis_under_sockets_and_load(world, redis_server, 
     ]
     figures: dict[str, dict[str, float]] = {}
 
+    async def all_hear(sockets: list[Any], session_id: int) -> bool:
+        return all(await asyncio.gather(*(hears_completion(ws, session_id) for ws in sockets)))
+
     async def scenario() -> None:
         # --- Healthy. -------------------------------------------------------------------------------
         healthy = await asyncio.to_thread(server.load, paths, token)
@@ -200,20 +203,17 @@ def test_a_frozen_then_killed_redis_under_sockets_and_load(world, redis_server, 
         figures["healthy"] = summary("healthy", healthy)
         sockets = await open_dashboards(server.port, token, 5)
 
-        # --- Frozen: every open socket closes with 1011, HTTP waits for Redis once per interval. -------
+        # --- Frozen: the sockets stay open and hear every event; HTTP waits for Redis once per interval. -
         os.kill(redis_server.process.pid, signal.SIGSTOP)
         frozen_at = time.monotonic()
         frozen = await asyncio.to_thread(server.load, paths, token)
         assert {status for status, _ in frozen} == {200}
         figures["frozen"] = summary("frozen", frozen)
-        assert await close_codes(sockets) == [1011] * 5
         ws, seconds = await timed_handshake(server.port, token)
-        assert seconds < SLOWEST  # answered at once: the breaker is open
+        assert seconds < SLOWEST  # a handshake never asks Redis
         figures["handshake frozen"] = {"seconds": seconds}
-        # That socket is served from the log: a completion made now reaches it.
         assert (await asyncio.to_thread(complete, server, token, sessions[0].pk, world.student.pk))[0] == 200
-        assert await hears_completion(ws, sessions[0].pk)
-        await ws.close()
+        assert await all_hear([*sockets, ws], sessions[0].pk)
         frozen_for = time.monotonic() - frozen_at
         os.kill(redis_server.process.pid, signal.SIGCONT)
 
@@ -225,10 +225,9 @@ def test_a_frozen_then_killed_redis_under_sockets_and_load(world, redis_server, 
         assert 1 <= len(reports) <= frozen_for / RETRY + 2, reports
         assert not server.lines("Traceback")
 
-        # --- Back: after one interval the breaker closes, and a handshake is live again. ---------------
+        # --- Back: after one interval the breaker closes. ------------------------------------------------
         await asyncio.sleep(RETRY + 0.5)
         assert server.get(paths[0], token)[0] == 200
-        sockets = await open_dashboards(server.port, token, 3)
 
         # --- Killed: the same, and a refused connection costs no timeout at all. -----------------------
         redis_server.stop()
@@ -236,29 +235,28 @@ def test_a_frozen_then_killed_redis_under_sockets_and_load(world, redis_server, 
         killed = await asyncio.to_thread(server.load, paths, token)
         assert {status for status, _ in killed} == {200}
         figures["killed"] = summary("killed", killed)
-        assert await close_codes(sockets) == [1011] * 3
-        ws, seconds = await timed_handshake(server.port, token)
+        late, seconds = await timed_handshake(server.port, token)
         assert seconds < SLOWEST
         figures["handshake killed"] = {"seconds": seconds}
+        sockets.append(late)
         assert (await asyncio.to_thread(complete, server, token, sessions[1].pk, world.student.pk))[0] == 200
-        assert await hears_completion(ws, sessions[1].pk)
-        await ws.close()
+        assert await all_hear([*sockets, ws], sessions[1].pk)
         killed_for = time.monotonic() - killed_at
         assert max(latency for _, latency in killed) < SLOWEST
         assert len(server.lines(BREAKER_LINE)) - len(reports) <= killed_for / RETRY + 2
         assert not server.lines("Traceback")
 
-        # --- Restarted (empty): the first handshake after recovery is live, HTTP uses the cache. -------
+        # --- Restarted (empty): the hub subscribes again, every socket opened meanwhile hears the next event.
         redis_server.start()
         await asyncio.sleep(RETRY + 0.5)
         assert server.get(paths[0], token)[0] == 200
-        ws, seconds = await timed_handshake(server.port, token)
-        figures["handshake after recovery"] = {"seconds": seconds}
         started = time.monotonic()
         assert (await asyncio.to_thread(complete, server, token, sessions[2].pk, world.student.pk))[0] == 200
-        assert await hears_completion(ws, sessions[2].pk)
-        figures["nudged after recovery"] = {"seconds": time.monotonic() - started}
-        await ws.close()
+        assert await all_hear([*sockets, ws], sessions[2].pk)
+        figures["heard after recovery"] = {"seconds": time.monotonic() - started}
+        for socket in [*sockets, ws]:
+            assert socket.close_code is None  # open all along
+            await socket.close()
         assert server.lines("answers again")
         assert not server.lines("Traceback")
 

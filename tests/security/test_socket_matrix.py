@@ -31,9 +31,7 @@ from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit
 from config.asgi import application
 from tests.conftest import SchoolWorld
-
-# The socket tests' own fixture: each test gets a channel layer of its own, empty (autouse).
-from tests.realtime.conftest import CLOSED_WAIT, TIMEOUT, _fresh_channel_layer, run_async  # noqa: F401
+from tests.realtime.conftest import CLOSED_WAIT, TIMEOUT, run_async
 from tests.security.matrix import (
     ACTORS,
     EVENT_LETTERS,
