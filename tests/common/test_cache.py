@@ -305,14 +305,20 @@ def test_a_waiter_whose_cache_goes_away_builds_at_once(monkeypatch):
     assert len(sleeps) == 1  # no more waiting for a page that cannot arrive
 
 
-@pytest.mark.parametrize(("answer", "missed"), [(True, set()), (False, {"v:a"}), (RuntimeError("WRONGTYPE"), {"v:a"})])
-def test_a_cache_that_bumps_all_at_once_is_asked_once(monkeypatch, answer, missed):
+def _bumping_all_at_once(monkeypatch, answer) -> mock.Mock:
+    """A cache with ``incr_versions`` (as on Redis) that answers ``answer``, or raises it."""
     all_at_once = mock.Mock(spec=["incr_versions"])
     if isinstance(answer, Exception):
         all_at_once.incr_versions.side_effect = answer
     else:
         all_at_once.incr_versions.return_value = answer
     monkeypatch.setattr(versioned, "cache", all_at_once)
+    return all_at_once
+
+
+@pytest.mark.parametrize(("answer", "missed"), [(True, set()), (False, {"v:a"}), (RuntimeError("WRONGTYPE"), {"v:a"})])
+def test_a_cache_that_bumps_all_at_once_is_asked_once(monkeypatch, answer, missed):
+    all_at_once = _bumping_all_at_once(monkeypatch, answer)
 
     assert versions_bump(["v:a", "v:a"]) is False  # nothing to publish
 
@@ -322,12 +328,7 @@ def test_a_cache_that_bumps_all_at_once_is_asked_once(monkeypatch, answer, misse
 
 @pytest.mark.parametrize(("answer", "published"), [(True, True), (False, False), (RuntimeError("WRONGTYPE"), False)])
 def test_a_publication_rides_with_the_bumps_and_says_whether_redis_took_it(monkeypatch, answer, published):
-    all_at_once = mock.Mock(spec=["incr_versions"])
-    if isinstance(answer, Exception):
-        all_at_once.incr_versions.side_effect = answer
-    else:
-        all_at_once.incr_versions.return_value = answer
-    monkeypatch.setattr(versioned, "cache", all_at_once)
+    all_at_once = _bumping_all_at_once(monkeypatch, answer)
 
     assert versions_bump([], publish=("news", "7")) is published
 
