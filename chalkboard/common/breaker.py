@@ -4,11 +4,11 @@ most one timeout per interval, and one log line per interval.
 Redis holds nothing that the database cannot answer (cached pages, rate-limit counters, announcements to
 the dashboards), so every client of it (the cache and the announcements that ride with its version bumps,
 the throttles that count in it, the dashboards' subscription to announcements) asks its server's breaker
-before each call. While the breaker is closed every call goes
-through. A call that fails for want of Redis (refused, reset, timed out) opens it: for the next
-``REDIS_RETRY_SECONDS`` every call is answered at once as if Redis were empty, without touching the
-network. When the interval ends, the next call is let through as a probe (only that one: the others keep
-answering at once); if it succeeds the breaker closes, else it stays open another interval.
+before each call. While the breaker is closed every call goes through. A call that fails for want of Redis
+(refused, reset, timed out) opens it: for the next ``REDIS_RETRY_SECONDS`` every call is answered at once as
+if Redis were empty, without touching the network. When the interval ends, the next call is let through as
+a probe (only that one: the others keep answering at once); if it succeeds the breaker closes, else it
+stays open another interval.
 
 What "answered as if Redis were empty" means is each client's business: the cache reads as empty and pages
 are built from the database; each throttle scope fails in its documented direction (SECURITY.md); the
