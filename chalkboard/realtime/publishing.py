@@ -31,6 +31,10 @@ from chalkboard.common.cache import versions_bump
 
 logger = logging.getLogger("chalkboard.realtime")
 
+# A subscription that has heard nothing for this long pings Redis; one that hears nothing, not even the
+# answer, for twice as long is given up and made again.
+KEEPALIVE_SECONDS = 15.0
+
 
 def announcements_channel() -> str:
     """The deployment's announcement channel on Redis (under its key prefix: deployments, and test
@@ -88,12 +92,22 @@ async def announcements_follow(nudge: Callable[[int], None], *, on_subscribed: C
 
 async def _follow_once(nudge: Callable[[int], None], *, on_subscribed: Callable[[], None], breaker: Breaker) -> None:
     timeout = float(settings.REDIS_TIMEOUT_SECONDS)
-    # No read timeout: a subscription waits for as long as nothing is announced.
     client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout)
     pubsub = client.pubsub()
+    loop = asyncio.get_running_loop()
     try:
         await asyncio.wait_for(pubsub.subscribe(announcements_channel()), timeout)
-        async for message in pubsub.listen():
+        heard = loop.time()
+        while True:
+            message = await pubsub.get_message(timeout=KEEPALIVE_SECONDS)
+            if message is None:
+                # Quiet: ask Redis, so that an idle connection is neither dropped along the way nor lost
+                # without anybody noticing (a connection gone without a reset answers nothing, not an error).
+                if loop.time() - heard > 2 * KEEPALIVE_SECONDS:
+                    raise TimeoutError("the announcement subscription went silent")
+                await pubsub.ping()
+                continue
+            heard = loop.time()
             if message["type"] == "subscribe":
                 # Redis confirms: every announcement from now on reaches this subscription.
                 breaker.succeeded()

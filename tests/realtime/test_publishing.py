@@ -144,9 +144,9 @@ def test_an_announcement_redis_does_not_take_goes_to_this_processs_hubs(monkeypa
     assert caplog.text == ""
 
 
-async def _follow(until_nudged: int, *, publish: list[str]) -> tuple[list[int], int]:
-    """Follow the announcements, publish ``publish`` once subscribed, and stop after ``until_nudged``
-    nudges: the ids nudged and the number of subscriptions made."""
+async def _follow(until_nudged: int, *, publish: list[str], quiet_for: float = 0.0) -> tuple[list[int], int]:
+    """Follow the announcements, publish ``publish`` once subscribed (after ``quiet_for`` seconds), and stop
+    after ``until_nudged`` nudges: the ids nudged and the number of subscriptions made."""
     import redis.asyncio as aioredis
     from django.conf import settings
 
@@ -168,6 +168,7 @@ async def _follow(until_nudged: int, *, publish: list[str]) -> tuple[list[int], 
     follower = asyncio.create_task(announcements_follow(nudge, on_subscribed=on_subscribed))
     try:
         await asyncio.wait_for(subscribed.wait(), 3)
+        await asyncio.sleep(quiet_for)
         async with aioredis.Redis.from_url(settings.REDIS_URL) as client:
             for data in publish:
                 await client.publish(announcements_channel(), data)
@@ -229,19 +230,70 @@ def test_a_subscription_that_fails_otherwise_is_logged_and_made_again(monkeypatc
     settings.REDIS_RETRY_SECONDS = 0.05
     import redis.asyncio.client
 
-    real_listen = redis.asyncio.client.PubSub.listen
+    real_get_message = redis.asyncio.client.PubSub.get_message
     calls = []
 
-    def listen(pubsub):
+    async def get_message(pubsub, **kwargs):
         calls.append(True)
         if len(calls) == 1:
             raise AssertionError("a bug in the subscription")
-        return real_listen(pubsub)
+        return await real_get_message(pubsub, **kwargs)
 
-    monkeypatch.setattr(redis.asyncio.client.PubSub, "listen", listen)
+    monkeypatch.setattr(redis.asyncio.client.PubSub, "get_message", get_message)
     with caplog.at_level(logging.ERROR, logger="chalkboard.realtime"):
         nudged, subscriptions = async_to_sync(_follow)(1, publish=["3"])
     assert nudged == [3]
     assert subscriptions == 1
     assert "a bug in the subscription" in caplog.text
-    assert len(calls) == 2
+    assert len(calls) >= 2
+
+
+@pytest.mark.redis
+def test_a_quiet_subscription_keeps_its_connection_by_asking_redis(monkeypatch):
+    """Nothing announced for several keepalive intervals: the answers to its pings keep it subscribed."""
+    monkeypatch.setattr(publishing, "KEEPALIVE_SECONDS", 0.05)
+    nudged, subscriptions = async_to_sync(_follow)(1, publish=["11"], quiet_for=0.4)
+    assert nudged == [11]
+    assert subscriptions == 1
+
+
+@pytest.mark.redis
+def test_a_subscription_that_goes_silent_is_given_up_and_made_again(monkeypatch, settings, caplog):
+    """A connection gone without a reset answers nothing, not even a ping: after twice the keepalive
+    interval the subscription is made anew (and the hub reads the log at once, as at any subscription)."""
+    import redis.asyncio.client
+
+    settings.REDIS_RETRY_SECONDS = 0.05
+    monkeypatch.setattr(publishing, "KEEPALIVE_SECONDS", 0.05)
+    breakers_reset()
+
+    async def unanswered(pubsub, *args):
+        return None  # the ping never reaches Redis
+
+    monkeypatch.setattr(redis.asyncio.client.PubSub, "ping", unanswered)
+
+    async def scenario() -> int:
+        subscriptions = 0
+        twice = asyncio.Event()
+
+        def on_subscribed() -> None:
+            nonlocal subscriptions
+            subscriptions += 1
+            if subscriptions == 2:
+                twice.set()
+
+        follower = asyncio.create_task(announcements_follow(lambda event_id: None, on_subscribed=on_subscribed))
+        try:
+            await asyncio.wait_for(twice.wait(), 3)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        return subscriptions
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="chalkboard.redis"):
+            assert async_to_sync(scenario)() == 2
+    finally:
+        breakers_reset()
+    assert "went silent" in caplog.text
