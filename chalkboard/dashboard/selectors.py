@@ -392,12 +392,24 @@ FROM scheduling_sessionstudent AS booking
 JOIN scheduling_session AS session ON session.id = booking.session_id
 WHERE session.teacher_id = %(teacher)s AND session.school_id = %(school)s
   AND session.starts_at >= %(since)s AND session.starts_at < %(until)s
-  AND EXISTS (
-      SELECT 1 FROM people_teachingassignment AS assignment
-      WHERE assignment.teacher_id = session.teacher_id AND assignment.student_id = booking.student_id
-  )
+  AND {assigned}
 GROUP BY booking.student_id
 """
+# Whether a booking's student is assigned to the teacher. PostgreSQL reads the teacher's assigned students once,
+# as an array (a few dozen ids), and looks each booking up in it. Written as a join (``EXISTS``, or ``IN`` and a
+# subquery), the prepared statement's generic plan probed the assignments' index once per booking instead: a
+# fifth of the statement's time for the bench's busy teachers (846 bookings of 770 sessions; pgbench).
+ASSIGNED_ON_POSTGRESQL = (
+    "booking.student_id = ANY(ARRAY("
+    "SELECT assignment.student_id FROM people_teachingassignment AS assignment "
+    "WHERE assignment.teacher_id = %(teacher)s))"
+)
+ASSIGNED_ELSEWHERE = """EXISTS (
+      SELECT 1 FROM people_teachingassignment AS assignment
+      WHERE assignment.teacher_id = session.teacher_id AND assignment.student_id = booking.student_id
+  )"""
+BOOKINGS_SQL_POSTGRESQL = BOOKINGS_SQL.format(assigned=ASSIGNED_ON_POSTGRESQL)
+BOOKINGS_SQL_SQLITE = BOOKINGS_SQL.format(assigned=ASSIGNED_ELSEWHERE)
 STANDING_SQL = """
 SELECT student.id, person.full_name, standing.percentage, standing.trend
 FROM people_student AS student
@@ -418,7 +430,9 @@ def _bookings_statement(*, teacher_id: int, school_id: int, now: datetime) -> St
         "since": when(now - current),
         "until": when(now + current),
     }
-    return (BOOKINGS_SQL, params)
+    if connection.vendor == "postgresql":
+        return (BOOKINGS_SQL_POSTGRESQL, params)  # only on PostgreSQL
+    return (BOOKINGS_SQL_SQLITE, params)  # only on SQLite
 
 
 def _standing_statement(ids: list[int]) -> Statement:

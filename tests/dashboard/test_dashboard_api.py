@@ -13,6 +13,7 @@ from django.core.cache import cache
 from chalkboard.activity.services import activity_record
 from chalkboard.dashboard import selectors
 from chalkboard.earnings.models import EarningEntry, Payout
+from chalkboard.people.models import TeachingAssignment
 from chalkboard.progress.models import ProgressAssessment, StudentProgress
 from chalkboard.realtime.models import EventType
 from chalkboard.realtime.services import event_emit, school_changed
@@ -589,6 +590,22 @@ def test_students_are_the_current_ones(world, clock):
     students = client_for(world.teacher.user).get(url(world.teacher)).json()["students"]
 
     assert [row["id"] for row in students["results"]] == [current.pk]
+
+
+def test_students_are_those_assigned_to_the_teacher(world, clock):
+    """A student still booked into the teacher's sessions but no longer assigned to them (assigned to another
+    teacher of the school instead) is not among the teacher's students; their sessions still show."""
+    Session.objects.all().delete()
+    kept, reassigned = world.student, world.other_student
+    f.session_for(world.teacher, kept, starts_at=at(27, 15))
+    session = f.session_for(world.teacher, reassigned, starts_at=at(27, 17))
+    TeachingAssignment.objects.filter(teacher=world.teacher, student=reassigned).delete()
+    f.assign(world.other_teacher, reassigned)
+
+    body = client_for(world.teacher.user).get(url(world.teacher)).json()
+
+    assert [row["id"] for row in body["students"]["results"]] == [kept.pk]
+    assert session.pk in [s["id"] for s in body["today"]["sessions"]]
 
 
 # --- Values read by the dashboard's SQL, as each database returns them ------------------------------
