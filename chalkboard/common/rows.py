@@ -4,7 +4,8 @@ cost more to build with the ORM than to run (each says so where it is written)."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, Generic, TypeVar, cast
 
@@ -111,6 +112,27 @@ def rows_read(statements: Sequence[Statement], *, using: str = "default") -> lis
             cursor.execute(sql, params)
             results.append(cursor.fetchall())
     return results
+
+
+@contextmanager
+def rows_pipeline(*, using: str = "default") -> Iterator[None]:
+    """On PostgreSQL, the statements run in the block go out in pipeline mode: a statement whose result is
+    not read is sent without waiting for its answer, and the first read waits for every statement before it
+    at once; the block's end waits for the rest. A transaction's writes whose results nobody reads (an
+    ``UPDATE``) then cost no round trip of their own, and neither does its ``BEGIN``. Elsewhere, nothing
+    changes.
+
+    For plain statements only (``cursor.execute``, ``rows_insert``, reads): a statement's row count is not
+    known before its answer is read, so an ORM ``save``, ``update`` or ``delete``, which check theirs at once,
+    must not run in the block. An error surfaces at the next read or at the block's end, not at its own
+    statement; either way it aborts the transaction."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield  # only on SQLite
+        return  # only on SQLite
+    connection.ensure_connection()  # only on PostgreSQL
+    with connection.wrap_database_errors, connection.connection.pipeline():  # only on PostgreSQL
+        yield  # only on PostgreSQL
 
 
 def _rows_pipelined(connection: Any, statements: Sequence[Statement]) -> list[Rows]:  # only on PostgreSQL

@@ -23,7 +23,7 @@ from chalkboard.accounts.models import User
 from chalkboard.activity.services import activity_record
 from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalkboard.common.rows import Columns, rows_insert
+from chalkboard.common.rows import Columns, rows_insert, rows_pipeline
 from chalkboard.earnings.models import EarningEntry, EarningKind
 from chalkboard.earnings.services import (
     GROUP_RATE,
@@ -147,18 +147,18 @@ def _lock(viewer: Viewer, session_id: int) -> tuple[Session, list[SessionStudent
     if teaching := viewer.schools_where(Role.TEACHER):
         managed.append(f"(session.school_id IN ({_placeholders(teaching)}) AND session.teacher_id = %s)")
         params += [*teaching, viewer.teacher_id]
-    row = None
+    row, seats = None, []
     if managed and 0 < session_id <= MAX_ID:
         lock = "FOR UPDATE OF session" if connection.vendor == "postgresql" else ""
-        with connection.cursor() as cursor:
-            cursor.execute(LOCK_SQL.format(managed=" OR ".join(managed)) + lock, params)
-            row = cursor.fetchone()
+        # Both sent before either is read: in a pipeline (``rows_pipeline``), one round trip. The seats are
+        # read after the lock is taken, and only used if it was.
+        with connection.cursor() as locking, connection.cursor() as seating:
+            locking.execute(LOCK_SQL.format(managed=" OR ".join(managed)) + lock, params)
+            seating.execute(SEATS_SQL, [session_id])
+            row, seats = locking.fetchone(), seating.fetchall()
     if row is None:
         _lock_refused(viewer, session_id)
-    locked = _session_of_row(row)
-    with connection.cursor() as cursor:
-        cursor.execute(SEATS_SQL, [locked.pk])
-        return locked, [_seat_of_row(seat) for seat in cursor.fetchall()]
+    return _session_of_row(row), [_seat_of_row(seat) for seat in seats]
 
 
 def _session_of_row(row: Sequence[Any]) -> Session:
@@ -319,15 +319,18 @@ def session_complete(
     """Complete a started, scheduled session: attendance, duration, notes, and its one earning entry."""
     with transaction.atomic():
         now = timezone.now()
-        locked, seats = _lock(viewer, session_id)
+        with rows_pipeline():  # its BEGIN, the lock and the seats: one round trip on PostgreSQL
+            locked, seats = _lock(viewer, session_id)
         _require_note_levels(viewer, locked, notes)
         _require_open_and_started(locked, now)
-        _attendance_write(_attendance_changes(seats, attendance))
+        changed = _attendance_changes(seats, attendance)
         locked.status, locked.completed_at, locked.completed_by = SessionStatus.COMPLETED, now, viewer.user
         locked.actual_duration_minutes = actual_duration_minutes
         locked.version += 1
-        _session_write(locked, ["status", "completed_at", "completed_by", "actual_duration_minutes", "version"])
-        _add_notes(locked, viewer, notes)
+        with rows_pipeline():  # the attendance, the session and the notes: one round trip on PostgreSQL
+            _attendance_write(changed)
+            _session_write(locked, ["status", "completed_at", "completed_by", "actual_duration_minutes", "version"])
+            _add_notes(locked, viewer, notes)
         entry = earning_record_for_session(
             session=locked,
             kind=EarningKind.SESSION,
@@ -359,7 +362,8 @@ def session_amend(
     session paid longer ago than the school allows). Exactly what the session already says changes nothing:
     no version, no ledger entry, no activity, no event."""
     with transaction.atomic():
-        locked, seats = _lock(viewer, session_id)
+        with rows_pipeline():  # its BEGIN, the lock and the seats: one round trip on PostgreSQL
+            locked, seats = _lock(viewer, session_id)
         _require_note_levels(viewer, locked, notes)
         if locked.status != SessionStatus.COMPLETED:
             raise Conflict(NOT_COMPLETED, code="session_not_completed")
@@ -369,11 +373,12 @@ def session_amend(
         minutes = previous_minutes if actual_duration_minutes is None else actual_duration_minutes
         if not (changed or notes or minutes != previous_minutes):
             return _outcome(locked, seats, _entries_of(locked))
-        _attendance_write(changed)
         locked.actual_duration_minutes = minutes
         locked.version += 1
-        _session_write(locked, ["actual_duration_minutes", "version"])
-        _add_notes(locked, viewer, notes)
+        with rows_pipeline():
+            _attendance_write(changed)
+            _session_write(locked, ["actual_duration_minutes", "version"])
+            _add_notes(locked, viewer, notes)
         written = earning_session_amend(
             session=locked,
             minutes=minutes,
@@ -396,16 +401,18 @@ def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraf
     duration when the school pays no-shows."""
     with transaction.atomic():
         now = timezone.now()
-        locked, seats = _lock(viewer, session_id)
+        with rows_pipeline():  # its BEGIN, the lock and the seats: one round trip on PostgreSQL
+            locked, seats = _lock(viewer, session_id)
         _require_note_levels(viewer, locked, notes)
         _require_open_and_started(locked, now)
         for seat in seats:
             seat.attendance = Attendance.ABSENT
-        _attendance_write(seats)
         locked.status, locked.completed_at, locked.completed_by = SessionStatus.NO_SHOW, now, viewer.user
         locked.version += 1
-        _session_write(locked, ["status", "completed_at", "completed_by", "version"])
-        _add_notes(locked, viewer, notes)
+        with rows_pipeline():
+            _attendance_write(seats)
+            _session_write(locked, ["status", "completed_at", "completed_by", "version"])
+            _add_notes(locked, viewer, notes)
         written: list[EarningEntry] = []
         if locked.school.no_show_billable:
             written.append(

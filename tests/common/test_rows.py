@@ -8,15 +8,15 @@ from unittest import mock
 
 import psycopg
 import pytest
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg import pq
 
 from chalkboard.activity.models import ActivityLog
 from chalkboard.activity.services import activity_record
-from chalkboard.common.rows import Columns, rows_insert, rows_read
+from chalkboard.common.rows import Columns, rows_insert, rows_pipeline, rows_read
 from chalkboard.earnings.models import EarningEntry
-from chalkboard.scheduling.models import SessionNote
+from chalkboard.scheduling.models import Session, SessionNote
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +141,45 @@ def test_a_pipeline_that_breaks_on_leaving_raises_djangos_error_and_marks_the_co
         assert connection.errors_occurred  # Django checks such a connection before it serves again
     finally:
         connection.errors_occurred = False
+
+
+def test_writes_in_a_pipeline_land_as_without_one_and_in_order(world):
+    session = world.session
+    with transaction.atomic(), rows_pipeline():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE scheduling_session SET location = %s WHERE id = %s", ["Room 1", session.pk])
+            cursor.execute("UPDATE scheduling_session SET location = location || %s WHERE id = %s", ["B", session.pk])
+        (note,) = [SessionNote(session=session, author=world.teacher.user, text="Read at once")]
+        rows_insert([note])  # reads its key: waits for the updates before it too
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT location FROM scheduling_session WHERE id = %s", [session.pk])
+            assert cursor.fetchone() == ("Room 1B",)
+
+    assert Session.objects.get(pk=session.pk).location == "Room 1B"
+    assert SessionNote.objects.get(pk=note.pk).text == "Read at once"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a pipeline is PostgreSQL's")
+def test_on_postgresql_a_write_in_a_pipeline_is_sent_without_waiting_and_the_block_ends_it(world):
+    connection.ensure_connection()
+    raw = connection.connection
+    with transaction.atomic(), rows_pipeline():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE scheduling_session SET location = %s WHERE id = %s", ["Room 2", world.session.pk])
+        assert raw.pgconn.pipeline_status == pq.PipelineStatus.ON
+
+    assert raw.pgconn.pipeline_status == pq.PipelineStatus.OFF  # left, for the statements that follow
+    assert Session.objects.get(pk=world.session.pk).location == "Room 2"
+
+
+def test_a_write_that_fails_in_a_pipeline_raises_djangos_error_and_undoes_the_transaction(world):
+    before = Session.objects.get(pk=world.session.pk)
+    with pytest.raises(IntegrityError), transaction.atomic(), rows_pipeline(), connection.cursor() as cursor:
+        cursor.execute("UPDATE scheduling_session SET location = %s WHERE id = %s", ["Room 3", world.session.pk])
+        # session_planned_duration_range: at most 720 minutes
+        cursor.execute(
+            "UPDATE scheduling_session SET planned_duration_minutes = 9999 WHERE id = %s", [world.session.pk]
+        )
+
+    assert Session.objects.get(pk=world.session.pk).location == before.location
+    assert rows_read([("SELECT 1", []), ("SELECT 2", [])]) == [[(1,)], [(2,)]]  # the connection serves on
