@@ -16,8 +16,9 @@ def activity_record(
     school_id: int | None,
     teacher_id: int | None = None,
     data: dict[str, Any] | None = None,
-) -> ActivityLog:
-    """Append one line to the audit trail. Call it inside the transaction of the write it describes."""
+) -> None:
+    """Append one line to the audit trail. Call it inside the transaction of the write it describes. Nothing
+    reads the line back: in a pipeline (``rows_pipeline``) nobody waits for its answer."""
     line = ActivityLog(
         actor=actor,
         verb=verb,
@@ -27,5 +28,4 @@ def activity_record(
         teacher_id=teacher_id,
         data=data or {},
     )
-    rows_insert([line])  # written by every write of the product: plain SQL (chalkboard.common.rows)
-    return line
+    rows_insert([line], keys=False)  # written by every write of the product: plain SQL (chalkboard.common.rows)

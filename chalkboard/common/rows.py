@@ -68,12 +68,15 @@ class Columns(Generic[M]):
         return self.model.from_db(self.using, self.attnames, values)
 
 
-def rows_insert(objs: Sequence[M], *, using: str = "default") -> None:
+def rows_insert(objs: Sequence[M], *, using: str = "default", keys: bool = True) -> None:
     """Insert new instances of one model with one plain ``INSERT … RETURNING``, and set their keys: what
     ``bulk_create`` does, for a hot path where building the ORM's statement costs more than running it
     (three times as much for a row of the audit trail, measured). Each field's value is what the ORM would
     write (``pre_save``: ``auto_now_add`` stamps the instance too; ``get_db_prep_save``). No signals are
-    sent, as ``bulk_create`` sends none."""
+    sent, as ``bulk_create`` sends none.
+
+    ``keys=False``: for rows nobody reads back, a plain ``INSERT`` that leaves the instances without keys,
+    and whose answer nobody waits for in a pipeline (``rows_pipeline``)."""
     if not objs:
         return
     model = type(objs[0])
@@ -83,13 +86,16 @@ def rows_insert(objs: Sequence[M], *, using: str = "default") -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(cast(str, field.column)) for field in fields)
     row = f"({', '.join(['%s'] * len(fields))})"
-    key = quote(cast(str, meta.pk.column))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))} RETURNING {key}"  # noqa: S608 (quoted model metadata)  # nosec B608
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(objs))}"  # noqa: S608 (quoted model metadata)  # nosec B608
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
+    if not keys:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        keys = cursor.fetchall()
-    for obj, (value,) in zip(objs, keys, strict=True):
+        cursor.execute(f"{sql} RETURNING {quote(cast(str, meta.pk.column))}", params)
+        returned = cursor.fetchall()
+    for obj, (value,) in zip(objs, returned, strict=True):
         obj.pk = value
         obj._state.adding, obj._state.db = False, using
 

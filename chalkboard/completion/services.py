@@ -251,7 +251,8 @@ def _add_notes(session: Session, viewer: Viewer, notes: Sequence[NoteDraft]) -> 
             [
                 SessionNote(session=session, author=viewer.user, visibility=note.visibility, text=note.text)
                 for note in notes
-            ]
+            ],
+            keys=False,
         )
 
 
@@ -308,6 +309,14 @@ def _entries_of(session: Session) -> list[EarningEntry]:
     return list(EarningEntry.objects.filter(session=session).order_by("id"))
 
 
+# The round trips of a transition on PostgreSQL, in pipelines (``rows_pipeline``): its BEGIN, the session's
+# lock and its seats together; then the earning entry alone, so that a clash with the session's one entry
+# (``earning_one_per_session``) is told apart from any other failure; then the attendance, the session, the
+# notes, the activity line and the events together, ended by reading the events' ids; then the COMMIT. Four,
+# where each statement once made its own (ten). An amendment's ledger saves through the ORM, which must run
+# outside a pipeline.
+
+
 def session_complete(
     *,
     viewer: Viewer,
@@ -327,10 +336,7 @@ def session_complete(
         locked.status, locked.completed_at, locked.completed_by = SessionStatus.COMPLETED, now, viewer.user
         locked.actual_duration_minutes = actual_duration_minutes
         locked.version += 1
-        with rows_pipeline():  # the attendance, the session and the notes: one round trip on PostgreSQL
-            _attendance_write(changed)
-            _session_write(locked, ["status", "completed_at", "completed_by", "actual_duration_minutes", "version"])
-            _add_notes(locked, viewer, notes)
+        # Alone, before the rest (the round trips are told above session_complete).
         entry = earning_record_for_session(
             session=locked,
             kind=EarningKind.SESSION,
@@ -338,16 +344,20 @@ def session_complete(
             by_staff=viewer.is_staff_of(locked.school_id),
             students=len(seats),
         )
-        # A session is completed once: its entry is its only one.
-        return _finish(
-            viewer=viewer,
-            session=locked,
-            seats=seats,
-            verb="session.completed",
-            event=EventType.SESSION_COMPLETED,
-            written=[entry],
-            entries=[entry],
-        )
+        with rows_pipeline():
+            _attendance_write(changed)
+            _session_write(locked, ["status", "completed_at", "completed_by", "actual_duration_minutes", "version"])
+            _add_notes(locked, viewer, notes)
+            # A session is completed once: its entry is its only one.
+            return _finish(
+                viewer=viewer,
+                session=locked,
+                seats=seats,
+                verb="session.completed",
+                event=EventType.SESSION_COMPLETED,
+                written=[entry],
+                entries=[entry],
+            )
 
 
 def session_amend(
@@ -379,21 +389,24 @@ def session_amend(
             _attendance_write(changed)
             _session_write(locked, ["actual_duration_minutes", "version"])
             _add_notes(locked, viewer, notes)
+        # The ledger's amendment saves through the ORM: outside any pipeline.
         written = earning_session_amend(
             session=locked,
             minutes=minutes,
             previous_minutes=previous_minutes,
             by_staff=viewer.is_staff_of(locked.school_id),
         )
-        return _finish(
-            viewer=viewer,
-            session=locked,
-            seats=seats,
-            verb="session.amended",
-            event=EventType.SESSION_UPDATED,
-            written=written,
-            entries=_entries_of(locked),
-        )
+        entries = _entries_of(locked)
+        with rows_pipeline():
+            return _finish(
+                viewer=viewer,
+                session=locked,
+                seats=seats,
+                verb="session.amended",
+                event=EventType.SESSION_UPDATED,
+                written=written,
+                entries=entries,
+            )
 
 
 def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraft] = ()) -> SessionOutcome:
@@ -409,12 +422,8 @@ def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraf
             seat.attendance = Attendance.ABSENT
         locked.status, locked.completed_at, locked.completed_by = SessionStatus.NO_SHOW, now, viewer.user
         locked.version += 1
-        with rows_pipeline():
-            _attendance_write(seats)
-            _session_write(locked, ["status", "completed_at", "completed_by", "version"])
-            _add_notes(locked, viewer, notes)
         written: list[EarningEntry] = []
-        if locked.school.no_show_billable:
+        if locked.school.no_show_billable:  # alone, before the rest (as in session_complete)
             written.append(
                 earning_record_for_session(
                     session=locked,
@@ -424,12 +433,16 @@ def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraf
                     students=len(seats),
                 )
             )
-        return _finish(
-            viewer=viewer,
-            session=locked,
-            seats=seats,
-            verb="session.no_show",
-            event=EventType.SESSION_UPDATED,
-            written=written,
-            entries=written,
-        )
+        with rows_pipeline():
+            _attendance_write(seats)
+            _session_write(locked, ["status", "completed_at", "completed_by", "version"])
+            _add_notes(locked, viewer, notes)
+            return _finish(
+                viewer=viewer,
+                session=locked,
+                seats=seats,
+                verb="session.no_show",
+                event=EventType.SESSION_UPDATED,
+                written=written,
+                entries=written,
+            )

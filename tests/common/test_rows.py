@@ -80,6 +80,23 @@ def test_rows_inserted_in_sql_read_back_as_the_orm_would_have_written_them(world
         assert note._state.db == "default"
 
 
+def test_rows_inserted_without_keys_land_as_with_them_and_leave_the_instances_keyless(world):
+    session = f.session_for(world.teacher, world.student)
+    notes = [
+        SessionNote(session=session, author=world.owner, visibility="admin", text="First"),
+        SessionNote(session=session, author=world.teacher.user, visibility="shared", text="Second"),
+    ]
+
+    rows_insert(notes, keys=False)
+
+    assert [note.pk for note in notes] == [None, None]
+    stored = SessionNote.objects.filter(session=session).order_by("id")
+    assert [(note.author_id, note.visibility, note.text) for note in stored] == [
+        (world.owner.pk, "admin", "First"),
+        (world.teacher.user.pk, "shared", "Second"),
+    ]
+
+
 def test_json_goes_in_as_the_orm_writes_it_and_no_rows_cost_no_statement(world, django_assert_num_queries):
     line = ActivityLog(verb="x.sql", object_type="x", school_id=world.school.pk, data={"a": [1, "b"], "n": None})
 
