@@ -124,9 +124,9 @@ def rows_read(statements: Sequence[Statement], *, using: str = "default") -> lis
 def rows_pipeline(*, using: str = "default") -> Iterator[None]:
     """On PostgreSQL, the statements run in the block go out in pipeline mode: a statement whose result is
     not read is sent without waiting for its answer, and the first read waits for every statement before it
-    at once; the block's end waits for the rest. A transaction's writes whose results nobody reads (an
-    ``UPDATE``) then cost no round trip of their own, and neither does its ``BEGIN``. Elsewhere, nothing
-    changes.
+    at once; the block's end waits for the rest. Statements whose results are read after the block, or not at
+    all, cost one round trip together. (psycopg still sends a transaction's ``BEGIN`` alone.) Elsewhere,
+    nothing changes.
 
     For plain statements only (``cursor.execute``, ``rows_insert``, reads): a statement's row count is not
     known before its answer is read, so an ORM ``save``, ``update`` or ``delete``, which check theirs at once,
@@ -150,7 +150,9 @@ def _rows_pipelined(connection: Any, statements: Sequence[Statement]) -> list[Ro
         with connection.wrap_database_errors, connection.connection.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
-            return [cursor.fetchall() for cursor in cursors]
+        # Read once the pipeline has ended: its last sync brought every answer back. (A read inside it would ask
+        # the server for the answers first, and its end would wait for the server once more.)
+        return [cursor.fetchall() for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()

@@ -150,11 +150,12 @@ def _lock(viewer: Viewer, session_id: int) -> tuple[Session, list[SessionStudent
     row, seats = None, []
     if managed and 0 < session_id <= MAX_ID:
         lock = "FOR UPDATE OF session" if connection.vendor == "postgresql" else ""
-        # Both sent before either is read: in a pipeline (``rows_pipeline``), one round trip. The seats are
-        # read after the lock is taken, and only used if it was.
+        # Both sent together and read after (on PostgreSQL, one round trip). The seats are read once the
+        # lock is taken, and only used if it was.
         with connection.cursor() as locking, connection.cursor() as seating:
-            locking.execute(LOCK_SQL.format(managed=" OR ".join(managed)) + lock, params)
-            seating.execute(SEATS_SQL, [session_id])
+            with rows_pipeline():
+                locking.execute(LOCK_SQL.format(managed=" OR ".join(managed)) + lock, params)
+                seating.execute(SEATS_SQL, [session_id])
             row, seats = locking.fetchone(), seating.fetchall()
     if row is None:
         _lock_refused(viewer, session_id)
@@ -309,10 +310,10 @@ def _entries_of(session: Session) -> list[EarningEntry]:
     return list(EarningEntry.objects.filter(session=session).order_by("id"))
 
 
-# The round trips of a transition on PostgreSQL, in pipelines (``rows_pipeline``): its BEGIN, the session's
-# lock and its seats together; then the earning entry alone, so that a clash with the session's one entry
-# (``earning_one_per_session``) is told apart from any other failure; then the attendance, the session, the
-# notes, the activity line and the events together, ended by reading the events' ids; then the COMMIT. Four,
+# The round trips of a transition on PostgreSQL: its BEGIN (psycopg sends it alone); the session's lock and its
+# seats, together (``rows_pipeline``); the earning entry alone, so that a clash with the session's one entry
+# (``earning_one_per_session``) is told apart from any other failure; the attendance, the session, the notes,
+# the activity line and the events together, in a pipeline that reads the events' ids (two); the COMMIT. Six
 # where each statement once made its own (ten). An amendment's ledger saves through the ORM, which must run
 # outside a pipeline.
 
@@ -328,8 +329,7 @@ def session_complete(
     """Complete a started, scheduled session: attendance, duration, notes, and its one earning entry."""
     with transaction.atomic():
         now = timezone.now()
-        with rows_pipeline():  # its BEGIN, the lock and the seats: one round trip on PostgreSQL
-            locked, seats = _lock(viewer, session_id)
+        locked, seats = _lock(viewer, session_id)
         _require_note_levels(viewer, locked, notes)
         _require_open_and_started(locked, now)
         changed = _attendance_changes(seats, attendance)
@@ -372,8 +372,7 @@ def session_amend(
     session paid longer ago than the school allows). Exactly what the session already says changes nothing:
     no version, no ledger entry, no activity, no event."""
     with transaction.atomic():
-        with rows_pipeline():  # its BEGIN, the lock and the seats: one round trip on PostgreSQL
-            locked, seats = _lock(viewer, session_id)
+        locked, seats = _lock(viewer, session_id)
         _require_note_levels(viewer, locked, notes)
         if locked.status != SessionStatus.COMPLETED:
             raise Conflict(NOT_COMPLETED, code="session_not_completed")
@@ -414,8 +413,7 @@ def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraf
     duration when the school pays no-shows."""
     with transaction.atomic():
         now = timezone.now()
-        with rows_pipeline():  # its BEGIN, the lock and the seats: one round trip on PostgreSQL
-            locked, seats = _lock(viewer, session_id)
+        locked, seats = _lock(viewer, session_id)
         _require_note_levels(viewer, locked, notes)
         _require_open_and_started(locked, now)
         for seat in seats:
