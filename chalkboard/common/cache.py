@@ -145,6 +145,18 @@ def cache_read_many(keys: Iterable[str]) -> Mapping[str, Any] | None:
         return None
 
 
+def _store(key: str, entry: _Entry | None, seconds: int, *, lock: str | None) -> None:
+    """Store ``entry`` (unless ``None``) and release ``lock`` (if any): on Redis in one round trip when both."""
+    store_and_release = getattr(cache, "set_and_delete", None)
+    if entry is not None and lock is not None and store_and_release is not None:
+        store_and_release(key, entry, seconds, delete=lock)
+        return
+    if entry is not None:
+        cache.set(key, entry, timeout=seconds)
+    if lock is not None:
+        cache.delete(lock)
+
+
 def cached_versioned(
     key: str,
     *,
@@ -210,10 +222,8 @@ def cached_versioned(
         stored = cache.get(key)
         # A page built at newer versions meanwhile stays: replacing it with this one would send the requests
         # that wait for the newer one back to the database.
-        if not (isinstance(stored, _Entry) and stored.versions != versions and current(stored, stored.versions)):
-            cache.set(key, _Entry(versions, built), timeout=seconds)
-        if holder:
-            cache.delete(lock)
+        newer = isinstance(stored, _Entry) and stored.versions != versions and current(stored, stored.versions)
+        _store(key, None if newer else _Entry(versions, built), seconds, lock=lock if holder else None)
     except Exception:
         logger.warning("cache unavailable while storing %s", key.split(":")[0])
     return built

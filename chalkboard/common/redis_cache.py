@@ -96,6 +96,22 @@ class BreakerRedisCache(RedisCache):
         self.breaker.succeeded()
         return True
 
+    def set_and_delete(self, key: str, value: Any, timeout: int, *, delete: str) -> None:
+        """``set(key, value, timeout)``, then ``delete(delete)``: one round trip (a page stored, then the lock
+        its builder held released). Without Redis, nothing (the breaker's answer, as for any call)."""
+        if not self.breaker.allow():
+            return
+        try:
+            client = self.client
+            pipe = client.get_client(write=True).pipeline(transaction=False)
+            pipe.set(self.make_and_validate_key(key), client.encode(value), px=timeout * 1000)
+            pipe.delete(self.make_and_validate_key(delete))
+            pipe.execute()
+        except UNAVAILABLE as error:
+            self.breaker.failed(error)
+            return
+        self.breaker.succeeded()
+
 
 for _name, _answer in _WITHOUT_REDIS.items():
     setattr(BreakerRedisCache, _name, _guarded(_name, _answer))

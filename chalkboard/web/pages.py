@@ -9,6 +9,7 @@ strict Content-Security-Policy: scripts, styles and images from this origin only
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any
@@ -213,17 +214,17 @@ def teacher_dashboard(request: HttpRequest, teacher_id: int) -> HttpResponseBase
     if viewer.teacher_id == teacher_id and len(viewer.schools_where(Role.TEACHER)) > 1:
         names = dict(school_list(viewer=viewer).values_list("pk", "name"))
         switch = tuple((school_id, names.get(school_id, "")) for school_id in viewer.schools_where(Role.TEACHER))
-    title, main, school_id = _dashboard_html(built.etag, built.body, switch)
+    title, main, school_id = _dashboard_html(built.etag, built.gzipped, switch)
     nav_school = school_id if viewer.is_staff_of(school_id) else None
     return page(request, "web/teacher_dashboard.html", {"title": title, "main": main, "nav_school": nav_school})
 
 
 @lru_cache(maxsize=512)
-def _dashboard_html(etag: str, body: bytes, switch: tuple[tuple[int, str], ...]) -> tuple[str, str, int]:
+def _dashboard_html(etag: str, gzipped: bytes, switch: tuple[tuple[int, str], ...]) -> tuple[str, str, int]:
     """The dashboard's content as HTML, rendered once per version of the page (its ETag) in each process: it
-    depends on nothing but the API's page and the viewer's own schools, so a page read from the cache costs
-    no template rendering."""
-    dashboard = orjson.loads(body)
+    depends on nothing but the API's page (compressed, as it is cached) and the viewer's own schools, so a
+    page read from the cache costs no template rendering."""
+    dashboard = orjson.loads(gzip.decompress(gzipped))
     for student in dashboard["students"]["results"]:
         student["attention_reasons"] = _attention_reasons(student)
     context = {

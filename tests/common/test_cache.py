@@ -291,6 +291,55 @@ def test_a_builder_never_replaces_a_page_built_at_newer_versions():
     assert not cache.get("lock:page:1")
 
 
+def test_a_rebuilt_entry_is_stored_and_its_lock_released():
+    scope = school_scope(1)
+    versions_bump([scope])
+
+    with mock.patch.object(cache, "set", wraps=cache.set) as set_:
+        assert cached_versioned("page", scopes=[scope], build=lambda: "built at 1", timeout=60) == "built at 1"
+
+    if not hasattr(cache, "set_and_delete"):  # on Redis, the next test's one round trip
+        set_.assert_called_once_with("page", versioned._Entry((1,), "built at 1"), timeout=60)
+    assert cache.get("page").value == "built at 1"
+    assert not cache.get("lock:page:1")
+
+
+@pytest.mark.redis
+def test_on_redis_the_entry_is_stored_and_its_lock_released_in_one_round_trip():
+    scope = school_scope(1)
+    versions_bump([scope])
+    with mock.patch.object(cache, "set", wraps=cache.set) as set_, mock.patch.object(cache, "delete") as delete:
+        cached_versioned("page", scopes=[scope], build=lambda: "built at 1", timeout=60)
+
+    set_.assert_not_called()
+    delete.assert_not_called()
+    assert cache.get("page").value == "built at 1"
+    assert 0 < cache.ttl("page") <= 60
+    assert not cache.get("lock:page:1")
+
+
+def test_set_and_delete_sends_both_in_one_pipeline_and_answers_for_a_missing_redis():
+    from chalkboard.common.redis_cache import BreakerRedisCache
+
+    redis_cache = BreakerRedisCache("redis://127.0.0.1:6399/0", {"OPTIONS": {}})
+    pipe = mock.Mock()
+    with mock.patch.object(redis_cache.client, "get_client") as get_client:
+        get_client.return_value.pipeline.return_value = pipe
+        redis_cache.set_and_delete("page", "value", 60, delete="lock")
+        assert pipe.mock_calls == [
+            mock.call.set(redis_cache.make_key("page"), redis_cache.client.encode("value"), px=60_000),
+            mock.call.delete(redis_cache.make_key("lock")),
+            mock.call.execute(),
+        ]
+
+        pipe.execute.side_effect = ConnectionError("gone")
+        redis_cache.set_and_delete("page", "value", 60, delete="lock")  # answered for: nothing stored
+        assert not redis_cache.breaker.allow()  # and Redis is known to be away
+        pipe.reset_mock()
+        redis_cache.set_and_delete("page", "value", 60, delete="lock")
+        pipe.execute.assert_not_called()  # not asked again until the breaker tries
+
+
 def test_a_waiter_whose_cache_goes_away_builds_at_once(monkeypatch):
     cache.add("lock:page:", 1, timeout=60)  # another request builds the page
     sleeps = []
