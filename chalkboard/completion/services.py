@@ -306,6 +306,30 @@ def _finish(
     return outcome
 
 
+def _write_and_finish(
+    *,
+    viewer: Viewer,
+    session: Session,
+    seats: list[SessionStudent],
+    changed: Sequence[SessionStudent],
+    names: Sequence[str],
+    notes: Sequence[NoteDraft],
+    verb: str,
+    event: EventType,
+    entries: Sequence[EarningEntry],
+) -> SessionOutcome:
+    """A completion's or a no-show's writes once its entry (``entries``: none, or the one it wrote) is in:
+    the seats whose attendance ``changed``, the session's fields ``names``, the notes, then the activity and
+    the events, in one pipeline (the round trips are told above ``session_complete``)."""
+    with rows_pipeline():
+        _attendance_write(changed)
+        _session_write(session, names)
+        _add_notes(session, viewer, notes)
+        return _finish(
+            viewer=viewer, session=session, seats=seats, verb=verb, event=event, written=entries, entries=entries
+        )
+
+
 def _entries_of(session: Session) -> list[EarningEntry]:
     return list(EarningEntry.objects.filter(session=session).order_by("id"))
 
@@ -344,20 +368,18 @@ def session_complete(
             by_staff=viewer.is_staff_of(locked.school_id),
             students=len(seats),
         )
-        with rows_pipeline():
-            _attendance_write(changed)
-            _session_write(locked, ["status", "completed_at", "completed_by", "actual_duration_minutes", "version"])
-            _add_notes(locked, viewer, notes)
-            # A session is completed once: its entry is its only one.
-            return _finish(
-                viewer=viewer,
-                session=locked,
-                seats=seats,
-                verb="session.completed",
-                event=EventType.SESSION_COMPLETED,
-                written=[entry],
-                entries=[entry],
-            )
+        # A session is completed once: its entry is its only one.
+        return _write_and_finish(
+            viewer=viewer,
+            session=locked,
+            seats=seats,
+            changed=changed,
+            names=["status", "completed_at", "completed_by", "actual_duration_minutes", "version"],
+            notes=notes,
+            verb="session.completed",
+            event=EventType.SESSION_COMPLETED,
+            entries=[entry],
+        )
 
 
 def session_amend(
@@ -431,16 +453,14 @@ def session_no_show(*, viewer: Viewer, session_id: int, notes: Sequence[NoteDraf
                     students=len(seats),
                 )
             )
-        with rows_pipeline():
-            _attendance_write(seats)
-            _session_write(locked, ["status", "completed_at", "completed_by", "version"])
-            _add_notes(locked, viewer, notes)
-            return _finish(
-                viewer=viewer,
-                session=locked,
-                seats=seats,
-                verb="session.no_show",
-                event=EventType.SESSION_UPDATED,
-                written=written,
-                entries=written,
-            )
+        return _write_and_finish(
+            viewer=viewer,
+            session=locked,
+            seats=seats,
+            changed=seats,
+            names=["status", "completed_at", "completed_by", "version"],
+            notes=notes,
+            verb="session.no_show",
+            event=EventType.SESSION_UPDATED,
+            entries=written,
+        )

@@ -120,7 +120,9 @@ async def _follow_once(nudge: Callable[[int], None], *, on_subscribed: Callable[
     except Exception:
         logger.exception("the announcement subscription failed; subscribing again")
     finally:
+        # Each close bounded in time: closing a connection whose read was just cancelled can wait on it
+        # (redis-py #3941), and a follower being cancelled must end.
         with contextlib.suppress(Exception):
-            await pubsub.aclose()
+            await asyncio.wait_for(pubsub.aclose(), timeout)
         with contextlib.suppress(Exception):
-            await client.aclose()
+            await asyncio.wait_for(client.aclose(), timeout)

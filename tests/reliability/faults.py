@@ -109,3 +109,12 @@ class RedisServer:
             self.process.wait(timeout=10)
             self.process = None
         wait_for_port_closed(self.port, timeout=5)
+
+
+def sessions_now() -> set[int]:
+    """The client sessions on the test database now, by backend pid (PostgreSQL's own workers left out)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+        )
+        return {int(pid) for (pid,) in cursor.fetchall()}

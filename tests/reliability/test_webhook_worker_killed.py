@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from chalkboard.webhooks.models import Attempt, AttemptOutcome
+from tests.reliability.faults import sessions_now
 from tests.webhooks.conftest import emit, endpoint_for
 from tests.webhooks.receivers import Answer, Receiver, running
 
@@ -97,6 +98,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_delivers_nothing_twice(w
         return Answer()
 
     env, workers = worker_env(tmp_path), []
+    earlier = sessions_now()  # this test's own, and any another test of this process left behind
     try:
         with running(Receiver(answer=answer)) as receiver:
             workers.append(Worker(env, tmp_path / "worker-1.log"))
@@ -121,14 +123,4 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_delivers_nothing_twice(w
         for worker in workers:
             worker.kill()
         dramatiq.get_broker().flush_all()
-        wait_for(lambda: other_sessions() == 0, "the killed workers' database sessions to end")
-
-
-def other_sessions() -> int:
-    """Sessions on the test's database other than this test's own (the killed workers' end soon after)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        )
-        return int(cursor.fetchone()[0])
+        wait_for(lambda: not sessions_now() - earlier, "the killed workers' database sessions to end")
