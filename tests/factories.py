@@ -9,6 +9,7 @@ from typing import Any
 
 import factory
 from django.utils import timezone
+from faker import Faker
 
 from chalkboard.accounts.models import User
 from chalkboard.earnings.models import EarningEntry
@@ -18,6 +19,11 @@ from chalkboard.schools.models import Membership, Role, School, Skill, Subject
 
 PASSWORD = "correct-horse-battery-staple"
 
+# Made-up names are unique: the isolation tests look for another school's people by name in what a reader
+# gets back, and two made-up people with the same name (or one name inside another, "Ann Lee" in
+# "Ann Leeds") would read as a leak. The number in brackets ends the name, so no name is inside another.
+_NAMES = Faker()
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -25,7 +31,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
-    full_name = factory.Faker("name")
+    full_name = factory.Sequence(lambda n: f"{_NAMES.first_name()} {_NAMES.last_name()} ({n})")
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @classmethod

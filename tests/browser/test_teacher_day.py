@@ -57,7 +57,7 @@ def test_a_teacher_signs_in_by_keyboard_and_sees_their_day(world, site, page):
     expect(page).to_have_url(re.compile(rf"/app/teachers/{world.teacher.pk}/dashboard/\?school={world.school.pk}$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(world.teacher.user.full_name)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    expect(page.get_by_role("row", name=re.compile(world.student.user.full_name))).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(re.escape(world.student.user.full_name)))).to_be_visible()
     assert world.other_student.user.full_name not in page.content()  # not the teacher's student
     assert serious_violations(page) == []
     screenshot(page, "teacher-dashboard")
@@ -140,6 +140,35 @@ def test_a_teacher_completes_a_session_by_keyboard_and_the_admins_open_page_foll
     session.refresh_from_db()
     assert (session.status, session.actual_duration_minutes) == ("completed", 55)
     admin_context.close()
+
+
+def test_a_live_refresh_keeps_the_keyboards_place_on_a_link(world, site, page):
+    """A keyboard user has tabbed to a session's "complete" link (it has no id) when an event refreshes the
+    page's content: the focus stays on that link, and Enter opens it."""
+    mine, elsewhere = (
+        f.session_for(world.teacher, world.student, starts_at=timezone.now() - timedelta(hours=hours))
+        for hours in (4, 3)
+    )
+    token, _ = token_create(user=world.teacher.user)
+    page.add_init_script(
+        "window.refreshes = 0;"
+        "document.addEventListener('chalkboard:refreshed', function () { window.refreshes += 1; });"
+    )
+    sign_in_by_keyboard(page, site, world.teacher.user.email)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    page.wait_for_function("() => window.refreshes >= 1")  # the refresh on connecting is in
+    link = f'a[href="/app/sessions/{mine.pk}/complete/"]'
+    tab_to(page, link)
+    to_complete = page.locator("#to-complete .count")
+    before = int(to_complete.inner_text())
+
+    complete_over_http(site, token, elsewhere.pk, world.student.pk)
+
+    expect(to_complete).to_have_text(str(before - 1), timeout=LIVE_WITHIN_MS)
+    page.wait_for_function("() => window.refreshes >= 2")
+    assert page.evaluate("(selector) => document.activeElement.matches(selector)", link)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/app/sessions/{mine.pk}/complete/$"))
 
 
 def test_a_dropped_connection_resumes_from_the_last_event_and_receives_what_it_missed(world, site, page):

@@ -1,7 +1,7 @@
 // Keeps a page live: where the body names a socket (data-live), every event the person may see reloads the
 // page's content in place; after a dropped connection it resumes from the last event id (?since=), so
 // nothing is missed. The connection's state is shown, and read out, in #live. What the person has chosen
-// or typed in a form of the page, and the focus, survive a refresh.
+// or typed in a form of the page, and the focus (on a link or a button as well as a field), survive a refresh.
 (function () {
   "use strict";
   // A form is sent once: its buttons go quiet right after it is submitted (after the browser has read which
@@ -42,7 +42,7 @@
         var state = status ? [status.getAttribute("data-state"), status.textContent] : null;
         var kept = formState(main);
         main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes));
-        restore(kept);
+        restore(main, kept);
         status = document.getElementById("live");
         if (state) { show(state[0], state[1]); }
         document.dispatchEvent(new CustomEvent("chalkboard:refreshed"));
@@ -55,21 +55,50 @@
   }
 
   // What the person has chosen or typed in the page's forms, and where the focus is: a refresh keeps them.
+  // A field is known by its id. The focus may be on a link or a button without one (a keyboard user who has
+  // tabbed to a session's "complete" link): it is known by what it does (its href, or its form, name and
+  // value) and which of the page's elements that do the same it is.
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+  function focusKey(element) {
+    if (element.id) { return "#" + element.id; }
+    return [
+      element.tagName,
+      element.getAttribute("href") || "",
+      element.form && element.form.id ? element.form.id : "",
+      element.getAttribute("name") || "",
+      element.getAttribute("value") || ""
+    ].join(" ");
+  }
+
+  function alike(main, key) {
+    return Array.prototype.filter.call(main.querySelectorAll(FOCUSABLE), function (element) {
+      return focusKey(element) === key;
+    });
+  }
+
   function formState(main) {
     var fields = Array.prototype.map.call(main.querySelectorAll("input[id], select[id], textarea[id]"), function (field) {
       return [field.id, field.type === "checkbox" ? field.checked : field.value];
     });
-    var focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
+    var active = document.activeElement;
+    var focused = null;
+    if (active && active !== main && main.contains(active)) {
+      var key = focusKey(active);
+      focused = { key: key, nth: alike(main, key).indexOf(active) };
+    }
     return { fields: fields, focused: focused };
   }
 
-  function restore(kept) {
+  function restore(main, kept) {
     kept.fields.forEach(function (field) {
       var element = document.getElementById(field[0]);
       if (!element) { return; }
       if (element.type === "checkbox") { element.checked = field[1]; } else { element.value = field[1]; }
     });
-    var focus = kept.focused && document.getElementById(kept.focused);
+    if (!kept.focused) { return; }
+    var same = alike(main, kept.focused.key);
+    var focus = same[Math.min(Math.max(kept.focused.nth, 0), same.length - 1)];
     if (focus) { focus.focus(); }
   }
 
