@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -75,6 +75,9 @@ RETRY_DELAYS = (
 )
 JITTER = 0.2
 PLAN_BATCH = 500
+PRUNE_BATCH = 1_000
+# The delivery log is kept at least this long: staff look back at what was sent, and send it again.
+MINIMUM_DELIVERY_RETENTION = timedelta(days=1)
 # Whether a school has an endpoint, remembered so that a write in a school without one queues nothing.
 ENDPOINTS_FLAG_SECONDS = 300
 # "None" is remembered for less: a planning job that read it just before an endpoint was made may write it
@@ -89,6 +92,7 @@ NO_LONGER_VOUCHED = (
     "Disabled because the owner or admin it sent on the word of no longer owns or runs the school. "
     "Enabling it again vouches for it."
 )
+RETENTION_TOO_SHORT = "Webhook deliveries must be kept at least a day."
 SCHEDULE_SPENT = "Disabled after {attempts} failed attempts at event {event_id} over {hours} hours; the last: {last}."
 
 
@@ -506,3 +510,21 @@ def webhooks_sweep() -> tuple[list[int], list[int]]:
         endpoint__is_active=True, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
     )
     return school_ids, sorted(set(due.values_list("endpoint_id", flat=True)))
+
+
+def deliveries_prune(*, older_than: timedelta) -> tuple[int, int]:
+    """Delete the deliveries delivered more than ``older_than`` ago, with their attempts, in batches; how many
+    deliveries and attempts were deleted. A delivery still owed (pending) is kept however old, and one sent
+    again by hand within ``older_than`` is kept with it. An endpoint's cursor has gone past every delivery
+    deleted, so none of their events is planned again."""
+    if older_than < MINIMUM_DELIVERY_RETENTION:
+        raise ValidationFailed(RETENTION_TOO_SHORT)
+    cutoff = timezone.now() - older_than
+    tried_since = Attempt.objects.filter(delivery=OuterRef("pk"), started_at__gte=cutoff)
+    old = Delivery.objects.filter(status=DeliveryStatus.DELIVERED, delivered_at__lt=cutoff).exclude(Exists(tried_since))
+    deliveries = attempts = 0
+    while batch := list(old.order_by("id").values_list("id", flat=True)[:PRUNE_BATCH]):
+        with transaction.atomic():
+            attempts += Attempt.objects.filter(delivery_id__in=batch).delete()[0]
+            deliveries += Delivery.objects.filter(id__in=batch).delete()[1].get(Delivery._meta.label, 0)
+    return deliveries, attempts

@@ -244,6 +244,9 @@ JOBS_MAINTENANCE_CHANCE = env_int("JOBS_MAINTENANCE_CHANCE", 10_000)
 # a loopback, private, link-local or otherwise special address unless it is in one of these networks.
 WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS")
 WEBHOOKS_ALLOWED_NETWORKS = env_list("WEBHOOKS_ALLOWED_NETWORKS", [])
+# How long a delivered webhook delivery and its attempts stay in the delivery log (manage.py
+# prune_webhook_deliveries; at least a day). Deliveries still owed are kept however old.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 
 # --- Rate limits (chalkboard.common.throttling): each scope's rate from THROTTLE_<SCOPE>. -----------
 THROTTLE_RATES = {
