@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from tests.realtime.test_live_servers import ROOT, free_port, test_database_url, wait_until_healthy
 
@@ -51,6 +52,10 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+        # While Playwright runs, the test's database calls went through a connection that pytest-django's
+        # teardown did not close (a context of Playwright's, not the one it closes): left open, it kept the
+        # test database from being dropped at the end ("being accessed by other users"). Closed here.
+        connections.close_all()
 
 
 class Site:
