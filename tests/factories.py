@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import factory
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from faker import Faker
 
@@ -25,19 +28,20 @@ PASSWORD = "correct-horse-battery-staple"
 _NAMES = Faker()
 
 
+@functools.cache
+def _password_hash(hashers: tuple[str, ...]) -> str:
+    """``PASSWORD`` hashed once per set of hashers: every made-up user signs in with it, and is written in
+    one statement (hashing it again and saving it after the insert cost each user a second one)."""
+    return make_password(PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     full_name = factory.Sequence(lambda n: f"{_NAMES.first_name()} {_NAMES.last_name()} ({n})")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @classmethod
-    def _after_postgeneration(cls, instance: User, create: bool, results: Any = None) -> None:
-        if create:
-            instance.save(update_fields=["password"])
+    password = factory.LazyFunction(lambda: _password_hash(tuple(settings.PASSWORD_HASHERS)))
 
 
 class SchoolFactory(factory.django.DjangoModelFactory):
@@ -74,15 +78,28 @@ class SkillFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Skill {n}")
 
 
+# A person made here is new: their membership, profile and links are created outright. A person given may
+# hold some of them already: those are looked up first (get_or_create).
+
+
 def member(*, school: School, role: str, user: User | None = None) -> User:
     """A user holding ``role`` in ``school`` (created when not given)."""
-    user = user or UserFactory()
-    Membership.objects.get_or_create(user=user, school=school, role=role)
+    if user is None:
+        user = UserFactory()
+        Membership.objects.create(user=user, school=school, role=role)
+    else:
+        Membership.objects.get_or_create(user=user, school=school, role=role)
     return user
 
 
 def teacher_in(school: School, *, user: User | None = None, rate: Decimal | str = "30.00") -> Teacher:
     """A teacher (membership, profile and default rate) in ``school``."""
+    if user is None:
+        teacher = Teacher.objects.create(user=member(school=school, role=Role.TEACHER))
+        TeacherRate.objects.create(
+            teacher=teacher, school=school, subject=None, is_group=False, hourly_rate=Decimal(rate)
+        )
+        return teacher
     user = member(school=school, role=Role.TEACHER, user=user)
     teacher, _ = Teacher.objects.get_or_create(user=user)
     TeacherRate.objects.get_or_create(
@@ -92,6 +109,8 @@ def teacher_in(school: School, *, user: User | None = None, rate: Decimal | str 
 
 
 def student_in(school: School, *, user: User | None = None) -> Student:
+    if user is None:
+        return Student.objects.create(school=school, user=member(school=school, role=Role.STUDENT))
     user = member(school=school, role=Role.STUDENT, user=user)
     student, _ = Student.objects.get_or_create(school=school, user=user)
     return student
@@ -99,8 +118,12 @@ def student_in(school: School, *, user: User | None = None) -> Student:
 
 def guardian_of(*students: Student, user: User | None = None) -> User:
     for student in students:
+        new = user is None
         user = member(school=student.school, role=Role.GUARDIAN, user=user)
-        GuardianLink.objects.get_or_create(guardian=user, student=student)
+        if new:
+            GuardianLink.objects.create(guardian=user, student=student)
+        else:
+            GuardianLink.objects.get_or_create(guardian=user, student=student)
     assert user is not None
     return user
 
