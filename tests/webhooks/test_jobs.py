@@ -11,9 +11,11 @@ import time
 import dramatiq
 import pytest
 import redis
+import time_machine
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
@@ -128,8 +130,11 @@ def test_the_deliver_job_schedules_one_wake_for_a_retry(world, monkeypatch):
         endpoint = endpoint_for(world.admin, world.school.pk, receiver)
         emit(world.school.pk, world.teacher.pk)
         services.endpoints_plan(school_id=world.school.pk)
-        jobs.webhook_deliver(endpoint.pk)
-        jobs.webhook_deliver(endpoint.pk)  # the same retry waiting: no second wake
+        # The clock stands still while the job reckons the delay from now: moving, the time the attempt took
+        # came off it, and a retry jittered to its shortest (4 s) was scheduled a few milliseconds sooner.
+        with time_machine.travel(timezone.now(), tick=False):
+            jobs.webhook_deliver(endpoint.pk)
+            jobs.webhook_deliver(endpoint.pk)  # the same retry waiting: no second wake
     assert len(later) == 1
     assert later[0]["args"] == (endpoint.pk,)
     assert 4_000 <= later[0]["delay"] <= 6_100
