@@ -27,6 +27,10 @@ export COVERAGE_OTHER_DATABASE_ONLY := $(HASH) only on $(if $(findstring postgre
 # without coverage's tracer: on Python 3.11 a trace function slows all code, measured or not (the
 # permission matrix took 56 s without it, 96 s measuring one module, 105 s measuring everything).
 COVERAGE_SCOPE ?= all
+# The API fuzz is the suite's heaviest part and adds no line or branch to the coverage (on PostgreSQL without
+# it: 99.72% in all and 100% of the code that must be complete, as with it): it runs after the measured suite,
+# without the tracer. (Exit status 5: PYTEST_ARGS left none of its tests to run.)
+UNMEASURED := tests/security/test_schemathesis.py
 OWN_MODULES = $(shell grep -rl --include='*.py' "$(HASH) only on $(THIS_DATABASE)" chalkboard config | sed 's/\.py$$//; s|/|.|g')
 OWN_TESTS = $(sort $(wildcard $(foreach module,$(OWN_MODULES),tests/$(word 2,$(subst ., ,$(module))))))
 
@@ -62,10 +66,12 @@ ifeq ($(COVERAGE_SCOPE),own)
 	$(BIN)/python -m coverage report --fail-under=100
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(DIST) $(addprefix --ignore=,$(OWN_TESTS)) $(PYTEST_ARGS)
 else
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(DIST) --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(DIST) --cov --cov-report=term --ignore=$(UNMEASURED) $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --include='$(COMPLETE)' --omit='$(COMPLETE_EXCEPT)' --fail-under=100
 	@echo "total coverage on $(COVERAGE_BACKEND) must stay at or above $(COVERAGE_FLOOR)% (coverage-floor.txt):"
 	$(BIN)/python -m coverage report --precision=2 --fail-under=$(COVERAGE_FLOOR) --format=total
+	@echo "the API fuzz, unmeasured:"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(DIST) $(UNMEASURED) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 endif
 
 test-fast: install

@@ -320,6 +320,23 @@ def test_on_redis_the_entry_is_stored_and_its_lock_released_in_one_round_trip():
     assert not cache.get("lock:page:1")
 
 
+def test_a_cache_that_stores_and_releases_in_one_call_is_asked_once():
+    """The store step as ``BreakerRedisCache`` takes it (one call, one round trip), on either cache."""
+    scope = school_scope(1)
+    versions_bump([scope])
+
+    def store_and_release(key, value, timeout, *, delete):
+        cache.set(key, value, timeout=timeout)
+        cache.delete(delete)
+
+    with mock.patch.object(cache, "set_and_delete", side_effect=store_and_release, create=True) as both:
+        assert cached_versioned("page", scopes=[scope], build=lambda: "built at 1", timeout=60) == "built at 1"
+
+    both.assert_called_once_with("page", versioned._Entry((1,), "built at 1"), 60, delete="lock:page:1")
+    assert cache.get("page").value == "built at 1"
+    assert not cache.get("lock:page:1")
+
+
 def test_set_and_delete_sends_both_in_one_pipeline_and_answers_for_a_missing_redis():
     from chalkboard.common.redis_cache import BreakerRedisCache
 
