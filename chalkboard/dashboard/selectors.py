@@ -310,10 +310,9 @@ FROM (
     SELECT COUNT(*) AS marks,
            COUNT(*) FILTER (WHERE booking.attendance IN (%(present)s, %(late)s)) AS attended
     FROM scheduling_sessionstudent AS booking
-    JOIN scheduling_session AS session ON session.id = booking.session_id
-    WHERE session.teacher_id = %(teacher)s AND session.school_id = %(school)s
-      AND session.starts_at >= %(month)s AND session.starts_at < %(next_month)s
-      AND session.status IN (%(completed)s, %(no_show)s) AND booking.attendance <> ''
+    WHERE booking.session_teacher_id = %(teacher)s AND booking.session_school_id = %(school)s
+      AND booking.session_starts_at >= %(month)s AND booking.session_starts_at < %(next_month)s
+      AND booking.session_status IN (%(completed)s, %(no_show)s) AND booking.attendance <> ''
 ) AS m CROSS JOIN (
     SELECT AVG(percentage) AS average
     FROM progress_progressassessment
@@ -379,25 +378,28 @@ def _decimal(value: Decimal | float | int | None) -> Decimal:
 
 # The current students: a grouped pass over the teacher's bookings, then the names and subject-level
 # progress of those students (by id: joined in one statement, the planner scanned every student and every
-# progress row). SQL for the reason given at FIGURES_SQL.
+# progress row). SQL for the reason given at FIGURES_SQL. The bookings are read by the copy of their session's
+# teacher, school, start and status that each carries (chalkboard/scheduling/triggers.py), from one index
+# alone: through the sessions, a busy teacher's 770 sessions were 770 probes of the bookings' index, 2.4 ms
+# an execution against 0.9 (docs/performance.md).
 BOOKINGS_SQL = """
 SELECT booking.student_id,
-       MAX(session.starts_at) FILTER (
-           WHERE session.starts_at <= %(now)s AND session.status <> %(cancelled)s
+       MAX(booking.session_starts_at) FILTER (
+           WHERE booking.session_starts_at <= %(now)s AND booking.session_status <> %(cancelled)s
        ) AS last_session_at,
-       MIN(session.starts_at) FILTER (
-           WHERE session.starts_at > %(now)s AND session.status = %(scheduled)s
+       MIN(booking.session_starts_at) FILTER (
+           WHERE booking.session_starts_at > %(now)s AND booking.session_status = %(scheduled)s
        ) AS next_session_at,
-       MAX(session.starts_at) FILTER (
-           WHERE session.status IN (%(completed)s, %(no_show)s)
+       MAX(booking.session_starts_at) FILTER (
+           WHERE booking.session_status IN (%(completed)s, %(no_show)s)
        ) AS last_final_at,
-       MAX(session.starts_at) FILTER (
-           WHERE session.status IN (%(completed)s, %(no_show)s) AND booking.attendance IN (%(present)s, %(late)s)
+       MAX(booking.session_starts_at) FILTER (
+           WHERE booking.session_status IN (%(completed)s, %(no_show)s)
+             AND booking.attendance IN (%(present)s, %(late)s)
        ) AS last_attended_at
 FROM scheduling_sessionstudent AS booking
-JOIN scheduling_session AS session ON session.id = booking.session_id
-WHERE session.teacher_id = %(teacher)s AND session.school_id = %(school)s
-  AND session.starts_at >= %(since)s AND session.starts_at < %(until)s
+WHERE booking.session_teacher_id = %(teacher)s AND booking.session_school_id = %(school)s
+  AND booking.session_starts_at >= %(since)s AND booking.session_starts_at < %(until)s
   AND {assigned}
 GROUP BY booking.student_id
 """
@@ -412,7 +414,7 @@ ASSIGNED_ON_POSTGRESQL = (
 )
 ASSIGNED_ELSEWHERE = """EXISTS (
       SELECT 1 FROM people_teachingassignment AS assignment
-      WHERE assignment.teacher_id = session.teacher_id AND assignment.student_id = booking.student_id
+      WHERE assignment.teacher_id = booking.session_teacher_id AND assignment.student_id = booking.student_id
   )"""
 BOOKINGS_SQL_POSTGRESQL = BOOKINGS_SQL.format(assigned=ASSIGNED_ON_POSTGRESQL)
 BOOKINGS_SQL_SQLITE = BOOKINGS_SQL.format(assigned=ASSIGNED_ELSEWHERE)

@@ -100,6 +100,13 @@ class SessionStudent(models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendees", db_index=False)
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendances", db_index=False)
     attendance = models.CharField(max_length=16, choices=Attendance.choices, blank=True)
+    # The session's teacher, school, start and status, copied by the database (chalkboard/scheduling/
+    # triggers.py) and never written here: a teacher's bookings over a span of days in one index. Null only
+    # until SQLite's trigger fills a booking just inserted.
+    session_teacher_id = models.BigIntegerField(null=True, editable=False)
+    session_school_id = models.BigIntegerField(null=True, editable=False)
+    session_starts_at = models.DateTimeField(null=True, editable=False)
+    session_status = models.CharField(max_length=16, null=True, editable=False)
 
     class Meta:
         constraints = [
@@ -108,7 +115,21 @@ class SessionStudent(models.Model):
                 condition=Q(attendance="") | Q(attendance__in=Attendance.values), name="attendance_valid"
             ),
         ]
-        indexes = [models.Index(fields=["student", "session"], name="session_student_by_student")]
+        indexes = [
+            models.Index(fields=["student", "session"], name="session_student_by_student"),
+            # Everything the dashboard reads of a teacher's bookings, in the index itself.
+            models.Index(
+                fields=[
+                    "session_teacher_id",
+                    "session_school_id",
+                    "session_starts_at",
+                    "student",
+                    "session_status",
+                    "attendance",
+                ],
+                name="booking_teacher_start",
+            ),
+        ]
 
 
 class NoteVisibility(models.TextChoices):

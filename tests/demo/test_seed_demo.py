@@ -186,6 +186,18 @@ def test_attendance_follows_what_became_of_each_session(manifest):
     assert not Session.objects.filter(status="cancelled", cancelled_at__isnull=True).exists()
 
 
+def test_every_loaded_booking_carries_its_sessions_values(manifest):
+    # The loader writes no copy (COPY on PostgreSQL, INSERT elsewhere): the database's triggers do.
+    copies = SessionStudent.objects.values_list(
+        "session_teacher_id", "session_school_id", "session_starts_at", "session_status"
+    )
+    sessions = SessionStudent.objects.values_list(
+        "session__teacher_id", "session__school_id", "session__starts_at", "session__status"
+    )
+    assert len(copies) > 100
+    assert list(copies.order_by("id")) == list(sessions.order_by("id"))
+
+
 def test_notes_of_every_visibility_the_admin_ones_by_an_admin(manifest):
     notes = SessionNote.objects.select_related("session")
     assert {note.visibility for note in notes} == {"shared", "staff", "admin"}
