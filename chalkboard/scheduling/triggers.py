@@ -23,13 +23,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 COPIED = ("teacher_id", "school_id", "starts_at", "status")  # of the session
 COPY_COLUMNS = tuple(f"session_{name}" for name in COPIED)  # on its bookings, written by the database only
 
+# The fill reads its session FOR SHARE: a booking written while another transaction changes its session would
+# otherwise read the session as it was, and that transaction's spread would not see the booking, uncommitted;
+# either one now waits for the other. The spread's own update of the bookings (trigger depth 1) needs no fill.
 POSTGRESQL = [
     """
 CREATE OR REPLACE FUNCTION scheduling_booking_copy_fill() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     SELECT teacher_id, school_id, starts_at, status
     INTO NEW.session_teacher_id, NEW.session_school_id, NEW.session_starts_at, NEW.session_status
-    FROM scheduling_session WHERE id = NEW.session_id;
+    FROM scheduling_session WHERE id = NEW.session_id FOR SHARE;
     RETURN NEW;
 END
 $$
@@ -38,7 +41,7 @@ $$
 CREATE OR REPLACE TRIGGER booking_copy_fill
 BEFORE INSERT OR UPDATE OF session_id, session_teacher_id, session_school_id, session_starts_at, session_status
 ON scheduling_sessionstudent
-FOR EACH ROW EXECUTE FUNCTION scheduling_booking_copy_fill()
+FOR EACH ROW WHEN (pg_trigger_depth() < 1) EXECUTE FUNCTION scheduling_booking_copy_fill()
 """,
     """
 CREATE OR REPLACE FUNCTION scheduling_session_copy_spread() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -3,12 +3,15 @@ writes the session or the booking: the ORM's instances, bulk writes, plain SQL."
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.db.models.signals import post_migrate
 from django.utils import timezone
 
@@ -127,3 +130,56 @@ def test_install_leaves_a_schema_without_the_copy_alone(world: SchoolWorld):
     with mock.patch.object(connection.introspection, "get_table_description", side_effect=without_copy):
         assert triggers.install(connection) is False
     assert triggers.install(connection) is True
+
+
+def _until_waiting_or_done(other: threading.Thread, *, timeout: float = 5.0) -> None:
+    """Until the other transaction waits on a lock (PostgreSQL), or has finished without waiting."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline and other.is_alive():
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+
+
+def _in_another_transaction(work: Callable[[], object]) -> threading.Thread:
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first", ["booking", "session"])
+def test_a_booking_written_while_its_session_changes_ends_with_the_sessions_values(world: SchoolWorld, first: str):
+    """Whichever of the two transactions writes first, the copy is the session's: without a lock on the session,
+    the booking read the session as it was, and the session's change did not see the booking, uncommitted."""
+    session = f.session_for(world.teacher, world.student)
+
+    def book() -> None:
+        SessionStudent.objects.create(session=session, student=world.other_student)
+
+    def cancel() -> None:
+        Session.objects.filter(pk=session.pk).update(status="cancelled")
+
+    with transaction.atomic():
+        (book if first == "booking" else cancel)()
+        other = _in_another_transaction(cancel if first == "booking" else book)
+        _until_waiting_or_done(other)
+    other.join(timeout=10)
+
+    assert not other.is_alive()
+    assert (
+        copies(session) == values_of(session) == {(world.teacher.pk, world.school.pk, session.starts_at, "cancelled")}
+    )
