@@ -9,9 +9,10 @@ the shell) can leave it behind:
 - a booking inserted, or written with its session or copy columns, takes its session's values;
 - a session whose teacher, school, start or status changes passes them to its bookings.
 
-The triggers are installed by the migration that added the copy and again after every ``migrate`` (and
-after the test runner makes its schema from the models): on SQLite a migration that remakes a table drops
-its triggers, and ``install`` puts them back. It only replaces what it finds.
+The migration that added the copy installs the triggers. After every ``migrate`` (and after the test runner
+makes its schema from the models), ``post_migrate`` makes any that is missing: on SQLite a migration that
+remakes a table drops its triggers. It replaces the functions, which locks no table, and leaves the triggers
+that exist alone, so that a deploy's ``migrate`` does not hold up a running site's writes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ COPY_COLUMNS = tuple(f"session_{name}" for name in COPIED)  # on its bookings, w
 # The fill reads its session FOR SHARE: a booking written while another transaction changes its session would
 # otherwise read the session as it was, and that transaction's spread would not see the booking, uncommitted;
 # either one now waits for the other. The spread's own update of the bookings (trigger depth 1) needs no fill.
-POSTGRESQL = [
+POSTGRESQL_FUNCTIONS = [
     """
 CREATE OR REPLACE FUNCTION scheduling_booking_copy_fill() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -36,12 +37,6 @@ BEGIN
     RETURN NEW;
 END
 $$
-""",
-    """
-CREATE OR REPLACE TRIGGER booking_copy_fill
-BEFORE INSERT OR UPDATE OF session_id, session_teacher_id, session_school_id, session_starts_at, session_status
-ON scheduling_sessionstudent
-FOR EACH ROW WHEN (pg_trigger_depth() < 1) EXECUTE FUNCTION scheduling_booking_copy_fill()
 """,
     """
 CREATE OR REPLACE FUNCTION scheduling_session_copy_spread() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -54,7 +49,20 @@ BEGIN
 END
 $$
 """,
-    """
+]
+
+# Creating or replacing a trigger locks its table against writes for a moment; a function, no table.
+POSTGRESQL_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "booking_copy_fill": (
+        """
+CREATE OR REPLACE TRIGGER booking_copy_fill
+BEFORE INSERT OR UPDATE OF session_id, session_teacher_id, session_school_id, session_starts_at, session_status
+ON scheduling_sessionstudent
+FOR EACH ROW WHEN (pg_trigger_depth() < 1) EXECUTE FUNCTION scheduling_booking_copy_fill()
+""",
+    ),
+    "session_copy_spread": (
+        """
 CREATE OR REPLACE TRIGGER session_copy_spread
 AFTER UPDATE OF teacher_id, school_id, starts_at, status ON scheduling_session
 FOR EACH ROW WHEN (
@@ -63,13 +71,15 @@ FOR EACH ROW WHEN (
 )
 EXECUTE FUNCTION scheduling_session_copy_spread()
 """,
-]
+    ),
+}
 
 # SQLite's triggers cannot change the row being written: the booking is updated right after instead. A
 # trigger never fires itself again (recursive_triggers is off), so the fill's own update ends there.
-SQLITE = [
-    "DROP TRIGGER IF EXISTS booking_copy_fill_insert",
-    """
+SQLITE_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "booking_copy_fill_insert": (
+        "DROP TRIGGER IF EXISTS booking_copy_fill_insert",
+        """
 CREATE TRIGGER booking_copy_fill_insert AFTER INSERT ON scheduling_sessionstudent
 BEGIN
     UPDATE scheduling_sessionstudent
@@ -79,8 +89,10 @@ BEGIN
     WHERE id = NEW.id;
 END
 """,
-    "DROP TRIGGER IF EXISTS booking_copy_fill_update",
-    """
+    ),
+    "booking_copy_fill_update": (
+        "DROP TRIGGER IF EXISTS booking_copy_fill_update",
+        """
 CREATE TRIGGER booking_copy_fill_update
 AFTER UPDATE OF session_id, session_teacher_id, session_school_id, session_starts_at, session_status
 ON scheduling_sessionstudent
@@ -92,8 +104,10 @@ BEGIN
     WHERE id = NEW.id;
 END
 """,
-    "DROP TRIGGER IF EXISTS session_copy_spread",
-    """
+    ),
+    "session_copy_spread": (
+        "DROP TRIGGER IF EXISTS session_copy_spread",
+        """
 CREATE TRIGGER session_copy_spread
 AFTER UPDATE OF teacher_id, school_id, starts_at, status ON scheduling_session
 WHEN OLD.teacher_id IS NOT NEW.teacher_id OR OLD.school_id IS NOT NEW.school_id
@@ -105,7 +119,8 @@ BEGIN
     WHERE session_id = NEW.id;
 END
 """,
-]
+    ),
+}
 
 BACKFILL = {
     "postgresql": """
@@ -125,8 +140,9 @@ SET (session_teacher_id, session_school_id, session_starts_at, session_status) =
 }
 
 
-def install(connection: BaseDatabaseWrapper) -> bool:
-    """Creates or replaces the triggers, where the bookings have their copy columns. Whether it did."""
+def install(connection: BaseDatabaseWrapper, *, replace: bool = True) -> bool:
+    """Creates the triggers, where the bookings have their copy columns, and replaces them if ``replace``
+    (else leaves those that exist as they are). Whether the bookings have the copy."""
     with connection.cursor() as cursor:
         columns = {
             column.name
@@ -134,8 +150,22 @@ def install(connection: BaseDatabaseWrapper) -> bool:
         }
         if not set(COPY_COLUMNS) <= columns:
             return False
-        for statement in POSTGRESQL if connection.vendor == "postgresql" else SQLITE:
-            cursor.execute(statement)
+        if connection.vendor == "postgresql":  # only on PostgreSQL
+            for function in POSTGRESQL_FUNCTIONS:
+                cursor.execute(function)
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN "
+                "('scheduling_sessionstudent'::regclass, 'scheduling_session'::regclass)"
+            )
+            triggers = POSTGRESQL_TRIGGERS
+        else:  # only on SQLite
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            triggers = SQLITE_TRIGGERS
+        present = {name for (name,) in cursor.fetchall()}
+        for name, statements in triggers.items():
+            if replace or name not in present:
+                for statement in statements:
+                    cursor.execute(statement)
     return True
 
 
@@ -146,10 +176,12 @@ def backfill(connection: BaseDatabaseWrapper) -> None:
 
 
 def install_after_migrate(*, using: str, **_: Any) -> None:
-    """``post_migrate``: after every ``migrate``, and after the test runner makes its schema."""
+    """``post_migrate``: after every ``migrate``, and after the test runner makes its schema. Only what is
+    missing: a deploy's ``migrate`` does not lock the tables of a running site (the functions are replaced,
+    which locks nothing)."""
     from django.db import connections
 
-    install(connections[using])
+    install(connections[using], replace=False)
 
 
 def uninstall(connection: BaseDatabaseWrapper) -> None:

@@ -13,6 +13,7 @@ import pytest
 from django.apps import apps
 from django.db import connection, connections, transaction
 from django.db.models.signals import post_migrate
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chalkboard.scheduling import triggers
@@ -117,6 +118,32 @@ def test_the_triggers_come_back_after_a_migrate_and_the_backfill_copies_every_bo
     scheduling = apps.get_app_config("scheduling")
     post_migrate.send(sender=scheduling, app_config=scheduling, using="default")
     Session.objects.filter(pk=world.session.pk).update(status="scheduled")
+    assert copies(world.session) == values_of(world.session)
+
+
+@pytest.mark.django_db
+def test_after_a_migrate_only_a_missing_trigger_is_made(world: SchoolWorld):
+    """A deploy's ``migrate`` must not lock the tables of a running site to replace triggers that exist."""
+    scheduling = apps.get_app_config("scheduling")
+    with CaptureQueriesContext(connection) as untouched:
+        post_migrate.send(sender=scheduling, app_config=scheduling, using="default")
+    assert not [query for query in untouched.captured_queries if " TRIGGER " in query["sql"]]
+
+    spread = "session_copy_spread"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DROP TRIGGER {spread} ON scheduling_session"  # only on PostgreSQL
+            if connection.vendor == "postgresql"
+            else f"DROP TRIGGER {spread}"  # only on SQLite
+        )
+    with CaptureQueriesContext(connection) as remade:
+        post_migrate.send(sender=scheduling, app_config=scheduling, using="default")
+    made = [
+        query["sql"] for query in remade.captured_queries if "CREATE" in query["sql"] and " TRIGGER " in query["sql"]
+    ]
+    assert len(made) == 1
+    assert spread in made[0]
+    Session.objects.filter(pk=world.session.pk).update(status="cancelled")
     assert copies(world.session) == values_of(world.session)
 
 
