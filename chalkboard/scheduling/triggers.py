@@ -144,6 +144,9 @@ def install(connection: BaseDatabaseWrapper, *, replace: bool = True) -> bool:
     """Creates the triggers, where the bookings have their copy columns, and replaces them if ``replace``
     (else leaves those that exist as they are). Whether the bookings have the copy."""
     with connection.cursor() as cursor:
+        # A ``migrate`` of other apps alone, on a new database, comes here before the table exists.
+        if "scheduling_sessionstudent" not in connection.introspection.table_names(cursor):
+            return False
         columns = {
             column.name
             for column in connection.introspection.get_table_description(cursor, "scheduling_sessionstudent")
