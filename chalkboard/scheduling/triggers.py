@@ -76,11 +76,7 @@ EXECUTE FUNCTION scheduling_session_copy_spread()
 
 # SQLite's triggers cannot change the row being written: the booking is updated right after instead. A
 # trigger never fires itself again (recursive_triggers is off), so the fill's own update ends there.
-SQLITE_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "booking_copy_fill_insert": (
-        "DROP TRIGGER IF EXISTS booking_copy_fill_insert",
-        """
-CREATE TRIGGER booking_copy_fill_insert AFTER INSERT ON scheduling_sessionstudent
+_SQLITE_FILL = """
 BEGIN
     UPDATE scheduling_sessionstudent
     SET (session_teacher_id, session_school_id, session_starts_at, session_status) = (
@@ -88,22 +84,19 @@ BEGIN
     )
     WHERE id = NEW.id;
 END
-""",
+"""
+SQLITE_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "booking_copy_fill_insert": (
+        "DROP TRIGGER IF EXISTS booking_copy_fill_insert",
+        "CREATE TRIGGER booking_copy_fill_insert AFTER INSERT ON scheduling_sessionstudent" + _SQLITE_FILL,
     ),
     "booking_copy_fill_update": (
         "DROP TRIGGER IF EXISTS booking_copy_fill_update",
         """
 CREATE TRIGGER booking_copy_fill_update
 AFTER UPDATE OF session_id, session_teacher_id, session_school_id, session_starts_at, session_status
-ON scheduling_sessionstudent
-BEGIN
-    UPDATE scheduling_sessionstudent
-    SET (session_teacher_id, session_school_id, session_starts_at, session_status) = (
-        SELECT teacher_id, school_id, starts_at, status FROM scheduling_session WHERE id = NEW.session_id
-    )
-    WHERE id = NEW.id;
-END
-""",
+ON scheduling_sessionstudent"""
+        + _SQLITE_FILL,
     ),
     "session_copy_spread": (
         "DROP TRIGGER IF EXISTS session_copy_spread",
