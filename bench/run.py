@@ -317,6 +317,10 @@ def requests_prepare() -> Plan:
     # One teacher's page, asked for by every client while its cache version is bumped every BUMP_SECONDS.
     write("dashboard_steady_writes", dashboards[:1], versions=busy_versions[:1])
     write("mix", mix_lines(teachers))
+    # Assessments by every teacher in turn, the realistic mix's heaviest request (made after the mix, whose
+    # requests stay those of earlier runs).
+    write("assess_c1", assessment_lines(teachers, count=4000))
+    write("assess_c16", assessment_lines(teachers, count=12000))
     return Plan(teachers=teachers, busy=busy, files=files)
 
 
@@ -399,16 +403,42 @@ def pool_create(
     return [(s.pk, [sid], token) for s, (_, sid, token) in zip(created, planned, strict=True)]
 
 
-def mix_lines(teachers: list[tuple[int, int, str]]) -> list[str]:
-    """A school day: mostly dashboards, some session lists, completions and assessments."""
+def taught_by(teachers: list[tuple[int, int, str]]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Each teacher's (teacher, school) students and subjects, from their bookings."""
     from chalkboard.scheduling.models import SessionStudent
 
-    completions = iter(completion_lines(teachers, count=6000))
     taught: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for teacher_id, school_id, student_id, subject_id in SessionStudent.objects.filter(
         session__teacher_id__in=[t for t, _, _ in teachers]
     ).values_list("session__teacher_id", "session__school_id", "student_id", "session__subject_id")[:100_000]:
         taught.setdefault((teacher_id, school_id), []).append((student_id, subject_id))
+    return taught
+
+
+def assessment_line(token: str, students: list[tuple[int, int]]) -> str:
+    """A teacher's assessment of one of their students, in one of the student's subjects."""
+    student_id, subject_id = random.choice(students)
+    body = {
+        "student_id": student_id,
+        "subject_id": subject_id,
+        "kind": random.choice(["quiz", "homework", "test"]),
+        "score": str(random.randint(3, 10)),
+        "max_score": "10",
+    }
+    return f"POST\t/api/assessments/\t{token}\t{json.dumps(body)}"
+
+
+def assessment_lines(teachers: list[tuple[int, int, str]], *, count: int) -> list[str]:
+    """Assessments by every teacher in turn (those with students), one request each."""
+    taught = taught_by(teachers)
+    assessing = [(token, taught[(t, s)]) for t, s, token in teachers if (t, s) in taught]
+    return [assessment_line(*assessing[n % len(assessing)]) for n in range(count)]
+
+
+def mix_lines(teachers: list[tuple[int, int, str]]) -> list[str]:
+    """A school day: mostly dashboards, some session lists, completions and assessments."""
+    completions = iter(completion_lines(teachers, count=6000))
+    taught = taught_by(teachers)
     lines = []
     for n in range(30_000):
         teacher_id, school_id, token = teachers[n % len(teachers)]
@@ -420,15 +450,7 @@ def mix_lines(teachers: list[tuple[int, int, str]]) -> list[str]:
         elif roll < 0.9 or (teacher_id, school_id) not in taught:
             lines.append(next(completions))
         else:
-            student_id, subject_id = random.choice(taught[(teacher_id, school_id)])
-            body = {
-                "student_id": student_id,
-                "subject_id": subject_id,
-                "kind": random.choice(["quiz", "homework", "test"]),
-                "score": str(random.randint(3, 10)),
-                "max_score": "10",
-            }
-            lines.append(f"POST\t/api/assessments/\t{token}\t{json.dumps(body)}")
+            lines.append(assessment_line(token, taught[(teacher_id, school_id)]))
     return lines
 
 
@@ -479,6 +501,7 @@ def queries_count(plan: Plan) -> dict[str, int]:
     if response.status_code != 200:
         raise RuntimeError(f"completion answered {response.status_code}: {response.content[:300]!r}")
     counts["complete"] = counts["complete_spread"] = len(queries)
+    counts["assess"] = count("assess_c1")
     counts["floor_again"] = counts["floor"]
     return counts
 
@@ -583,6 +606,7 @@ def scenarios() -> list[Scenario]:
             "complete_spread",
             per_clients_file=True,
         ),
+        Scenario("assess", "recording an assessment (writes)", "assess", per_clients_file=True),
         Scenario(
             "dashboard_steady_writes",
             "one teacher's dashboard, written every 5 ms",
