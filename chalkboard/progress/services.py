@@ -12,7 +12,7 @@ from django.utils import timezone
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Forbidden, ValidationFailed
 from chalkboard.people.models import Student, Teacher
-from chalkboard.people.selectors import assigned_to, student_list
+from chalkboard.people.selectors import student_reached, teacher_self
 from chalkboard.progress.models import AssessmentKind, ProgressAssessment, ProgressGoal, StudentProgress
 from chalkboard.progress.scoring import assessment_percentage, standing_for
 from chalkboard.progress.selectors import (
@@ -62,10 +62,11 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 def _student_to_assess(*, viewer: Viewer, student_id: int) -> Student:
     """The student, if the viewer may assess them. Invisible and unknown alike: 400 on ``student_id``."""
-    student = student_list(viewer=viewer).filter(pk=student_id).annotate(taught=assigned_to(viewer.teacher_id)).first()
-    if student is None:
+    reached = student_reached(viewer=viewer, student_id=student_id)
+    if reached is None:
         raise _invalid("student_id", STUDENT_UNKNOWN)
-    if viewer.is_staff_of(student.school_id) or (viewer.teaches_in(student.school_id) and student.taught):
+    student = reached.student
+    if viewer.is_staff_of(student.school_id) or (viewer.teaches_in(student.school_id) and reached.assigned):
         return student
     raise Forbidden(STUDENT_NOT_YOURS)
 
@@ -136,10 +137,10 @@ def _assessing_teacher(*, viewer: Viewer, student: Student, teacher_id: int | No
     if not viewer.is_staff_of(school_id):
         if teacher_id is not None and teacher_id != viewer.teacher_id:
             raise Forbidden(TEACHER_ONLY_SELF, fields={"teacher_id": [TEACHER_ONLY_SELF]})
-        teacher_id = viewer.teacher_id
-    elif teacher_id is None and session is not None:
+        return teacher_self(viewer=viewer)  # they teach the student there (``_student_to_assess``)
+    if teacher_id is None and session is not None:
         return session.teacher
-    elif teacher_id is None and viewer.teaches_in(school_id):
+    if teacher_id is None and viewer.teaches_in(school_id):
         teacher_id = viewer.teacher_id
     elif teacher_id is None:
         raise _invalid("teacher_id", TEACHER_REQUIRED)

@@ -219,6 +219,40 @@ def test_an_invisible_student_answers_like_an_unknown_one(world, other_world):
     assert invisible.json() == unknown.json()
 
 
+def test_a_teacher_who_is_the_students_guardian_assesses_them_only_once_assigned(world):
+    """The teacher sees their child as a guardian; teaching in the school does not make them the child's
+    teacher, until the school's staff assign the child to them."""
+    parent = f.teacher_in(world.school)
+    f.guardian_of(world.student, user=parent.user)
+
+    refused = post(parent.user, body(world))
+    f.assign(parent, world.student)
+    accepted = post(parent.user, body(world))
+
+    assert refused.status_code == 403, refused.content
+    assert accepted.status_code == 201, accepted.content
+    assert accepted.json()["teacher"] == {"id": parent.pk, "name": parent.user.full_name}
+
+
+def test_a_teacher_records_an_assessment_in_a_fixed_number_of_queries(world, django_assert_num_queries):
+    """The student with their user and whether they are assigned to the teacher, the subject, the progress
+    row locked, the assessment, the evidence, the progress saved, the audit, the student's teachers, the
+    events: nine statements, in a savepoint here (the test's transaction); none for the teacher, who is the
+    viewer."""
+    record(world.teacher.user, student=world.student, subject=world.session.subject)  # the progress row exists
+    teacher = viewer(world.teacher.user)
+
+    with django_assert_num_queries(11):
+        assessment_create(
+            viewer=teacher,
+            student_id=world.student.pk,
+            subject_id=world.session.subject_id,
+            kind="quiz",
+            score=Decimal(7),
+            max_score=Decimal(10),
+        )
+
+
 # --- Whose name the assessment is in. -------------------------------------------------------------
 
 

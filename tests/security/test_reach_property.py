@@ -446,9 +446,18 @@ class ReachMachine(RuleBasedStateMachine):
                     assert {self.person_of(m.user_id) for m in members} == model.joined[school_id]
                 for pupil in model.pupils.get(school_id, set()):
                     student = Student.objects.get(pk=self.student_id(pupil, school_id))
-                    assert progress_may_manage(viewer=viewer, student=student) == model.may_manage_progress(
-                        person, pupil, school_id
-                    ), f"whether person {person} manages the progress of person {pupil} in school {school_id}"
+                    manages = model.may_manage_progress(person, pupil, school_id)
+                    assert progress_may_manage(viewer=viewer, student=student) == manages, (
+                        f"whether person {person} manages the progress of person {pupil} in school {school_id}"
+                    )
+                    # The same reach, decided on one student's row (what recording an assessment reads).
+                    reached = people.student_reached(viewer=viewer, student_id=student.pk)
+                    assert (reached is not None) == ((pupil, school_id) in students), (
+                        f"whether person {person} reaches person {pupil} in school {school_id}, on the one row"
+                    )
+                    assert reached is None or reached.student.user_id == student.user_id
+                    if reached is not None and model.has(person, school_id, Role.TEACHER):
+                        assert reached.assigned == ((person, pupil, school_id) in model.assigned)
 
     @invariant()
     def writes_went_as_the_policy_says(self) -> None:
