@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TypedDict, cast
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
 from chalkboard.common.errors import Forbidden, ValidationFailed
+from chalkboard.common.rows import rows_read
 from chalkboard.people.models import Student, Teacher
 from chalkboard.people.selectors import student_reached, teacher_self
 from chalkboard.progress.models import AssessmentKind, ProgressAssessment, ProgressGoal, StudentProgress
@@ -250,19 +251,20 @@ def assessment_create(
     return assessment
 
 
+# The teachers with a session with the student in the student's school (the teachers who see them), read
+# from the bookings' copy of their session's teacher and school (decision 7), without joining the sessions:
+# for the bench's busiest student (657 bookings), 2.5 ms of execution instead of 8.3. Written in SQL: the
+# ORM's statement cost more to build than this one costs to run (0.8 ms in all against 0.3).
+TEACHERS_OF_SQL = """
+SELECT DISTINCT session_teacher_id FROM scheduling_sessionstudent
+WHERE student_id = %s AND session_school_id = %s
+ORDER BY session_teacher_id
+"""
+
+
 def _teachers_of(student: Student) -> list[int]:
-    """The teachers with a session with the student in the student's school (the teachers who see them).
-    Read from the bookings' copy of their session's teacher and school (decision 7), without joining the
-    sessions: for the bench's busiest student (657 bookings), 2.5 ms of execution instead of 8.3; for the
-    students of the bench's mix, 1.3 ms a statement instead of 1.6, its round trip included. (The copy is null
-    only until SQLite's trigger fills a booking just inserted, in the same statement.)"""
-    teachers = (
-        SessionStudent.objects.filter(student=student, session_school_id=student.school_id)
-        .order_by("session_teacher_id")
-        .values_list("session_teacher_id", flat=True)
-        .distinct()
-    )
-    return cast(list[int], list(teachers))
+    (rows,) = rows_read([(TEACHERS_OF_SQL, [student.pk, student.school_id])])
+    return [teacher_id for (teacher_id,) in rows]
 
 
 # --- Goals. -----------------------------------------------------------------------------------------

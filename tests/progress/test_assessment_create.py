@@ -219,6 +219,22 @@ def test_an_invisible_student_answers_like_an_unknown_one(world, other_world):
     assert invisible.json() == unknown.json()
 
 
+@pytest.mark.parametrize("student_id", [0, -1, 2**63])
+def test_an_id_no_row_can_have_is_an_unknown_student(world, student_id):
+    with pytest.raises(ValidationFailed) as refused:
+        assessment_create(
+            viewer=viewer(world.owner),
+            student_id=student_id,
+            subject_id=world.session.subject_id,
+            kind="quiz",
+            score=Decimal(1),
+            max_score=Decimal(2),
+            teacher_id=world.teacher.pk,
+        )
+
+    assert refused.value.fields == {"student_id": ["No such student."]}
+
+
 def test_a_teacher_who_is_the_students_guardian_assesses_them_only_once_assigned(world):
     """The teacher sees their child as a guardian; teaching in the school does not make them the child's
     teacher, until the school's staff assign the child to them."""
