@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TypedDict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chalkboard.activity.services import activity_record
+from chalkboard.common.api import MAX_ID
 from chalkboard.common.errors import Forbidden, ValidationFailed
-from chalkboard.common.rows import rows_read
+from chalkboard.common.rows import Columns, rows_read
 from chalkboard.people.models import Student, Teacher
 from chalkboard.people.selectors import student_reached, teacher_self
 from chalkboard.progress.models import AssessmentKind, ProgressAssessment, ProgressGoal, StudentProgress
@@ -87,11 +88,23 @@ def _check_scores(*, kind: str, score: Decimal, max_score: Decimal, assessed_at:
         raise _invalid("comments", COMMENTS_TOO_LONG)
 
 
+# An assessment's reads of one row each, written in SQL: the ORM took longer to build each statement than
+# PostgreSQL to run it (the subject 0.8 ms in-process, 0.2 ms so; the progress row likewise).
+SUBJECT = Columns(Subject, "subject")
+SUBJECT_SQL = f"SELECT {SUBJECT.sql} FROM schools_subject AS subject WHERE subject.id = %s AND subject.school_id = %s"  # noqa: S608 (quoted model metadata)  # nosec B608
+PROGRESS = Columns(StudentProgress, "progress")
+PROGRESS_SQL = f"""
+SELECT {PROGRESS.sql} FROM progress_studentprogress AS progress
+WHERE progress.student_id = %s AND progress.subject_id = %s AND {{skill}}
+"""  # noqa: S608 (quoted model metadata)  # nosec B608
+
+
 def _subject_and_skill(*, student: Student, subject_id: int, skill_id: int | None) -> tuple[Subject, Skill | None]:
     """The subject and skill, which must belong to the student's school (and the skill to the subject)."""
-    subject = Subject.objects.filter(pk=subject_id, school_id=student.school_id).first()
-    if subject is None:
+    (rows,) = rows_read([(SUBJECT_SQL, [subject_id, student.school_id])]) if 0 < subject_id <= MAX_ID else ([],)
+    if not rows:
         raise _invalid("subject_id", SUBJECT_UNKNOWN)
+    subject = SUBJECT.build(rows[0])
     if skill_id is None:
         return subject, None
     skill = Skill.objects.filter(pk=skill_id, subject__school_id=student.school_id).first()
@@ -154,6 +167,13 @@ def _assessing_teacher(*, viewer: Viewer, student: Student, teacher_id: int | No
 def _progress_locked(*, student: Student, subject: Subject, skill: Skill | None) -> StudentProgress:
     """The scope's progress row, created if need be, locked until the transaction ends: concurrent
     assessments of one scope recompute one after the other, each seeing the other's evidence."""
+    skill_sql = "progress.skill_id IS NULL" if skill is None else "progress.skill_id = %s"
+    params = [student.pk, subject.pk] if skill is None else [student.pk, subject.pk, skill.pk]
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: the transaction holds the file
+    (rows,) = rows_read([(PROGRESS_SQL.format(skill=skill_sql) + lock, params)])
+    if rows:
+        return PROGRESS.build(rows[0])
+    # The scope's first assessment (or a concurrent first one, which get_or_create waits for).
     progress, _ = StudentProgress.objects.select_for_update().get_or_create(
         student=student, subject=subject, skill=skill
     )

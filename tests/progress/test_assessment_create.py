@@ -18,6 +18,7 @@ from chalkboard.progress.selectors import scope_evidence
 from chalkboard.progress.services import assessment_create
 from chalkboard.realtime import services as realtime_services
 from chalkboard.realtime.models import Event, EventType
+from chalkboard.schools.models import Subject
 from tests import factories as f
 from tests.conftest import build_world, client_for
 from tests.progress.conftest import record, stored, user_for, viewer
@@ -233,6 +234,14 @@ def test_an_id_no_row_can_have_is_an_unknown_student(world, student_id):
         )
 
     assert refused.value.fields == {"student_id": ["No such student."]}
+
+
+@pytest.mark.parametrize("subject_id", [0, 2**63])
+def test_a_subject_id_no_row_can_have_is_an_unknown_subject(world, subject_id):
+    with pytest.raises(ValidationFailed) as refused:
+        record(world.teacher.user, student=world.student, subject=Subject(pk=subject_id))
+
+    assert refused.value.fields == {"subject_id": ["No such subject in the student's school."]}
 
 
 def test_a_teacher_who_is_the_students_guardian_assesses_them_only_once_assigned(world):
