@@ -157,6 +157,16 @@ def _store(key: str, entry: _Entry | None, seconds: int, *, lock: str | None) ->
         cache.delete(lock)
 
 
+def _lock_take(lock: str) -> bool:
+    """Whether this request may build the page: it took the page's build lock, or there is no cache to
+    coordinate through."""
+    try:
+        taken = cache.add(lock, 1, timeout=LOCK_TIMEOUT)
+    except Exception:
+        return True
+    return True if taken is None else bool(taken)
+
+
 def cached_versioned(
     key: str,
     *,
@@ -197,25 +207,28 @@ def cached_versioned(
     value = current(found.get(key), versions)
     if value is not None:
         return value
-    lock = f"lock:{key}:{'.'.join(map(str, versions))}"
-    try:
-        holder = cache.add(lock, 1, timeout=LOCK_TIMEOUT)
-    except Exception:
-        holder = None
-    if holder is None:  # no cache to coordinate through: just build
-        holder = True
+    # One build of a page at a time, whatever the versions it is built at. A request that finds one under way
+    # takes its page, or any page built since at newer versions; if the page it waited for is older than its
+    # own versions (a write landed during that build), it builds the next one, at the versions current then,
+    # which every request waiting since takes too: under steady writes, one build serves all who waited for
+    # it instead of each building their own. After a short wait, a request builds for itself.
+    lock = f"lock:{key}"
+    holder = _lock_take(lock)
     if not holder:
-        # Another request builds this version. Take its page, or any page built since at newer versions (under
-        # steady writes, newer pages keep replacing the one waited for), or build after a short wait.
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(LOCK_POLL_SECONDS)
-            polled = cache_read_many([*scopes, key])
+            polled = cache_read_many([*scopes, key, lock])
             if polled is None:
                 break
-            value = current(polled.get(key), tuple(int(polled.get(scope, 0)) for scope in scopes))
+            now = tuple(int(polled.get(scope, 0)) for scope in scopes)
+            value = current(polled.get(key), now)
             if value is not None:
                 return value
+            if lock not in polled and _lock_take(lock):
+                # Read in the round trip that found the lock free, before this build reads the database.
+                holder, versions = True, now
+                break
     built = build()
     seconds = timeout(built) if callable(timeout) else timeout
     try:
