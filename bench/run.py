@@ -708,12 +708,12 @@ def lock_waits() -> Iterator[dict[str, float]]:
         thread.join(5)
 
 
-def redis_sets() -> int:
-    """How many SET commands the Redis server has run (all clients, all databases)."""
+def redis_deletes() -> int:
+    """How many DEL commands the Redis server has run (all clients, all databases)."""
     import redis
 
     stats = redis.Redis.from_url(REDIS_URL).info("commandstats")
-    return int(stats.get("cmdstat_set", {}).get("calls", 0))
+    return int(stats.get("cmdstat_del", {}).get("calls", 0))
 
 
 def scenario_run(scenario: Scenario, *, clients: int, port: int) -> Result:
@@ -728,12 +728,13 @@ def scenario_run(scenario: Scenario, *, clients: int, port: int) -> Result:
 
         scopes = (WORK / f"{scenario.requests_file}.keys").read_text().split()
         keys = [cache.make_key(scope) for scope in scopes]
-        sets_before = redis_sets()
+        deletes_before = redis_deletes()
         with version_bumper(keys) as stats:
             raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
         extra["version_bumps_per_second"] = round(stats["bumps"] / scenario.seconds)
-        # A rebuild writes two keys (the rebuild lock and the page); a cached answer writes none.
-        extra["rebuilt_share"] = round((redis_sets() - sets_before) / 2 / max(1, raw["requests"]), 3)
+        # A rebuild releases the page's build lock as it stores the page (one DEL); a cached answer, or a request
+        # that waited for another's build, deletes nothing. (SETs would count a waiter's tries for the lock too.)
+        extra["rebuilt_share"] = round((redis_deletes() - deletes_before) / max(1, raw["requests"]), 3)
     elif scenario.per_clients_file or scenario.name == "mix":  # writes: how long they waited on locks
         with lock_waits() as waited:
             raw = wrk(file=file, clients=clients, seconds=scenario.seconds, port=port, think_ms=scenario.think_ms)
