@@ -169,7 +169,9 @@ def _progress_locked(*, student: Student, subject: Subject, skill: Skill | None)
     assessments of one scope recompute one after the other, each seeing the other's evidence."""
     skill_sql = "progress.skill_id IS NULL" if skill is None else "progress.skill_id = %s"
     params = [student.pk, subject.pk] if skill is None else [student.pk, subject.pk, skill.pk]
-    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""  # SQLite: the transaction holds the file
+    # SQLite has no FOR UPDATE (the ORM's select_for_update leaves it out there too): its writers take the
+    # database one at a time.
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
     (rows,) = rows_read([(PROGRESS_SQL.format(skill=skill_sql) + lock, params)])
     if rows:
         return PROGRESS.build(rows[0])
