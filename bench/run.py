@@ -316,11 +316,12 @@ def requests_prepare() -> Plan:
     write("complete_spread_c16", completion_lines(teachers, count=12000, spread=True))
     # One teacher's page, asked for by every client while its cache version is bumped every BUMP_SECONDS.
     write("dashboard_steady_writes", dashboards[:1], versions=busy_versions[:1])
-    write("mix", mix_lines(teachers))
+    taught = taught_by(teachers)
+    write("mix", mix_lines(teachers, taught))
     # Assessments by every teacher in turn, the realistic mix's heaviest request (made after the mix, whose
     # requests stay those of earlier runs).
-    write("assess_c1", assessment_lines(teachers, count=4000))
-    write("assess_c16", assessment_lines(teachers, count=12000))
+    write("assess_c1", assessment_lines(teachers, taught, count=4000))
+    write("assess_c16", assessment_lines(teachers, taught, count=12000))
     return Plan(teachers=teachers, busy=busy, files=files)
 
 
@@ -403,11 +404,14 @@ def pool_create(
     return [(s.pk, [sid], token) for s, (_, sid, token) in zip(created, planned, strict=True)]
 
 
-def taught_by(teachers: list[tuple[int, int, str]]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+Taught = dict[tuple[int, int], list[tuple[int, int]]]
+
+
+def taught_by(teachers: list[tuple[int, int, str]]) -> Taught:
     """Each teacher's (teacher, school) students and subjects, from their bookings."""
     from chalkboard.scheduling.models import SessionStudent
 
-    taught: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    taught: Taught = {}
     for teacher_id, school_id, student_id, subject_id in SessionStudent.objects.filter(
         session__teacher_id__in=[t for t, _, _ in teachers]
     ).values_list("session__teacher_id", "session__school_id", "student_id", "session__subject_id")[:100_000]:
@@ -428,17 +432,16 @@ def assessment_line(token: str, students: list[tuple[int, int]]) -> str:
     return f"POST\t/api/assessments/\t{token}\t{json.dumps(body)}"
 
 
-def assessment_lines(teachers: list[tuple[int, int, str]], *, count: int) -> list[str]:
-    """Assessments by every teacher in turn (those with students), one request each."""
-    taught = taught_by(teachers)
+def assessment_lines(teachers: list[tuple[int, int, str]], taught: Taught, *, count: int) -> list[str]:
+    """Assessments by every teacher in turn (those with students, ``taught_by``), one request each."""
     assessing = [(token, taught[(t, s)]) for t, s, token in teachers if (t, s) in taught]
     return [assessment_line(*assessing[n % len(assessing)]) for n in range(count)]
 
 
-def mix_lines(teachers: list[tuple[int, int, str]]) -> list[str]:
-    """A school day: mostly dashboards, some session lists, completions and assessments."""
+def mix_lines(teachers: list[tuple[int, int, str]], taught: Taught) -> list[str]:
+    """A school day: mostly dashboards, some session lists, completions and assessments (of ``taught_by``'s
+    students)."""
     completions = iter(completion_lines(teachers, count=6000))
-    taught = taught_by(teachers)
     lines = []
     for n in range(30_000):
         teacher_id, school_id, token = teachers[n % len(teachers)]

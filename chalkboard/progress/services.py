@@ -101,7 +101,7 @@ WHERE progress.student_id = %s AND progress.subject_id = %s AND {{skill}}
 
 def _subject_and_skill(*, student: Student, subject_id: int, skill_id: int | None) -> tuple[Subject, Skill | None]:
     """The subject and skill, which must belong to the student's school (and the skill to the subject)."""
-    (rows,) = rows_read([(SUBJECT_SQL, [subject_id, student.school_id])]) if 0 < subject_id <= MAX_ID else ([],)
+    rows = rows_read([(SUBJECT_SQL, [subject_id, student.school_id])])[0] if 0 < subject_id <= MAX_ID else []
     if not rows:
         raise _invalid("subject_id", SUBJECT_UNKNOWN)
     subject = SUBJECT.build(rows[0])
