@@ -452,7 +452,7 @@ class ReachMachine(RuleBasedStateMachine):
                     )
                     # The same reach, decided on one student's row (what recording an assessment reads).
                     reached = people.student_reached(viewer=viewer, student_id=student.pk)
-                    assert (reached is not None) == ((pupil, school_id) in students), (
+                    assert (reached is not None) == ((pupil, school_id) in model.students_reached(person)), (
                         f"whether person {person} reaches person {pupil} in school {school_id}, on the one row"
                     )
                     assert reached is None or reached.student.user_id == student.user_id
